@@ -1,0 +1,205 @@
+#include "sim/baseline/backprop.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sim/baseline/forward_pass.hpp"
+#include "sim/core/errors.hpp"
+
+namespace phaseless::baseline {
+
+namespace {
+template <class Real>
+std::vector<const std::vector<Real>*> bias_ptrs(const std::vector<std::vector<Real>>& b) {
+  std::vector<const std::vector<Real>*> out;
+  for (auto& v : b) out.push_back(&v);
+  return out;
+}
+}  // namespace
+
+template <class Real>
+backprop<Real>::backprop(const network_spec& spec) : spec_(spec) {
+  const std::size_t np = spec.populations.size();
+  b_.resize(np);
+  mu_.resize(np);
+  act_.resize(np);
+  eps_.resize(np);
+  g_.resize(np);
+  grad_b_.resize(np);
+  for (pop_t v = 0; v < np; ++v) {
+    const auto& p = spec.populations[v];
+    b_[v].assign(p.size, Real(0));
+    if (p.bias)
+      for (index_t i = 0; i < p.size; ++i) b_[v][i] = static_cast<Real>(p.b[i]);
+    eps_[v].assign(p.size, Real(0));
+    g_[v].assign(p.size, Real(0));
+    grad_b_[v].assign(p.size, Real(0));
+  }
+  for (const auto& p : spec.projections) {
+    auto& s = syn_.emplace_back();
+    s.name = p.syn.name;
+    s.n_post = p.syn.n_post;
+    s.n_pre = p.syn.n_pre;
+    s.dense = p.syn.dense;
+    s.row_ptr = p.syn.row_ptr;
+    s.col = p.syn.col;
+    s.w.assign(p.syn.w.begin(), p.syn.w.end());
+    grad_.emplace_back(s.w.size(), Real(0));
+  }
+  gather_.resize(1);
+}
+
+template <class Real>
+void backprop<Real>::forward(std::span<const float> x) {
+  ops_ += forward_pass(spec_, syn_, bias_ptrs(b_), x, mu_, act_, gather_[0]);
+}
+
+template <class Real>
+const std::vector<Real>& backprop<Real>::predict(std::span<const float> x) {
+  forward(x);
+  return mu_[spec_.output];
+}
+
+template <class Real>
+void backprop<Real>::train(const dataset& data, std::uint64_t row, std::uint64_t sample, std::uint64_t samples_total) {
+  forward(data.sample(row));
+  const pop_t out = spec_.output;
+  const auto& po = spec_.populations[out];
+  auto& z = mu_[out];
+  // Output delta: -dL/dmu.
+  if (spec_.learning.loss == loss_kind::softmax_ce) {
+    Real m = z[0];
+    for (index_t k = 1; k < z.size(); ++k) m = std::max(m, z[k]);
+    Real sum = 0;
+    for (index_t k = 0; k < z.size(); ++k) sum += std::exp(z[k] - m);
+    const index_t label = data.labels[row];
+    for (index_t i = 0; i < po.size; ++i) eps_[out][i] = (i == label ? Real(1) : Real(0)) - std::exp(z[i] - m) / sum;
+    loss_ += double(std::log(sum) - (z[label] - m));
+  } else {
+    for (index_t i = 0; i < po.size; ++i) {
+      const Real t = data.target_cols ? static_cast<Real>(data.target(row)[i])
+                                      : (data.labels[row] == i ? Real(1) : Real(0));
+      const Real a = activate<Real>(po.activation, z[i]);
+      loss_ += 0.5 * double(t - a) * double(t - a);
+      eps_[out][i] = (t - a) * activate_prime<Real>(po.activation, z[i]);
+    }
+  }
+  // Backward in reverse topological order: g = W^T eps, summed child projection by
+  // child projection and, within one, post-neuron by post-neuron (axpy over rows).
+  for (auto it = spec_.topo.rbegin(); it != spec_.topo.rend(); ++it) {
+    const pop_t v = *it;
+    if (v == out || v == spec_.input) continue;
+    auto& g = g_[v];
+    std::fill(g.begin(), g.end(), Real(0));
+    bool any = false;
+    for (std::size_t k = 0; k < spec_.projections.size(); ++k) {
+      const auto& p = spec_.projections[k];
+      if (p.pre != v || p.feedback == feedback_kind::none) continue;
+      any = true;
+      const auto& s = syn_[k];
+      for (index_t i = 0; i < s.n_post; ++i) {
+        const Real e = eps_[p.post][i];
+        if (e == Real(0)) continue;
+        const auto rb = s.row_begin(i);
+        if (s.dense) {
+          kernels::axpy(e, s.w.data() + rb, g.data(), s.n_pre);
+        } else {
+          for (auto q = rb; q < s.row_end(i); ++q) g[s.pre_of(q)] += e * s.w[q];
+        }
+        ops_ += s.row_end(i) - rb;
+      }
+    }
+    const auto& pv = spec_.populations[v];
+    const Real gamma = static_cast<Real>(spec_.learning.gamma);
+    for (index_t i = 0; i < pv.size; ++i)
+      eps_[v][i] = any ? gamma * activate_prime<Real>(pv.activation, mu_[v][i]) * g[i] : Real(0);
+  }
+  // Accumulate: G += eps x_pre^T for every projection into a learning population.
+  for (std::size_t k = 0; k < spec_.projections.size(); ++k) {
+    const auto& p = spec_.projections[k];
+    const auto& s = syn_[k];
+    for (index_t i = 0; i < s.n_post; ++i) {
+      const auto rb = s.row_begin(i);
+      kernels::axpy(eps_[p.post][i], row_inputs(s, i, act_[p.pre], gather_[0]), grad_[k].data() + rb,
+                    s.row_end(i) - rb);
+    }
+  }
+  for (pop_t v = 0; v < spec_.populations.size(); ++v)
+    if (v != spec_.input)
+      for (index_t i = 0; i < spec_.populations[v].size; ++i) grad_b_[v][i] += eps_[v][i];
+  ++accumulated_;
+  if ((sample + 1) % spec_.learning.batch == 0 || sample + 1 == samples_total) apply();
+}
+
+template <class Real>
+void backprop<Real>::apply() {
+  const Real scale = static_cast<Real>(spec_.learning.lr / accumulated_);
+  for (std::size_t k = 0; k < syn_.size(); ++k) {
+    const bool learns = [&] {   // a population learns only if an error reaches it
+      const pop_t v = spec_.projections[k].post;
+      if (v == spec_.output) return true;
+      for (const auto& p : spec_.projections)
+        if (p.pre == v && p.feedback != feedback_kind::none) return true;
+      return false;
+    }();
+    if (learns) kernels::axpy(scale, grad_[k].data(), syn_[k].w.data(), syn_[k].w.size());
+    std::fill(grad_[k].begin(), grad_[k].end(), Real(0));
+  }
+  for (pop_t v = 0; v < spec_.populations.size(); ++v) {
+    if (spec_.populations[v].bias)
+      for (index_t i = 0; i < b_[v].size(); ++i) b_[v][i] += scale * grad_b_[v][i];
+    std::fill(grad_b_[v].begin(), grad_b_[v].end(), Real(0));
+  }
+  accumulated_ = 0;
+}
+
+template <class Real>
+double backprop<Real>::take_loss() {
+  const double l = loss_;
+  loss_ = 0;
+  return l;
+}
+
+template <class Real>
+evaluation evaluate(const network_spec& spec, const std::vector<synapse_matrix<Real>>& syn,
+                    const std::vector<const std::vector<Real>*>& bias, const dataset& test) {
+  const std::size_t np = spec.populations.size();
+  std::vector<std::vector<Real>> mu(np), act(np);
+  std::vector<Real> tmp;
+  evaluation e;
+  std::uint64_t correct = 0;
+  const auto& po = spec.populations[spec.output];
+  for (std::size_t r = 0; r < test.rows; ++r) {
+    forward_pass(spec, syn, bias, test.sample(r), mu, act, tmp);
+    const auto& z = mu[spec.output];
+    const index_t arg = static_cast<index_t>(std::max_element(z.begin(), z.end()) - z.begin());
+    const index_t label = test.labels.empty() ? 0 : test.labels[r];
+    if (!test.labels.empty() && arg == label) ++correct;
+    if (spec.learning.loss == loss_kind::softmax_ce) {
+      double m = z[0], sum = 0;
+      for (auto v : z) m = std::max(m, double(v));
+      for (auto v : z) sum += std::exp(double(v) - m);
+      e.loss += std::log(sum) - (double(z[label]) - m);
+    } else {
+      for (index_t i = 0; i < po.size; ++i) {
+        const double t = test.target_cols ? test.target(r)[i] : (label == i ? 1.0 : 0.0);
+        const double d = t - activate<double>(po.activation, double(z[i]));
+        e.loss += 0.5 * d * d;
+      }
+    }
+  }
+  if (test.rows) {
+    e.accuracy = double(correct) / double(test.rows);
+    e.loss /= double(test.rows);
+  }
+  return e;
+}
+
+template class backprop<float>;
+template class backprop<double>;
+template evaluation evaluate<float>(const network_spec&, const std::vector<synapse_matrix<float>>&,
+                                    const std::vector<const std::vector<float>*>&, const dataset&);
+template evaluation evaluate<double>(const network_spec&, const std::vector<synapse_matrix<double>>&,
+                                     const std::vector<const std::vector<double>*>&, const dataset&);
+
+}  // namespace phaseless::baseline

@@ -1,0 +1,58 @@
+#pragma once
+// The synchronous baseline: backprop in matrix form, layer by layer, one sample
+// at a time, with mini-batch accumulation. It runs the same network_spec, initial
+// weights and sample order as the event engine, and is the oracle the event engine
+// must equal in dataflow mode (DESIGN R4). It shares only the numeric primitives
+// (core/kernels.hpp) with the engine, so equal arithmetic means equal results.
+#include <vector>
+
+#include "sim/core/dataset.hpp"
+#include "sim/core/network_spec.hpp"
+
+namespace phaseless::baseline {
+
+using namespace phaseless::core;
+
+template <class Real>
+class backprop {
+ public:
+  explicit backprop(const network_spec& spec);
+
+  // One training sample: forward, loss gradient, backward, accumulate; apply at
+  // batch ends (every `batch` samples and at the last of `samples_total`).
+  void train(const dataset& data, std::uint64_t row, std::uint64_t sample, std::uint64_t samples_total);
+
+  // Forward pass only; returns the output pre-activations (logits).
+  const std::vector<Real>& predict(std::span<const float> x);
+
+  std::vector<synapse_matrix<Real>>& synapses() { return syn_; }
+  std::vector<Real>& bias(pop_t v) { return b_[v]; }
+  double take_loss();
+  std::uint64_t synaptic_ops() const { return ops_; }
+  // The update of the last applied batch is not kept; callers diff snapshots.
+
+ private:
+  void forward(std::span<const float> x);
+  void apply();
+
+  const network_spec& spec_;
+  std::vector<synapse_matrix<Real>> syn_;
+  std::vector<std::vector<Real>> b_, mu_, act_, eps_, g_, grad_b_;
+  std::vector<std::vector<Real>> grad_;   // per projection
+  std::vector<std::vector<Real>> gather_; // per projection: presynaptic values of one row (sparse)
+  std::uint32_t accumulated_ = 0;
+  double loss_ = 0;
+  std::uint64_t ops_ = 0;
+};
+
+// Test-set evaluation of any weights (the event engine's or the baseline's): a
+// feed-forward pass per sample, argmax for accuracy, the rule's loss.
+struct evaluation {
+  double accuracy = 0;
+  double loss = 0;
+};
+template <class Real>
+evaluation evaluate(const network_spec& spec, const std::vector<synapse_matrix<Real>>& syn,
+                    const std::vector<const std::vector<Real>*>& bias, const dataset& test);
+
+}  // namespace phaseless::baseline

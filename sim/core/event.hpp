@@ -1,0 +1,30 @@
+#pragma once
+// A message in flight. One event stands for one emission of one neuron to the part
+// of its fan-out on one input port that shares a delay (its "delay class"): never
+// one event per synapse.
+#include <tuple>
+
+#include "sim/core/types.hpp"
+
+namespace phaseless::core {
+
+struct event {
+  tick_t tick;            // delivery time
+  port_t port;            // target input port (identifies the target population)
+  index_t source;         // sender, index within its population
+  std::uint32_t klass;    // delay class: which subset of the sender's fan-out on this port
+  std::uint32_t repeat;   // 0: the sender's first message of this step on this port; >0: a
+                          // refinement (eager mode). Dataflow gates count first messages only.
+  tick_t seq;             // sender's emission tick: orders two emissions of one sender
+  tag_t tag;              // sample/iteration the payload belongs to
+  double value;           // graded payload (float payloads are carried exactly)
+};
+
+// DESIGN R2: the one total order, (tick, target port, source, seq). It never looks
+// at which shard or thread produced the event, so delivery order is decomposition
+// independent. (klass is implied: one emission has one tick per class.)
+inline bool event_before(const event& a, const event& b) {
+  return std::tie(a.tick, a.port, a.source, a.seq) < std::tie(b.tick, b.port, b.source, b.seq);
+}
+
+}  // namespace phaseless::core

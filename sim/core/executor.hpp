@@ -1,0 +1,30 @@
+#pragma once
+// Runs the shards of one window in parallel. The only part of the project that
+// knows about Boost.Asio (executor.cpp). Asio never decides simulated-time order:
+// it only runs independent shard steps; results are merged in shard order after.
+#include <functional>
+#include <memory>
+
+namespace phaseless::core {
+
+class executor {
+ public:
+  explicit executor(unsigned threads);
+  ~executor();
+  executor(const executor&) = delete;
+  executor& operator=(const executor&) = delete;
+
+  unsigned threads() const { return threads_; }
+
+  // Runs f(0), ..., f(n-1) and returns when all are done. If any throw, every task
+  // still finishes, then the exception of the lowest index is rethrown here, so a
+  // failure is reported the same way at any thread count.
+  void parallel_for(unsigned n, const std::function<void(unsigned)>& f);
+
+ private:
+  unsigned threads_;
+  struct pool;
+  std::unique_ptr<pool> pool_;
+};
+
+}  // namespace phaseless::core

@@ -1,0 +1,88 @@
+#pragma once
+// Who receives an event on an input port, and how many events a target waits
+// for in dataflow mode. Built from the neuron graph (graph.hpp): the out-edges of a
+// source vertex are contiguous, sorted by (port, delay class, target), so the
+// receivers of one event are one contiguous slice.
+#include <algorithm>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "sim/core/event.hpp"
+
+namespace phaseless::core {
+
+struct fanout {
+  index_t n_sources = 0, n_targets = 0;
+  std::uint32_t classes = 1;
+  // True when every event reaches every target (one delay class, full
+  // connectivity): the common dense case needs no tables at all.
+  bool all_targets = true;
+  std::vector<std::uint64_t> ptr;       // (n_sources * classes + 1) offsets into target/synapse
+  std::vector<index_t> target;          // ascending within one (source, class)
+  std::vector<std::uint64_t> synapse;   // index into the projection's synapse_matrix
+  std::vector<std::uint32_t> expected;  // per target: events per step in dataflow mode
+
+  // Receivers of (source, class) that lie in rows [lo, hi): offsets [a, b).
+  std::pair<std::uint64_t, std::uint64_t> slice(index_t source, std::uint32_t klass, index_t lo, index_t hi) const {
+    const std::uint64_t s = std::uint64_t(source) * classes + klass;
+    auto first = target.begin() + static_cast<std::ptrdiff_t>(ptr[s]);
+    auto last = target.begin() + static_cast<std::ptrdiff_t>(ptr[s + 1]);
+    auto a = std::lower_bound(first, last, lo);
+    auto b = std::lower_bound(a, last, hi);
+    return {std::uint64_t(a - target.begin()), std::uint64_t(b - target.begin())};
+  }
+  std::uint32_t expected_of(index_t i) const { return all_targets ? n_sources : expected[i]; }
+};
+
+// Counts, per target, the events of the current step that have arrived (R4
+// dataflow). With all_targets every target sees the same events, so one counter
+// per shard stands for all of its rows.
+class fan_in_gate {
+ public:
+  void init(const fanout& f, unsigned shards) {
+    fan_ = &f;
+    if (f.all_targets) {
+      shared_.assign(shards, {no_tag, 0});
+    } else {
+      per_target_.assign(f.n_targets, {no_tag, 0});
+    }
+  }
+  bool shared() const { return fan_->all_targets; }
+
+  // An event reached the shard (shared mode). True when that completes the step.
+  // Refinements (repeat > 0) are news but do not count: each sender counts once.
+  bool arrive_shard(unsigned shard, const event& e) {
+    return e.repeat == 0 && bump(shared_[shard], e.tag, fan_->n_sources);
+  }
+  // An event reached target i. True when that completes i's step.
+  bool arrive(index_t i, const event& e) { return e.repeat == 0 && bump(per_target_[i], e.tag, fan_->expected[i]); }
+
+  bool complete(unsigned shard, index_t i, tag_t tag) const {
+    const slot& s = fan_->all_targets ? shared_[shard] : per_target_[i];
+    return s.tag == tag && s.count == fan_->expected_of(i);
+  }
+  // Any arrival at all for step `tag` (eager mode).
+  bool any(unsigned shard, index_t i, tag_t tag) const {
+    const slot& s = fan_->all_targets ? shared_[shard] : per_target_[i];
+    return s.tag == tag && s.count > 0;
+  }
+
+ private:
+  struct slot {
+    tag_t tag;
+    std::uint32_t count;
+  };
+  static bool bump(slot& s, tag_t tag, std::uint32_t expected) {
+    if (s.tag != tag) {
+      if (!tag_newer(tag, s.tag)) return false;   // a stale step: ignored by the counter
+      s = {tag, 0};
+    }
+    return ++s.count == expected;
+  }
+  const fanout* fan_ = nullptr;
+  std::vector<slot> shared_;
+  std::vector<slot> per_target_;
+};
+
+}  // namespace phaseless::core

@@ -1,0 +1,70 @@
+#pragma once
+// The extension point of the kernel: a population_model owns the state of one
+// population's neurons and says what they do with messages. Neuron kinds and
+// learning rules implement it (sim/neurons, sim/rules); the kernel never knows
+// which rule runs. Two calls per tick, per shard:
+//   deliver(port, events)  all of this tick's events on one input port, in the
+//                          total order (R2), applied to the shard's rows;
+//   react()                each neuron that became ready reacts once (R2) and may emit.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "sim/core/event.hpp"
+
+namespace phaseless::core {
+
+struct route {        // one output port -> one input port, for one delay class
+  port_t port;
+  std::uint32_t klass;
+  tick_t delay;
+};
+
+struct counters {
+  std::uint64_t events = 0;        // events created (one per emission per port per delay class)
+  std::uint64_t synaptic_ops = 0;  // multiply-adds done to transmit messages over synapses
+  std::uint64_t reactions = 0;     // neuron reactions
+  counters& operator+=(const counters& o) {
+    events += o.events;
+    synaptic_ops += o.synaptic_ops;
+    reactions += o.reactions;
+    return *this;
+  }
+};
+
+// What a neuron may do while reacting: send on one of its population's output
+// ports. The kernel fans the emission out along the port's routes.
+class outbox {
+ public:
+  outbox(const std::vector<std::vector<route>>& routes, counters& stats) : routes_(&routes), stats_(&stats) {}
+  void emit(out_t port, index_t source, tag_t tag, double value, std::uint32_t repeat = 0) {
+    for (const route& r : (*routes_)[port])
+      events_.push_back(event{now_ + r.delay, r.port, source, r.klass, repeat, now_, tag, value});
+    stats_->events += (*routes_)[port].size();
+  }
+  void set_now(tick_t t) { now_ = t; }
+  std::vector<event>& events() { return events_; }
+
+ private:
+  const std::vector<std::vector<route>>* routes_;
+  counters* stats_;
+  std::vector<event> events_;
+  tick_t now_ = 0;
+};
+
+struct shard_context {
+  tick_t now;
+  unsigned shard;
+  index_t lo, hi;     // the rows of this population owned by this shard: [lo, hi)
+  outbox& out;
+  counters& stats;
+};
+
+class population_model {
+ public:
+  virtual ~population_model() = default;
+  virtual void deliver(std::uint32_t local_port, std::span<const event> events, shard_context& ctx) = 0;
+  virtual void react(shard_context& ctx) = 0;
+};
+
+}  // namespace phaseless::core

@@ -1,0 +1,390 @@
+// Semantic validation. It never stops at the first problem: a user editing a model
+// wants the whole list, each with the place to edit and what would be accepted.
+#include "sim/io/model_validate.hpp"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/util/message_differencer.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/core/errors.hpp"
+
+namespace phaseless::io {
+namespace {
+
+namespace pb = google::protobuf;
+namespace v1 = phaseless::v1;
+
+constexpr std::uint32_t max_population_size = 10'000'000;
+constexpr std::uint32_t max_delay_ticks = 64;
+constexpr std::uint32_t max_threads = 256;
+
+// Shortest text that reads back as the same double ("0.1", "nan", "-inf").
+std::string num(double x) {
+  std::array<char, 32> buf{};
+  const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), x);
+  return std::string(buf.data(), res.ptr);
+}
+
+bool is_identifier(const std::string& s) {
+  auto alpha = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
+  if (s.empty() || !alpha(s[0])) return false;
+  for (char c : s) {
+    if (!alpha(c) && !(c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+class checker {
+ public:
+  checker(const loaded_model& m, const source_map& src) : m_(m), model_(m.model), src_(src) {}
+
+  void run() {
+    check_enums(model_, "");
+    if (model_.schema_version() != 1) {
+      add("schema_version", model_.schema_version() == 0
+                                ? "missing; allowed: 1 (write `schema_version: 1` at the top of the file)"
+                                : "unsupported version " + std::to_string(model_.schema_version()) + "; allowed: 1");
+    }
+    check_populations();
+    check_projections();
+    check_graph();
+    check_rule();
+    check_data();
+    check_run_settings();
+    if (!lines_.empty()) {
+      std::string all;
+      for (const std::string& l : lines_) all += (all.empty() ? "" : "\n") + l;
+      throw core::user_error(all);
+    }
+  }
+
+ private:
+  void add(const std::string& path, const std::string& what) { lines_.push_back(src_.where(path) + path + ": " + what); }
+
+  std::string known_populations() const {
+    std::string s;
+    for (const auto& p : model_.populations()) s += (s.empty() ? "" : ", ") + p.name();
+    return s.empty() ? "(none)" : s;
+  }
+
+  // Text format accepts any number for an enum (proto3 enums are open), so a value
+  // like `role: 7` parses; reflection finds every such field wherever it is.
+  void check_enums(const pb::Message& msg, const std::string& prefix) {
+    const pb::Descriptor& d = *msg.GetDescriptor();
+    const pb::Reflection& r = *msg.GetReflection();
+    for (int i = 0; i < d.field_count(); ++i) {
+      const pb::FieldDescriptor* f = d.field(i);
+      const std::string path = prefix + (prefix.empty() ? "" : ".") + f->name();
+      auto check_value = [&](const std::string& p, int v) {
+        if (f->enum_type()->FindValueByNumber(v) == nullptr) {
+          add(p, "unknown value " + std::to_string(v) + "; allowed: " + enum_names(*f->enum_type()));
+        }
+      };
+      if (f->is_repeated()) {
+        for (int k = 0; k < r.FieldSize(msg, f); ++k) {
+          const std::string p = path + "[" + std::to_string(k) + "]";
+          if (f->enum_type()) check_value(p, r.GetRepeatedEnumValue(msg, f, k));
+          if (f->message_type()) check_enums(r.GetRepeatedMessage(msg, f, k), p);
+        }
+      } else if (f->enum_type()) {
+        check_value(path, r.GetEnumValue(msg, f));
+      } else if (f->message_type() && r.HasField(msg, f)) {
+        check_enums(r.GetMessage(msg, f), path);
+      }
+    }
+  }
+
+  void check_populations() {
+    for (int i = 0; i < model_.populations_size(); ++i) {
+      const v1::Population& p = model_.populations(i);
+      const std::string path = "populations[" + std::to_string(i) + "]";
+      if (p.name().empty()) {
+        add(path + ".name", "missing; allowed: a unique name matching [A-Za-z_][A-Za-z0-9_]*");
+      } else if (auto [it, fresh] = pop_index_.emplace(p.name(), i); !fresh) {
+        add(path + ".name", "duplicate population name '" + p.name() + "' (populations[" +
+                                std::to_string(it->second) + "] has it too); allowed: unique names");
+      } else if (!is_identifier(p.name())) {
+        // Still indexed above, so projections naming it do not add "no population" noise.
+        add(path + ".name", "'" + p.name() + "' is not a valid name; allowed: [A-Za-z_][A-Za-z0-9_]*");
+      }
+      if (p.role() == v1::ROLE_UNSPECIFIED) add(path + ".role", "missing; allowed: INPUT, HIDDEN, OUTPUT");
+      if (p.size() < 1 || p.size() > max_population_size) {
+        add(path + ".size", (p.size() == 0 ? std::string("missing or 0") : std::to_string(p.size()) + " is too large") +
+                                "; allowed: 1 to " + std::to_string(max_population_size));
+      }
+      if (p.role() == v1::INPUT && p.bias()) {
+        add(path + ".bias", "the INPUT population is clamped to the data, so it cannot have a bias; allowed: false");
+      }
+      for (auto [role, slot] : {std::pair{v1::INPUT, &input_}, std::pair{v1::OUTPUT, &output_}}) {
+        if (p.role() != role) continue;
+        if (*slot < 0) {
+          *slot = i;
+        } else {
+          graph_complete_ = false;  // reachability from "the" input/output is ill-defined
+          add(path + ".role", "a second " + v1::Role_Name(role) + " population ('" + model_.populations(*slot).name() +
+                                  "' is the first); allowed: exactly one " + v1::Role_Name(role) + " population");
+        }
+      }
+    }
+    if (input_ < 0) add("populations", "no INPUT population; allowed: exactly one population with role INPUT");
+    if (output_ < 0) add("populations", "no OUTPUT population; allowed: exactly one population with role OUTPUT");
+  }
+
+  // Returns the population's index, or -1 after reporting why the name is unusable.
+  int lookup(const std::string& path, const std::string& name) {
+    if (name.empty()) {
+      add(path, "missing; allowed: a population name (" + known_populations() + ")");
+      return -1;
+    }
+    const auto it = pop_index_.find(name);
+    if (it == pop_index_.end()) {
+      add(path, "no population named '" + name + "'; known populations: " + known_populations());
+      return -1;
+    }
+    return it->second;
+  }
+
+  void check_projections() {
+    std::map<std::string, int> names;
+    std::map<std::pair<int, int>, int> pairs;
+    edges_.assign(model_.populations_size(), {});
+    for (int j = 0; j < model_.projections_size(); ++j) {
+      const v1::Projection& q = model_.projections(j);
+      const std::string path = "projections[" + std::to_string(j) + "]";
+      if (q.name().empty()) {
+        add(path + ".name", "missing; allowed: a unique name (it keys the seed, --set paths and the trace)");
+      } else if (auto [it, fresh] = names.emplace(q.name(), j); !fresh) {
+        add(path + ".name", "duplicate projection name '" + q.name() + "' (projections[" + std::to_string(it->second) +
+                                "] has it too); allowed: unique names");
+      }
+      const int pre = lookup(path + ".pre", q.pre());
+      const int post = lookup(path + ".post", q.post());
+      if (pre >= 0 && post >= 0) {
+        const v1::Population& a = model_.populations(pre);
+        const v1::Population& b = model_.populations(post);
+        bool ok = true;
+        if (pre == post) {
+          add(path + ".post", "'" + b.name() + "' is also the pre population; allowed: two different populations");
+          ok = false;
+        }
+        if (b.role() == v1::INPUT) {
+          add(path + ".post", "'" + b.name() +
+                                  "' is the INPUT population, which is clamped to the data and receives nothing; "
+                                  "allowed: a HIDDEN or OUTPUT population");
+          ok = false;
+        }
+        if (a.role() == v1::OUTPUT) {
+          add(path + ".pre", "'" + a.name() + "' is the OUTPUT population, which sends nothing onward; "
+                                              "allowed: an INPUT or HIDDEN population");
+          ok = false;
+        }
+        if (auto [it, fresh] = pairs.emplace(std::pair{pre, post}, j); !fresh) {
+          add(path, "a second projection from '" + a.name() + "' to '" + b.name() + "' (projections[" +
+                        std::to_string(it->second) + "] is the first); allowed: one projection per (pre, post) pair");
+        } else if (ok) {
+          edges_[pre].push_back({post, j});
+        }
+        graph_complete_ = graph_complete_ && ok;
+      } else {
+        graph_complete_ = false;
+      }
+      if (q.has_sparse()) {
+        const double p = q.sparse().p();
+        if (!(p > 0 && p <= 1)) add(path + ".sparse.p", num(p) + " is not a probability; allowed: (0, 1]");
+      }
+      check_init(path + ".init", q.init());
+      if (q.has_bias_init()) check_init(path + ".bias_init", q.bias_init());
+      check_delay(path + ".delay", q.delay());
+      // apply_defaults copies the forward delay here: only an explicit, different one
+      // needs its own check, else a bad forward delay would be reported twice.
+      if (!pb::util::MessageDifferencer::Equals(q.feedback().delay(), q.delay())) {
+        check_delay(path + ".feedback.delay", q.feedback().delay());
+      }
+    }
+  }
+
+  void check_init(const std::string& path, const v1::WeightInit& w) {
+    const double s = w.scale();
+    if (!std::isfinite(s)) {
+      add(path + ".scale", num(s) + " is not finite; allowed: a finite number");
+    } else if ((w.law() == v1::NORMAL || w.law() == v1::UNIFORM) && s <= 0) {
+      add(path + ".scale", v1::InitLaw_Name(w.law()) + " needs scale > 0 (the " +
+                               (w.law() == v1::NORMAL ? "standard deviation" : "half-width") + "), got " + num(s) +
+                               "; allowed: > 0");
+    } else if (w.law() == v1::XAVIER_UNIFORM && s < 0) {
+      add(path + ".scale", "XAVIER_UNIFORM gain " + num(s) + " is negative; allowed: > 0 (0 means 1)");
+    }
+  }
+
+  void check_delay(const std::string& path, const v1::Delay& d) {
+    static const std::string zero = "zero delay is not allowed: every message takes at least one tick; allowed: >= 1";
+    if (d.has_constant()) {
+      if (d.constant().ticks() == 0) add(path + ".constant.ticks", zero);
+    } else if (d.has_uniform()) {
+      const v1::UniformDelay& u = d.uniform();
+      if (u.min() == 0) add(path + ".uniform.min", zero);
+      if (u.max() < u.min()) {
+        add(path + ".uniform.max", "max " + std::to_string(u.max()) + " is less than min " + std::to_string(u.min()) +
+                                       "; allowed: min <= max <= " + std::to_string(max_delay_ticks));
+      } else if (u.max() > max_delay_ticks) {
+        add(path + ".uniform.max", std::to_string(u.max()) + " ticks is longer than supported; allowed: max <= " +
+                                       std::to_string(max_delay_ticks));
+      }
+    }
+  }
+
+  std::string pop_name(int i) const { return model_.populations(i).name(); }
+
+  // Depth-first search; a projection that reaches a population still on the stack
+  // closes a cycle, which is reported with the populations along it.
+  void find_cycles(int u, std::vector<int>& color, std::vector<int>& stack) {
+    color[u] = 1;
+    stack.push_back(u);
+    for (auto [v, j] : edges_[u]) {
+      if (color[v] == 1) {
+        std::string cycle;
+        for (auto it = std::find(stack.begin(), stack.end(), v); it != stack.end(); ++it) cycle += pop_name(*it) + " -> ";
+        add("projections[" + std::to_string(j) + "]", "closes a cycle in the population graph: " + cycle + pop_name(v) +
+                                                          "; allowed: feed-forward (acyclic) connections only");
+      } else if (color[v] == 0) {
+        find_cycles(v, color, stack);
+      }
+    }
+    stack.pop_back();
+    color[u] = 2;
+  }
+
+  std::vector<bool> reachable_from(int start, bool backward) const {
+    const std::size_t n = edges_.size();
+    std::vector<std::vector<int>> adj(n);
+    for (std::size_t u = 0; u < n; ++u) {
+      for (auto [v, j] : edges_[u]) backward ? adj[v].push_back(static_cast<int>(u)) : adj[u].push_back(v);
+    }
+    std::vector<bool> seen(n, false);
+    std::vector<int> todo{start};
+    seen[start] = true;
+    while (!todo.empty()) {
+      const int u = todo.back();
+      todo.pop_back();
+      for (int v : adj[u]) {
+        if (!seen[v]) seen[v] = true, todo.push_back(v);
+      }
+    }
+    return seen;
+  }
+
+  void check_graph() {
+    const int n = model_.populations_size();
+    std::vector<int> color(n, 0);
+    std::vector<int> stack;
+    for (int u = 0; u < n; ++u) {
+      if (color[u] == 0) find_cycles(u, color, stack);
+    }
+    // With a projection rejected, "unreachable" would mostly echo that error.
+    if (!graph_complete_) return;
+    if (input_ >= 0) {
+      const std::vector<bool> seen = reachable_from(input_, false);
+      for (int i = 0; i < n; ++i) {
+        if (seen[i] || model_.populations(i).role() == v1::INPUT) continue;
+        add("populations[" + std::to_string(i) + "]",
+            "'" + pop_name(i) + "' is not reachable from the INPUT population '" + pop_name(input_) +
+                "'; allowed: every HIDDEN and OUTPUT population on a projection path from the input");
+      }
+    }
+    if (output_ >= 0) {
+      const std::vector<bool> seen = reachable_from(output_, true);
+      for (int i = 0; i < n; ++i) {
+        if (seen[i] || model_.populations(i).role() != v1::HIDDEN) continue;
+        add("populations[" + std::to_string(i) + "]",
+            "the OUTPUT population '" + pop_name(output_) + "' is not reachable from '" + pop_name(i) +
+                "', so it never affects the loss; allowed: every HIDDEN population on a path to the output");
+      }
+    }
+  }
+
+  void check_rule() {
+    const v1::Rule& r = model_.rule();
+    if (!r.has_zil()) {
+      add("rule", "no learning rule; allowed: zil { lr: ... }");
+    } else {
+      const double lr = r.zil().lr();
+      const std::string allowed = "; allowed: a finite number > 0, e.g. 0.01";
+      if (std::isnan(lr)) add("rule.zil.lr", "is NaN" + allowed);
+      else if (std::isinf(lr)) add("rule.zil.lr", "is infinite (" + num(lr) + ")" + allowed);
+      else if (lr < 0) add("rule.zil.lr", "is negative (" + num(lr) + "): it would climb the loss" + allowed);
+      else if (lr == 0) add("rule.zil.lr", "is 0 or missing: nothing would be learned" + allowed);
+      const double g = r.zil().gamma();
+      if (!(g > 0 && g <= 1)) {
+        add("rule.zil.gamma", num(g) + " is out of range; allowed: (0, 1], normally 1 (0 means 1)");
+      }
+    }
+    if (r.loss() == v1::SOFTMAX_CE && output_ >= 0) {
+      const v1::Population& out = model_.populations(output_);
+      if (out.activation() != v1::IDENTITY && out.activation() != v1::ACTIVATION_UNSPECIFIED) {
+        add("populations[" + std::to_string(output_) + "].activation",
+            "the OUTPUT population '" + out.name() + "' has activation " + v1::Activation_Name(out.activation()) +
+                ", but loss SOFTMAX_CE applies the softmax itself; allowed: IDENTITY, or rule.loss MSE");
+      }
+    }
+  }
+
+  void check_data() {
+    const v1::Population* in = input_ >= 0 ? &model_.populations(input_) : nullptr;
+    check_model_data(m_, in, "populations[" + std::to_string(input_) + "].size",
+                     [this](const std::string& path, const std::string& what) { add(path, what); });
+    const v1::Data& d = model_.data();
+    if (!(std::isfinite(d.pixel_scale()) && d.pixel_scale() > 0)) {
+      add("data.pixel_scale", num(d.pixel_scale()) + " is not a finite positive number; allowed: > 0 (0 means 1/255)");
+    }
+  }
+
+  void check_run_settings() {
+    const v1::Schedule& s = model_.schedule();
+    if (s.epochs() < 1) add("schedule.epochs", "must be >= 1");
+    if (s.batch_size() < 1) add("schedule.batch_size", "must be >= 1");
+    const v1::Execution& e = model_.execution();
+    const double t = e.threshold();
+    if (!std::isfinite(t) || t < 0) {
+      add("execution.threshold", num(t) + " is not a finite number >= 0; allowed: >= 0");
+    } else if (t > 0 && e.mode() != v1::EAGER) {
+      add("execution.threshold", num(t) + " > 0 only applies in EAGER mode, but the mode is " +
+                                     v1::Mode_Name(e.mode() == v1::MODE_UNSPECIFIED ? v1::DATAFLOW : e.mode()) +
+                                     "; allowed: 0, or execution.mode EAGER");
+    }
+    if (e.threads() > max_threads) {
+      add("execution.threads", std::to_string(e.threads()) + " is too many; allowed: 1 to " + std::to_string(max_threads));
+    }
+    const auto& rec = model_.record().populations();
+    for (int k = 0; k < rec.size(); ++k) {
+      if (!pop_index_.contains(rec[k])) {
+        add("record.populations[" + std::to_string(k) + "]",
+            "no population named '" + rec[k] + "'; known populations: " + known_populations());
+      }
+    }
+  }
+
+  const loaded_model& m_;
+  const v1::Model& model_;
+  const source_map& src_;
+  std::vector<std::string> lines_;
+  std::map<std::string, int> pop_index_;
+  int input_ = -1;
+  int output_ = -1;
+  bool graph_complete_ = true;  // one INPUT, one OUTPUT, every projection resolved and accepted
+  std::vector<std::vector<std::pair<int, int>>> edges_;  // per population: (post, projection index)
+};
+
+}  // namespace
+
+void validate_model(const loaded_model& m, const source_map& where) { checker(m, where).run(); }
+
+}  // namespace phaseless::io

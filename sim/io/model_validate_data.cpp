@@ -1,0 +1,140 @@
+// Data checks of validate_model: everything that needs the data files. Only headers
+// are read (plus the file size), so `phaseless validate` stays instant on 60k images.
+#include "sim/io/model_validate.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <tuple>
+#include <vector>
+
+#include "sim/core/errors.hpp"
+#include "sim/io/idx.hpp"
+
+namespace phaseless::io {
+namespace {
+
+namespace v1 = phaseless::v1;
+namespace fs = std::filesystem;
+
+std::string dims_text(const std::vector<std::uint32_t>& dims) {
+  std::string s;
+  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? "x" : "") + std::to_string(dims[i]);
+  return s;
+}
+
+class data_checker {
+ public:
+  data_checker(const loaded_model& m, const v1::Population* input, const std::string& input_size_path,
+               const report_fn& add)
+      : m_(m), input_(input), input_size_path_(input_size_path), add(add) {}
+
+  // Checks one data file down to its header; nullopt when unusable (already reported).
+  std::optional<idx_header> idx_file(const std::string& path, const std::string& given) {
+    if (given.empty()) {
+      add(path, "missing; allowed: a path to an IDX file (relative to the model's folder, or $FASHION_MNIST/...)");
+      return std::nullopt;
+    }
+    const fs::path file = resolve_data_path(m_, given);
+    std::error_code ec;
+    if (!fs::exists(file, ec)) {
+      std::string hint = fs::path(given).is_relative() && given.front() != '$'
+                             ? " (relative paths resolve against the model's folder " + m_.dir.string() + ")"
+                             : "";
+      if (given.starts_with("$FASHION_MNIST")) hint = " (installed by the Debian package dataset-fashion-mnist)";
+      if (fs::exists(file.string() + ".gz", ec)) hint += " (but " + file.string() + ".gz exists)";
+      add(path, "file not found: " + file.string() + hint + "; allowed: an existing IDX file, plain or .gz");
+      return std::nullopt;
+    }
+    idx_header h;
+    try {
+      h = read_idx_header(file);
+    } catch (const core::user_error& e) {
+      add(path, e.what());
+      return std::nullopt;
+    }
+    // The header reader stops after the dims; for a plain file the size tells cheaply
+    // whether the data is all there, so `validate` catches truncation before a run.
+    if (!h.gzip) {
+      std::uint64_t want = 4 + 4 * h.dims.size();
+      std::uint64_t data = 1;
+      for (auto d : h.dims) data *= d;
+      want += data;
+      const auto have = fs::file_size(file, ec);
+      if (!ec && have < want) {
+        add(path, file.string() + ": truncated: header promises " + dims_text(h.dims) + " = " + std::to_string(data) +
+                      " data bytes, the file is " + std::to_string(have) + " bytes long (needs " +
+                      std::to_string(want) + ")");
+        return std::nullopt;
+      }
+    }
+    return h;
+  }
+
+  // Checks an image/label file pair; returns the usable sample count (0 if unknown).
+  std::uint32_t check_pair(const std::string& which, const std::string& images, const std::string& labels) {
+    const std::string ip = "data.idx." + which + "_images";
+    const std::string lp = "data.idx." + which + "_labels";
+    const auto ih = idx_file(ip, images);
+    const auto lh = idx_file(lp, labels);
+    if (ih && ih->dims.size() != 3) {
+      add(ip, "images must be 3-D (samples, rows, cols) but the file has dims " + dims_text(ih->dims) +
+                  "; allowed: an IDX3 image file");
+    } else if (ih && input_ != nullptr) {
+      const std::uint64_t pixels = std::uint64_t{ih->dims[1]} * ih->dims[2];
+      const v1::Population& in = *input_;
+      if (pixels != in.size()) {
+        add(input_size_path_,
+            "the INPUT population '" + in.name() + "' has size " + std::to_string(in.size()) + " but " + ip + " holds " +
+                std::to_string(ih->dims[1]) + "x" + std::to_string(ih->dims[2]) + " = " + std::to_string(pixels) +
+                " pixels per image; allowed: " + std::to_string(pixels));
+      }
+    }
+    if (lh && lh->dims.size() != 1) {
+      add(lp, "labels must be 1-D (one byte per sample) but the file has dims " + dims_text(lh->dims) +
+                  "; allowed: an IDX1 label file");
+    }
+    if (!ih || !lh || ih->dims.size() != 3 || lh->dims.size() != 1) return 0;
+    if (lh->dims[0] != ih->dims[0]) {
+      add(lp, "holds " + std::to_string(lh->dims[0]) + " labels but " + ip + " holds " + std::to_string(ih->dims[0]) +
+                  " images; allowed: equal counts");
+      return 0;
+    }
+    return ih->dims[0];
+  }
+
+  void check_data() {
+    const v1::Data& d = m_.model.data();
+    if (!d.has_idx()) {
+      add("data", "no data source; allowed: idx { train_images: ... train_labels: ... test_images: ... test_labels: ... }");
+    } else {
+      const v1::IdxFiles& f = d.idx();
+      const std::uint32_t n_train = check_pair("train", f.train_images(), f.train_labels());
+      const std::uint32_t n_test = check_pair("test", f.test_images(), f.test_labels());
+      for (auto [field, subset, n] : {std::tuple{"train_subset", d.train_subset(), n_train},
+                                      std::tuple{"test_subset", d.test_subset(), n_test}}) {
+        if (n > 0 && subset > n) {
+          add(std::string("data.") + field, std::to_string(subset) + " exceeds the " + std::to_string(n) +
+                                                " samples in the files; allowed: 0 (all) to " + std::to_string(n));
+        }
+      }
+    }
+  }
+
+ private:
+  const loaded_model& m_;
+  const v1::Population* input_;
+  const std::string& input_size_path_;
+  const report_fn& add;
+};
+
+}  // namespace
+
+void check_model_data(const loaded_model& m, const v1::Population* input, const std::string& input_size_path,
+                      const report_fn& add) {
+  data_checker(m, input, input_size_path, add).check_data();
+}
+
+}  // namespace phaseless::io

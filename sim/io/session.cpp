@@ -1,0 +1,305 @@
+#include "sim/io/session.hpp"
+
+#include <google/protobuf/text_format.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <numeric>
+
+#include "sim/baseline/backprop.hpp"
+#include "sim/core/errors.hpp"
+#include "sim/core/rng.hpp"
+#include "sim/io/idx.hpp"
+#include "sim/io/network_builder.hpp"
+#include "sim/io/trace_writer.hpp"
+#include "sim/rules/event_network.hpp"
+
+#ifndef PHASELESS_VERSION
+#define PHASELESS_VERSION "unknown"
+#endif
+
+namespace phaseless::io {
+
+using namespace phaseless::core;
+namespace pb = phaseless::v1;
+using clock_type = std::chrono::steady_clock;
+
+std::vector<std::uint64_t> sample_order(const pb::Model& m, std::uint64_t train_rows) {
+  std::vector<std::uint64_t> order;
+  std::vector<std::uint64_t> epoch(train_rows);
+  for (std::uint32_t e = 0; e < m.schedule().epochs(); ++e) {
+    std::iota(epoch.begin(), epoch.end(), 0);
+    if (m.data().shuffle()) {   // Fisher-Yates on a counter-based stream per epoch
+      counter_rng rng(mix64(m.seed() ^ hash_name("shuffle")), e);
+      for (std::uint64_t i = train_rows; i > 1; --i) std::swap(epoch[i - 1], epoch[rng.below(i)]);
+    }
+    order.insert(order.end(), epoch.begin(), epoch.end());
+  }
+  if (m.schedule().max_samples() && order.size() > m.schedule().max_samples()) order.resize(m.schedule().max_samples());
+  return order;
+}
+
+namespace {
+
+// What the loop needs of an engine, event-driven or synchronous.
+template <class Real>
+struct trainer {
+  virtual ~trainer() = default;
+  virtual void run_samples(std::uint64_t n) = 0;
+  virtual std::vector<synapse_matrix<Real>>& synapses() = 0;
+  virtual const std::vector<Real>* bias(pop_t v) = 0;
+  virtual double take_loss() = 0;
+  virtual counters totals() const = 0;
+  virtual tick_t now() const = 0;
+  virtual std::vector<float> report(pop_t v, std::uint64_t last_row) = 0;
+};
+
+template <class Real>
+struct event_trainer final : trainer<Real> {
+  event_trainer(const network_spec& s, const dataset& d, std::vector<std::uint64_t> o, tick_t iv, mode_kind m,
+                unsigned threads)
+      : spec(s), data(d), net(s, d, std::move(o), iv, m, threads) {}
+  void run_samples(std::uint64_t n) override { net.run_samples(n); }
+  std::vector<synapse_matrix<Real>>& synapses() override { return net.synapses(); }
+  const std::vector<Real>* bias(pop_t v) override { return v == spec.input ? &empty : &net.bias(v); }
+  double take_loss() override { return net.take_loss(); }
+  counters totals() const override { return net.totals(); }
+  tick_t now() const override { return net.now(); }
+  std::vector<float> report(pop_t v, std::uint64_t last_row) override {
+    std::vector<float> out;
+    if (v == spec.input) {
+      for (float x : data.sample(last_row)) out.push_back(x);
+      return out;
+    }
+    auto* l = net.learner(v);
+    const auto k = static_cast<unsigned>(l->elements().size());
+    for (index_t i = 0; i < spec.populations[v].size; ++i)
+      for (unsigned e = 0; e < k; ++e) out.push_back(static_cast<float>(l->element(i, e)));
+    return out;
+  }
+  const network_spec& spec;
+  const dataset& data;
+  rules::event_network<Real> net;
+  std::vector<Real> empty;
+};
+
+template <class Real>
+struct baseline_trainer final : trainer<Real> {
+  baseline_trainer(const network_spec& s, const dataset& d, std::vector<std::uint64_t> o)
+      : spec(s), data(d), order(std::move(o)), bp(s) {}
+  void run_samples(std::uint64_t n) override {
+    for (; done < n && done < order.size(); ++done) bp.train(data, order[done], done, order.size());
+  }
+  std::vector<synapse_matrix<Real>>& synapses() override { return bp.synapses(); }
+  const std::vector<Real>* bias(pop_t v) override { return &bp.bias(v); }
+  double take_loss() override { return bp.take_loss(); }
+  counters totals() const override { return counters{0, bp.synaptic_ops(), 0}; }
+  tick_t now() const override { return 0; }
+  std::vector<float> report(pop_t v, std::uint64_t last_row) override {
+    std::vector<float> out;
+    if (v == spec.input)
+      for (float x : data.sample(last_row)) out.push_back(x);
+    return out;   // the baseline has no per-neuron relaxation state to report
+  }
+  const network_spec& spec;
+  const dataset& data;
+  std::vector<std::uint64_t> order;
+  baseline::backprop<Real> bp;
+  std::uint64_t done = 0;
+};
+
+template <class Real>
+std::vector<double> dense_weights(const synapse_matrix<Real>& s) {
+  std::vector<Real> row(s.n_pre);
+  std::vector<double> out;
+  out.reserve(std::size_t(s.n_post) * s.n_pre);
+  for (index_t i = 0; i < s.n_post; ++i) {
+    s.dense_row(i, row.data());
+    out.insert(out.end(), row.begin(), row.end());
+  }
+  return out;
+}
+
+template <class Real>
+run_result run_typed(const loaded_model& lm, const run_options& opt) {
+  const pb::Model& m = lm.model;
+  const auto& idx = m.data().idx();
+  const dataset train = load_idx(resolve_data_path(lm, idx.train_images()), resolve_data_path(lm, idx.train_labels()),
+                                 m.data().pixel_scale(), m.data().train_subset());
+  const dataset test = load_idx(resolve_data_path(lm, idx.test_images()), resolve_data_path(lm, idx.test_labels()),
+                                m.data().pixel_scale(), m.data().test_subset());
+  const network_spec spec = build_network_spec(m);
+  const auto& out_pop = spec.populations[spec.output];
+  if (spec.learning.loss == loss_kind::softmax_ce && out_pop.size < train.classes)
+    throw user_error(lm.path.string() + ": populations[" + out_pop.name + "].size: " + std::to_string(out_pop.size) +
+                     " output neurons cannot represent the " + std::to_string(train.classes) +
+                     " classes of the training labels; allowed: at least " + std::to_string(train.classes));
+  const auto order = sample_order(m, train.rows);
+  const unsigned threads = opt.threads ? opt.threads : std::max(1u, m.execution().threads());
+  const tick_t interval = presentation_interval(m, spec);
+  const mode_kind mode = m.execution().mode() == pb::EAGER ? mode_kind::eager : mode_kind::dataflow;
+
+  run_result res;
+  res.interval = interval;
+  std::unique_ptr<trainer<Real>> t;
+  if (opt.engine == engine_kind::event) {
+    auto e = std::make_unique<event_trainer<Real>>(spec, train, order, interval, mode, threads);
+    res.vertices = e->net.graph_vertices();
+    res.edges = e->net.graph_edges();
+    t = std::move(e);
+  } else {
+    t = std::make_unique<baseline_trainer<Real>>(spec, train, order);
+  }
+  for (const auto& p : spec.projections) res.projections.push_back(p.name);
+  for (const auto& s : t->synapses()) res.w_start.push_back(dense_weights(s));
+
+  // The trace: structure first, then streaming appends.
+  std::unique_ptr<trace_writer> tw;
+  std::vector<pop_t> reported;
+  if (!opt.trace.empty()) {
+    tw = std::make_unique<trace_writer>(opt.trace);
+    provenance pv;
+    pv.model_name = m.name();
+    pv.model_text = lm.text;
+    std::string eff;
+    google::protobuf::TextFormat::PrintToString(m, &eff);
+    pv.effective_model = eff;
+    for (const auto& o : lm.overrides) pv.overrides += o + "\n";
+    pv.command_line = opt.command_line;
+    pv.software_version = PHASELESS_VERSION;
+    pv.seed = m.seed();
+    pv.threads = threads;
+    pv.sample_order = order;
+    tw->write_provenance(pv);
+    for (const auto& p : spec.projections)
+      tw->add_projection(p.name, spec.populations[p.pre].name, spec.populations[p.post].name, p.syn.n_post,
+                         p.syn.n_pre, spec.populations[p.post].bias);
+    for (const auto& name : m.record().populations())
+      for (pop_t v = 0; v < spec.populations.size(); ++v)
+        if (spec.populations[v].name == name) {
+          reported.push_back(v);
+          report_spec r;
+          r.population = name;
+          r.nodes = spec.populations[v].size;
+          r.elements = v == spec.input || opt.engine == engine_kind::baseline ? std::vector<std::string>{"x"}
+                                                                               : std::vector<std::string>{"x", "eps"};
+          if (v != spec.input && opt.engine == engine_kind::baseline) continue;   // no relaxation state
+          tw->add_report(r);
+        }
+    tw->start_streaming();
+  }
+  std::vector<char> bias_written(spec.populations.size(), 0);
+  auto snapshot = [&](std::uint64_t s) {
+    if (!tw) return;
+    std::fill(bias_written.begin(), bias_written.end(), 0);
+    for (std::size_t k = 0; k < spec.projections.size(); ++k) {
+      const auto w = dense_weights(t->synapses()[k]);
+      const std::vector<float> wf(w.begin(), w.end());
+      std::vector<float> bf;
+      const pop_t post = spec.projections[k].post;
+      if (spec.populations[post].bias) {
+        const auto* b = t->bias(post);
+        bf.assign(b->begin(), b->end());
+      }
+      tw->append_snapshot(spec.projections[k].name, s, wf, bf);
+    }
+  };
+
+  const std::uint64_t total = order.size();
+  const std::uint64_t eval_every = m.schedule().eval_every() ? m.schedule().eval_every() : train.rows;
+  const std::uint64_t snap_every = m.record().snapshot_every() ? m.record().snapshot_every() : eval_every;
+  const std::uint64_t rep_every = m.record().sample_every() ? m.record().sample_every() : eval_every;
+  const std::uint64_t flush_every = m.record().flush_every() ? m.record().flush_every() : 1000;
+  const auto t0 = clock_type::now();
+  double train_s = 0, loss_sum = 0;
+  std::uint64_t loss_n = 0, s = 0;
+  auto last_print = t0;
+  const char* tag = opt.engine == engine_kind::event ? "event" : "baseline";
+
+  auto evaluate_now = [&] {
+    std::vector<const std::vector<Real>*> b(spec.populations.size());
+    for (pop_t v = 0; v < spec.populations.size(); ++v) b[v] = t->bias(v);
+    const auto ev = baseline::evaluate<Real>(spec, t->synapses(), b, test);
+    const counters c = t->totals();
+    eval_row r{s, t->now(), loss_n ? loss_sum / double(loss_n) : std::nan(""), ev.accuracy, ev.loss,
+               c.events, c.synaptic_ops,
+               std::chrono::duration<double>(clock_type::now() - t0).count()};
+    loss_sum = 0;
+    loss_n = 0;
+    res.rows.push_back(r);
+    if (tw) {
+      tw->append_metrics({r.samples, r.ticks, r.train_loss, r.test_accuracy, r.test_loss, r.events,
+                          r.synaptic_ops, r.wall_time});
+      tw->flush();
+    }
+    if (opt.progress)
+      std::fprintf(stderr, "[%s] %llu/%llu samples  test accuracy %.2f%%  test loss %.4f  train loss %.4f\n", tag,
+                   (unsigned long long)s, (unsigned long long)total, 100 * r.test_accuracy, r.test_loss,
+                   r.train_loss);
+  };
+
+  evaluate_now();
+  snapshot(0);
+  try {
+    while (s < total) {
+      if (opt.stop && opt.stop->load()) {
+        res.interrupted = true;
+        break;
+      }
+      auto next = [&](std::uint64_t every) { return (s / every + 1) * every; };
+      const std::uint64_t to = std::min({total, next(eval_every), next(snap_every), next(rep_every),
+                                         next(flush_every), s + 1000});
+      const auto c0 = clock_type::now();
+      t->run_samples(to);
+      train_s += std::chrono::duration<double>(clock_type::now() - c0).count();
+      loss_sum += t->take_loss();
+      loss_n += to - s;
+      s = to;
+      if (tw && s % rep_every == 0)
+        for (pop_t v : reported)
+          if (v == spec.input || opt.engine == engine_kind::event)
+            tw->append_report(spec.populations[v].name, s, t->now(), t->report(v, order[s - 1]));
+      if (s % snap_every == 0 || s == total) snapshot(s);
+      if (s % eval_every == 0 || s == total) {
+        evaluate_now();
+      } else if (tw && s % flush_every == 0) {
+        tw->flush();
+      }
+      if (opt.progress && std::chrono::duration<double>(clock_type::now() - last_print).count() > 2.0) {
+        last_print = clock_type::now();
+        std::fprintf(stderr, "[%s] %llu/%llu samples  %.0f samples/s  train loss %.4f\n", tag,
+                     (unsigned long long)s, (unsigned long long)total, double(s) / train_s,
+                     loss_n ? loss_sum / double(loss_n) : 0.0);
+      }
+    }
+  } catch (const numeric_error& e) {
+    res.diverged = e.what();
+    const counters c = t->totals();
+    eval_row r{s, t->now(), std::nan(""), std::nan(""), std::nan(""), c.events, c.synaptic_ops,
+               std::chrono::duration<double>(clock_type::now() - t0).count()};
+    res.rows.push_back(r);
+    if (tw) {
+      tw->append_metrics({r.samples, r.ticks, r.train_loss, r.test_accuracy, r.test_loss, r.events, r.synaptic_ops,
+                          r.wall_time});
+      tw->flush();
+    }
+  }
+  if (res.interrupted && (res.rows.empty() || res.rows.back().samples != s)) evaluate_now();
+  for (const auto& syn : t->synapses()) res.w_end.push_back(dense_weights(syn));
+  res.samples = s;
+  res.train_seconds = train_s;
+  if (tw) tw->close();
+  return res;
+}
+
+}  // namespace
+
+run_result run(const loaded_model& model, const run_options& opt) {
+  return model.model.execution().precision() == pb::FLOAT64 ? run_typed<double>(model, opt)
+                                                              : run_typed<float>(model, opt);
+}
+
+}  // namespace phaseless::io

@@ -1,0 +1,51 @@
+#pragma once
+// One training run of a model, on the event engine or on the synchronous
+// baseline, with evaluation, progress output and an optional HDF5 trace. The same
+// loop drives both engines so that `phaseless compare` compares like with like.
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "sim/io/model_loader.hpp"
+
+namespace phaseless::io {
+
+enum class engine_kind { event, baseline };
+
+struct run_options {
+  engine_kind engine = engine_kind::event;
+  std::filesystem::path trace;        // empty: no trace
+  unsigned threads = 0;               // 0: the model's execution.threads
+  bool progress = true;               // progress lines on stderr
+  std::string command_line;
+  const std::atomic<bool>* stop = nullptr;   // set by SIGINT/SIGTERM: finish the chunk, flush, close
+};
+
+struct eval_row {
+  std::uint64_t samples = 0;
+  std::int64_t ticks = 0;
+  double train_loss = 0, test_accuracy = 0, test_loss = 0;
+  std::uint64_t events = 0, synaptic_ops = 0;
+  double wall_time = 0;
+};
+
+struct run_result {
+  std::vector<eval_row> rows;
+  std::vector<std::string> projections;
+  std::vector<std::vector<double>> w_start, w_end;   // per projection, dense post-major
+  std::uint64_t samples = 0;
+  double train_seconds = 0;    // wall time spent training (evaluation excluded)
+  std::int64_t interval = 0;   // presentation interval (event engine)
+  std::size_t vertices = 0, edges = 0;
+  bool interrupted = false;
+  std::string diverged;        // non-empty: the numeric error that stopped learning
+};
+
+// The training rows in presentation order: epochs x (subset, reshuffled per epoch
+// when data.shuffle), cut at schedule.max_samples.
+std::vector<std::uint64_t> sample_order(const phaseless::v1::Model& m, std::uint64_t train_rows);
+
+run_result run(const loaded_model& model, const run_options& opt);
+
+}  // namespace phaseless::io

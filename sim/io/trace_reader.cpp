@@ -1,0 +1,313 @@
+// Reading traces back (layout: docs/trace-format.md). Works on files still being
+// written: the writer keeps file locking off and only changes metadata in flush(), so
+// a reader sees the trace as of the last flush.
+#include "sim/io/trace_reader.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <system_error>
+#include <variant>
+
+#include "sim/core/errors.hpp"
+#include "sim/io/h5_util.hpp"
+
+namespace phaseless::io {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A numeric dataset in the widest native type of its class, so that export_csv can
+// print integers as integers and floats with the digits their width needs.
+using values = std::variant<std::vector<std::uint64_t>, std::vector<std::int64_t>,
+                            std::vector<float>, std::vector<double>>;
+struct numeric {
+  std::vector<hsize_t> dims;
+  values v;
+};
+
+std::string quoted(const fs::path& file) { return "'" + file.string() + "'"; }
+
+h5::handle open_trace(const fs::path& file) {
+  h5::quiet_errors();
+  const std::string what = "cannot read trace " + quoted(file);
+  std::error_code ec;
+  if (!fs::exists(file, ec)) throw core::user_error(what + ": file does not exist");
+  if (fs::is_directory(file, ec)) throw core::user_error(what + ": it is a folder");
+  h5::handle fapl = h5::file_access_plist(what);
+  if (H5Fis_hdf5(file.c_str()) <= 0)
+    throw core::user_error(what + ": not an HDF5 file");
+  hid_t id = H5Fopen(file.c_str(), H5F_ACC_RDONLY, fapl.get());
+  if (id < 0) {
+    const std::string why = h5::error_text();
+    // A file from an SWMR writer (other tools, or a live 1.10-format file) opens only
+    // in SWMR-read mode.
+    id = H5Fopen(file.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl.get());
+    if (id < 0) throw core::user_error(what + ": " + why);
+  }
+  return {id, H5Fclose};
+}
+
+herr_t collect_dataset(hid_t, const char* name, const H5O_info_t* info, void* data) {
+  if (info->type == H5O_TYPE_DATASET)
+    static_cast<std::vector<std::string>*>(data)->push_back(std::string("/") + name);
+  return 0;
+}
+
+std::vector<std::string> datasets_in(hid_t f, const fs::path& file) {
+  std::vector<std::string> names;
+  h5::check(H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &names, H5O_INFO_BASIC),
+            "cannot list the datasets of " + quoted(file));
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+// Opens `dataset` ("/metrics/samples" or "metrics/samples"), or explains what exists.
+h5::handle open_dataset(hid_t f, const fs::path& file, std::string& dataset) {
+  if (dataset.empty() || dataset[0] != '/') dataset.insert(0, "/");
+  const auto names = datasets_in(f, file);
+  if (!std::binary_search(names.begin(), names.end(), dataset))
+    throw core::user_error("trace " + quoted(file) + " has no dataset '" + dataset +
+                           "'; available: " + join(names));
+  return h5::own(H5Dopen2(f, dataset.c_str(), H5P_DEFAULT), H5Dclose,
+                 "cannot open " + dataset + " in " + quoted(file));
+}
+
+template <class T>
+void read_all(hid_t ds, hid_t mem_type, std::size_t n, std::vector<T>& out, const std::string& what) {
+  out.resize(n);
+  if (n > 0) h5::check(H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), what);
+}
+
+numeric read_numeric(hid_t f, const fs::path& file, std::string dataset) {
+  h5::handle ds = open_dataset(f, file, dataset);
+  const std::string what = "cannot read " + dataset + " in " + quoted(file);
+  h5::handle type = h5::own(H5Dget_type(ds.get()), H5Tclose, what);
+  numeric out;
+  out.dims = h5::extent(ds.get(), what);
+  if (out.dims.size() > 3)
+    throw core::user_error(dataset + " in " + quoted(file) + " has rank " +
+                           std::to_string(out.dims.size()) + "; at most 3 is supported");
+  std::size_t n = 1;
+  for (hsize_t d : out.dims) n *= static_cast<std::size_t>(d);
+  const H5T_class_t cls = H5Tget_class(type.get());
+  if (cls == H5T_INTEGER && H5Tget_sign(type.get()) == H5T_SGN_NONE) {
+    read_all(ds.get(), H5T_NATIVE_UINT64, n, out.v.emplace<std::vector<std::uint64_t>>(), what);
+  } else if (cls == H5T_INTEGER) {
+    read_all(ds.get(), H5T_NATIVE_INT64, n, out.v.emplace<std::vector<std::int64_t>>(), what);
+  } else if (cls == H5T_FLOAT && H5Tget_size(type.get()) <= sizeof(float)) {
+    read_all(ds.get(), H5T_NATIVE_FLOAT, n, out.v.emplace<std::vector<float>>(), what);
+  } else if (cls == H5T_FLOAT) {
+    read_all(ds.get(), H5T_NATIVE_DOUBLE, n, out.v.emplace<std::vector<double>>(), what);
+  } else {
+    throw core::user_error(dataset + " in " + quoted(file) + " is not numeric (type " +
+                           h5::type_name(type.get()) + ")");
+  }
+  return out;
+}
+
+std::vector<double> as_doubles(const values& v) {
+  return std::visit(
+      [](const auto& xs) {
+        std::vector<double> d(xs.size());
+        std::transform(xs.begin(), xs.end(), d.begin(), [](auto x) { return static_cast<double>(x); });
+        return d;
+      },
+      v);
+}
+
+// Integers exactly; f32 with 9 and f64 with 17 significant digits: enough to round-trip.
+void append_value(std::string& s, const values& v, std::size_t i) {
+  char buf[64];
+  if (const auto* u = std::get_if<std::vector<std::uint64_t>>(&v)) {
+    s.append(buf, std::to_chars(buf, buf + sizeof buf, (*u)[i]).ptr);
+  } else if (const auto* k = std::get_if<std::vector<std::int64_t>>(&v)) {
+    s.append(buf, std::to_chars(buf, buf + sizeof buf, (*k)[i]).ptr);
+  } else if (const auto* x = std::get_if<std::vector<float>>(&v)) {
+    s.append(buf, static_cast<std::size_t>(
+                      std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>((*x)[i]))));
+  } else {
+    s.append(buf, static_cast<std::size_t>(
+                      std::snprintf(buf, sizeof buf, "%.17g", std::get<std::vector<double>>(v)[i])));
+  }
+}
+
+// Reads a string attribute, fixed- or variable-length. Returns false if absent.
+bool read_string_attr(hid_t obj, const char* name, std::string& out, const std::string& what) {
+  if (H5Aexists(obj, name) <= 0) return false;
+  h5::handle a = h5::own(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose, what);
+  h5::handle t = h5::own(H5Aget_type(a.get()), H5Tclose, what);
+  if (H5Tget_class(t.get()) != H5T_STRING) return false;
+  h5::handle mt = h5::own(H5Tcopy(H5T_C_S1), H5Tclose, what);
+  // HDF5 does not convert between character sets: read in the file's own.
+  h5::check(H5Tset_cset(mt.get(), H5Tget_cset(t.get())), what);
+  if (H5Tis_variable_str(t.get()) > 0) {
+    h5::check(H5Tset_size(mt.get(), H5T_VARIABLE), what);
+    char* p = nullptr;
+    h5::check(H5Aread(a.get(), mt.get(), &p), what);
+    out = p != nullptr ? p : "";
+    H5free_memory(p);
+  } else {
+    const std::size_t size = H5Tget_size(t.get());
+    h5::check(H5Tset_size(mt.get(), size + 1), what);   // +1: room for the terminator
+    std::string buf(size + 1, '\0');
+    h5::check(H5Aread(a.get(), mt.get(), buf.data()), what);
+    out = buf.c_str();
+  }
+  return true;
+}
+
+// Reads a numeric scalar or array attribute as doubles (empty if absent).
+std::vector<double> read_number_attr(hid_t obj, const char* name, const std::string& what) {
+  if (H5Aexists(obj, name) <= 0) return {};
+  h5::handle a = h5::own(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose, what);
+  h5::handle t = h5::own(H5Aget_type(a.get()), H5Tclose, what);
+  const H5T_class_t cls = H5Tget_class(t.get());
+  if (cls != H5T_INTEGER && cls != H5T_FLOAT) return {};
+  h5::handle space = h5::own(H5Aget_space(a.get()), H5Sclose, what);
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  std::vector<double> v(static_cast<std::size_t>(std::max<hssize_t>(n, 0)));
+  if (!v.empty()) h5::check(H5Aread(a.get(), H5T_NATIVE_DOUBLE, v.data()), what);
+  return v;
+}
+
+std::string shape_text(const std::vector<hsize_t>& dims) {
+  if (dims.empty()) return "scalar";
+  std::string s = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+std::string number_text(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", x);
+  return buf;
+}
+
+}  // namespace
+
+void print_trace_summary(const std::filesystem::path& file, std::ostream& out) {
+  h5::handle f = open_trace(file);
+  const hid_t root = f.get();
+  const std::string what = "cannot read the attributes of " + quoted(file);
+  std::string format, units;
+  if (!read_string_attr(root, "format", format, what) || format != "phaseless-trace")
+    throw core::user_error(quoted(file) + " is not a phaseless trace (root attribute 'format' is " +
+                           (format.empty() ? "missing" : "'" + format + "'") + ")");
+  read_string_attr(root, "time_units", units, what);
+  const auto fv = read_number_attr(root, "format_version", what);
+  const auto magic = read_number_attr(root, "magic", what);
+  const auto version = read_number_attr(root, "version", what);
+  char magic_text[16] = "?";
+  if (!magic.empty()) std::snprintf(magic_text, sizeof magic_text, "0x%04llX",
+                                    static_cast<unsigned long long>(magic[0]));
+  out << "trace " << quoted(file) << "\n  format: " << format << " version "
+      << (fv.empty() ? "?" : number_text(fv[0])) << ", SONATA magic " << magic_text << " version "
+      << (version.size() == 2 ? number_text(version[0]) + "." + number_text(version[1]) : "?")
+      << ", time units '" << units << "'\n";
+
+  if (H5Lexists(root, "provenance", H5P_DEFAULT) > 0) {
+    h5::handle g = h5::own(H5Gopen2(root, "provenance", H5P_DEFAULT), H5Gclose, what);
+    std::string model, software;
+    read_string_attr(g.get(), "model_name", model, what);
+    read_string_attr(g.get(), "software_version", software, what);
+    const auto threads = read_number_attr(g.get(), "threads", what);
+    // seed is a u64: read natively, as a double it could lose digits.
+    std::uint64_t seed = 0;
+    if (H5Aexists(g.get(), "seed") > 0) {
+      h5::handle a = h5::own(H5Aopen(g.get(), "seed", H5P_DEFAULT), H5Aclose, what);
+      h5::check(H5Aread(a.get(), H5T_NATIVE_UINT64, &seed), what);
+    }
+    hsize_t n_order = 0;
+    if (H5Lexists(g.get(), "sample_order", H5P_DEFAULT) > 0) {
+      h5::handle order = h5::own(H5Dopen2(g.get(), "sample_order", H5P_DEFAULT), H5Dclose, what);
+      const auto dims = h5::extent(order.get(), what);
+      n_order = dims.empty() ? 1 : dims[0];
+    }
+    out << "  provenance: model '" << model << "', seed " << seed << ", software '"
+        << software << "', threads " << (threads.empty() ? "?" : number_text(threads[0])) << ", "
+        << n_order << " samples in sample_order\n";
+  } else {
+    out << "  provenance: none\n";
+  }
+
+  out << "  datasets:\n";
+  for (const auto& name : datasets_in(root, file)) {
+    h5::handle ds = h5::own(H5Dopen2(root, name.c_str(), H5P_DEFAULT), H5Dclose,
+                            "cannot open " + name + " in " + quoted(file));
+    h5::handle t = h5::own(H5Dget_type(ds.get()), H5Tclose, "cannot read " + name);
+    out << "    " << name << "  " << h5::type_name(t.get()) << ' '
+        << shape_text(h5::extent(ds.get(), "cannot read " + name)) << '\n';
+  }
+
+  if (H5Lexists(root, "metrics", H5P_DEFAULT) <= 0 ||
+      H5Lexists(root, "metrics/samples", H5P_DEFAULT) <= 0) {
+    out << "  metrics: none\n";
+    return;
+  }
+  const auto samples = as_doubles(read_numeric(root, file, "/metrics/samples").v);
+  if (samples.empty()) {
+    out << "  metrics: no rows yet\n";
+    return;
+  }
+  const auto acc = as_doubles(read_numeric(root, file, "/metrics/test_accuracy").v);
+  const auto loss = as_doubles(read_numeric(root, file, "/metrics/train_loss").v);
+  // Defensive: the columns are separate datasets (files from other writers may differ).
+  const std::size_t last = std::min({samples.size(), acc.size(), loss.size()});
+  if (last == 0) return;
+  out << "  last of " << last << " metrics rows: samples " << number_text(samples[last - 1])
+      << ", test_accuracy " << number_text(acc[last - 1]) << ", train_loss "
+      << number_text(loss[last - 1]) << '\n';
+}
+
+void export_csv(const std::filesystem::path& file, const std::string& dataset, std::ostream& out) {
+  h5::handle f = open_trace(file);
+  const numeric d = read_numeric(f.get(), file, dataset);
+  const std::string base = dataset.substr(dataset.find_last_of('/') + 1);
+  // Columns per line: everything after the first dimension (a scalar is one line).
+  std::size_t cols = 1;
+  for (std::size_t i = 1; i < d.dims.size(); ++i) cols *= static_cast<std::size_t>(d.dims[i]);
+  const std::size_t rows = d.dims.empty() ? 1 : static_cast<std::size_t>(d.dims[0]);
+
+  std::string line;
+  if (d.dims.size() <= 1) {
+    line = base;
+  } else {
+    const std::size_t inner = d.dims.size() == 3 ? static_cast<std::size_t>(d.dims[2]) : 1;
+    for (std::size_t c = 0; c < cols; ++c) {
+      line += (c ? "," : "") + base + "_";
+      line += d.dims.size() == 3 ? std::to_string(c / inner) + "_" + std::to_string(c % inner)
+                                 : std::to_string(c);
+    }
+  }
+  out << line << '\n';
+  for (std::size_t r = 0; r < rows; ++r) {
+    line.clear();
+    for (std::size_t c = 0; c < cols; ++c) {
+      if (c) line += ',';
+      append_value(line, d.v, r * cols + c);
+    }
+    line += '\n';
+    out.write(line.data(), static_cast<std::streamsize>(line.size()));
+  }
+  if (!out) throw std::runtime_error("cannot write the CSV of " + dataset);
+}
+
+std::vector<std::string> list_datasets(const std::filesystem::path& file) {
+  h5::handle f = open_trace(file);
+  return datasets_in(f.get(), file);
+}
+
+std::vector<double> read_dataset(const std::filesystem::path& file, const std::string& dataset) {
+  h5::handle f = open_trace(file);
+  return as_doubles(read_numeric(f.get(), file, dataset).v);
+}
+
+}  // namespace phaseless::io

@@ -1,0 +1,483 @@
+// HDF5 trace writer. Layout and crash-safety contract: docs/trace-format.md.
+//
+// Why not SWMR: HDF5 1.10's SWMR needs the v3 superblock, whose "open for writing"
+// flags stay set when the writer is SIGKILLed, and h5dump/h5py then refuse the file
+// until `h5clear -s`. Instead the file uses the 1.8 format (no such flags) and the
+// metadata cache never evicts, so on-disk metadata changes only inside flush(): between
+// flushes the file on disk is the last flushed file plus raw data nobody references yet.
+#include "sim/io/trace_writer.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <stdexcept>
+#include <system_error>
+
+#include "sim/core/errors.hpp"
+#include "sim/io/h5_util.hpp"
+
+namespace phaseless::io {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Raw-data chunk target: large enough that the chunk index stays small, small enough
+// that one append rewrites little.
+constexpr hsize_t chunk_bytes = 64 * 1024;
+
+std::string errno_text(int err) {
+  std::string s = std::strerror(err);
+  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+  return s;
+}
+
+// The constructor's user-facing checks, so a bad --out path fails with a plain reason
+// rather than HDF5's error stack.
+void check_target(const fs::path& file) {
+  const auto fail = [&](const std::string& why) {
+    throw core::user_error("cannot create trace '" + file.string() + "': " + why);
+  };
+  const fs::path dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) fail("folder '" + dir.string() + "' does not exist");
+  if (!fs::is_directory(dir, ec)) fail("'" + dir.string() + "' is not a folder");
+  if (fs::exists(file, ec)) {
+    if (fs::is_directory(file, ec)) fail("it is a folder");
+    if (::access(file.c_str(), W_OK) != 0) fail(errno_text(errno));
+  } else if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    fail("folder '" + dir.string() + "' is not writable: " + errno_text(errno));
+  }
+}
+
+void check_name(const fs::path& file, const char* what, const std::string& name) {
+  if (name.empty() || name == "." || name.find('/') != std::string::npos)
+    throw core::user_error("trace '" + file.string() + "': " + what + " name '" + name +
+                           "' cannot be stored (it must be non-empty and contain no '/')");
+}
+
+// One appendable dataset: extent [rows, row...], grown along the first dimension only.
+struct series {
+  h5::handle ds;
+  hid_t mem_type = H5I_INVALID_HID;
+  std::vector<hsize_t> row;   // dims after the first; empty for 1-D
+  hsize_t rows = 0;
+  std::string path;           // for messages
+  std::size_t row_size() const {
+    std::size_t n = 1;
+    for (hsize_t d : row) n *= static_cast<std::size_t>(d);
+    return n;
+  }
+};
+
+struct projection_sets {
+  series samples, data, bias;
+  bool has_bias = false;
+};
+
+struct report_sets {
+  series samples, ticks, data;
+};
+
+// Metrics columns in file order; append_metrics fills them in this order.
+struct metric_column {
+  const char* name;
+  hid_t (*file_type)();
+  hid_t (*mem_type)();
+};
+const std::array<metric_column, 8> metric_columns = {{
+    {"samples", [] { return H5T_STD_U64LE; }, [] { return H5T_NATIVE_UINT64; }},
+    {"ticks", [] { return H5T_STD_I64LE; }, [] { return H5T_NATIVE_INT64; }},
+    {"train_loss", [] { return H5T_IEEE_F64LE; }, [] { return H5T_NATIVE_DOUBLE; }},
+    {"test_accuracy", [] { return H5T_IEEE_F64LE; }, [] { return H5T_NATIVE_DOUBLE; }},
+    {"test_loss", [] { return H5T_IEEE_F64LE; }, [] { return H5T_NATIVE_DOUBLE; }},
+    {"events", [] { return H5T_STD_U64LE; }, [] { return H5T_NATIVE_UINT64; }},
+    {"synaptic_ops", [] { return H5T_STD_U64LE; }, [] { return H5T_NATIVE_UINT64; }},
+    {"wall_time", [] { return H5T_IEEE_F64LE; }, [] { return H5T_NATIVE_DOUBLE; }},
+}};
+
+}  // namespace
+
+struct trace_writer::impl {
+  fs::path file;
+  std::string where;   // "trace 'PATH'", the prefix of every runtime error
+  h5::handle f;
+  std::array<series, metric_columns.size()> metrics;
+  std::map<std::string, projection_sets> projections;
+  std::map<std::string, report_sets> reports;
+  bool provenance_written = false;
+  bool streaming = false;
+  bool closed = false;
+
+  std::string at(const std::string& what) const { return where + ": cannot " + what; }
+
+  [[noreturn]] void bug(const std::string& what) const {
+    throw core::internal_error("trace_writer (" + file.string() + "): " + what);
+  }
+  void require_structure_phase(const char* call) const {
+    if (closed) bug(std::string(call) + " after close()");
+    if (streaming) bug(std::string(call) + " after start_streaming()");
+  }
+
+  // Object creation properties shared by groups and datasets: no timestamps, so two
+  // identical runs differ in as few bytes as possible.
+  h5::handle creation_plist(hid_t cls, const std::string& path) const {
+    h5::handle p = h5::own(H5Pcreate(cls), H5Pclose, at("create " + path));
+    h5::check(H5Pset_obj_track_times(p.get(), false), at("create " + path));
+    return p;
+  }
+
+  h5::handle group(hid_t loc, const std::string& name, const std::string& path) const {
+    h5::handle gcpl = creation_plist(H5P_GROUP_CREATE, path);
+    return h5::own(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
+                   H5Gclose, at("create group " + path));
+  }
+
+  void attr_raw(hid_t obj, const char* name, hid_t file_type, hid_t mem_type,
+                const std::vector<hsize_t>& dims, const void* value) const {
+    const std::string what = at(std::string("write attribute ") + name);
+    h5::handle space = h5::own(dims.empty() ? H5Screate(H5S_SCALAR)
+                                            : H5Screate_simple(static_cast<int>(dims.size()),
+                                                               dims.data(), nullptr),
+                               H5Sclose, what);
+    h5::handle a = h5::own(H5Acreate2(obj, name, file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                           H5Aclose, what);
+    h5::check(H5Awrite(a.get(), mem_type, value), what);
+  }
+  void attr(hid_t obj, const char* name, const std::string& value) const {
+    h5::handle t = utf8_type();
+    const char* p = value.c_str();
+    attr_raw(obj, name, t.get(), t.get(), {}, &p);
+  }
+  void attr(hid_t obj, const char* name, std::uint32_t v) const {
+    attr_raw(obj, name, H5T_STD_U32LE, H5T_NATIVE_UINT32, {}, &v);
+  }
+  void attr(hid_t obj, const char* name, std::uint64_t v) const {
+    attr_raw(obj, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, {}, &v);
+  }
+
+  h5::handle utf8_type() const {
+    h5::handle t = h5::own(H5Tcopy(H5T_C_S1), H5Tclose, at("make string type"));
+    h5::check(H5Tset_size(t.get(), H5T_VARIABLE), at("make string type"));
+    h5::check(H5Tset_cset(t.get(), H5T_CSET_UTF8), at("make string type"));
+    return t;
+  }
+
+  void string_dataset(hid_t loc, const char* name, const std::string& value) const {
+    const std::string what = at(std::string("write /provenance/") + name);
+    h5::handle t = utf8_type();
+    h5::handle space = h5::own(H5Screate(H5S_SCALAR), H5Sclose, what);
+    h5::handle dcpl = creation_plist(H5P_DATASET_CREATE, name);
+    h5::handle ds = h5::own(
+        H5Dcreate2(loc, name, t.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+        H5Dclose, what);
+    const char* p = value.c_str();
+    h5::check(H5Dwrite(ds.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &p), what);
+  }
+
+  // Fixed-size dataset written once (report mappings).
+  void fixed_dataset(hid_t loc, const std::string& name, const std::string& path, hid_t file_type,
+                     hid_t mem_type, hsize_t n, const void* data) const {
+    const std::string what = at("write " + path);
+    h5::handle space = h5::own(H5Screate_simple(1, &n, nullptr), H5Sclose, what);
+    h5::handle dcpl = creation_plist(H5P_DATASET_CREATE, path);
+    h5::handle ds = h5::own(H5Dcreate2(loc, name.c_str(), file_type, space.get(), H5P_DEFAULT,
+                                       dcpl.get(), H5P_DEFAULT),
+                            H5Dclose, what);
+    if (n > 0) h5::check(H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), what);
+  }
+
+  // Creates an empty chunked dataset [0, row...] with an unlimited first dimension.
+  // chunk_rows = 0 picks rows so that a chunk holds about chunk_bytes.
+  series appendable(hid_t loc, const std::string& name, const std::string& path, hid_t file_type,
+                    hid_t mem_type, std::vector<hsize_t> row, hsize_t chunk_rows = 0) const {
+    series s;
+    s.mem_type = mem_type;
+    s.row = std::move(row);
+    s.path = path;
+    const std::string what = at("create " + path);
+    std::vector<hsize_t> dims{0}, max{H5S_UNLIMITED}, chunk{chunk_rows};
+    for (hsize_t d : s.row) {
+      dims.push_back(d);
+      max.push_back(d);
+      chunk.push_back(d);
+    }
+    if (chunk_rows == 0) {
+      const hsize_t row_bytes = s.row_size() * H5Tget_size(file_type);
+      chunk[0] = std::max<hsize_t>(1, chunk_bytes / std::max<hsize_t>(1, row_bytes));
+    }
+    const int rank = static_cast<int>(dims.size());
+    h5::handle space = h5::own(H5Screate_simple(rank, dims.data(), max.data()), H5Sclose, what);
+    h5::handle dcpl = creation_plist(H5P_DATASET_CREATE, path);
+    h5::check(H5Pset_chunk(dcpl.get(), rank, chunk.data()), what);
+    s.ds = h5::own(H5Dcreate2(loc, name.c_str(), file_type, space.get(), H5P_DEFAULT, dcpl.get(),
+                              H5P_DEFAULT),
+                   H5Dclose, what);
+    return s;
+  }
+
+  // The public appends: the first one freezes the structure (implicit start_streaming).
+  void append(series& s, const void* data, hsize_t rows) {
+    if (closed) bug("append to " + s.path + " after close()");
+    if (!streaming) start_streaming();
+    write_rows(s, data, rows);
+  }
+
+  // Grows s by `rows` rows and writes them; data holds rows * row_size() values.
+  void write_rows(series& s, const void* data, hsize_t rows) const {
+    const std::string what = at("append to " + s.path);
+    std::vector<hsize_t> start{s.rows}, count{rows}, total{s.rows + rows};
+    for (hsize_t d : s.row) {
+      start.push_back(0);
+      count.push_back(d);
+      total.push_back(d);
+    }
+    h5::check(H5Dset_extent(s.ds.get(), total.data()), what);
+    h5::handle fspace = h5::own(H5Dget_space(s.ds.get()), H5Sclose, what);
+    h5::check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
+                                  nullptr),
+              what);
+    const int rank = static_cast<int>(count.size());
+    h5::handle mspace = h5::own(H5Screate_simple(rank, count.data(), nullptr), H5Sclose, what);
+    if (rows > 0)
+      h5::check(H5Dwrite(s.ds.get(), s.mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, data),
+                what);
+    s.rows += rows;
+  }
+
+  void start_streaming() {
+    if (closed) bug("start_streaming() after close()");
+    if (streaming) return;
+    streaming = true;
+    // Puts the complete structure on disk: from here on a killed run always leaves
+    // every group and dataset readable, with whatever rows were flushed.
+    h5::check(H5Fflush(f.get(), H5F_SCOPE_GLOBAL), at("flush"));
+  }
+};
+
+trace_writer::trace_writer(const std::filesystem::path& file) : impl_(std::make_unique<impl>()) {
+  h5::quiet_errors();
+  check_target(file);
+  impl& m = *impl_;
+  m.file = file;
+  m.where = "trace '" + file.string() + "'";
+
+  const std::string create = "cannot create trace '" + file.string() + "'";
+  h5::handle fapl = h5::file_access_plist(create);
+  // 1.8 format: its superblock has no "open for writing" flags (see the top comment).
+  h5::check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_V18), create);
+  h5::check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), create);
+  // Metadata reaches the disk only in flush()/close(): no evictions, hence no
+  // half-updated chunk indexes if we are killed between flushes. The cache grows with
+  // the metadata instead, which stays small (about 1% of the raw data).
+  H5AC_cache_config_t mdc{};
+  mdc.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+  h5::check(H5Pget_mdc_config(fapl.get(), &mdc), create);
+  mdc.evictions_enabled = false;
+  mdc.incr_mode = H5C_incr__off;
+  mdc.flash_incr_mode = H5C_flash_incr__off;
+  mdc.decr_mode = H5C_decr__off;
+  h5::check(H5Pset_mdc_config(fapl.get(), &mdc), create);
+
+  const hid_t id = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+  if (id < 0) throw core::user_error(create + ": " + h5::error_text());
+  m.f = h5::handle(id, H5Fclose);
+
+  const hid_t root = m.f.get();
+  const std::uint32_t version[2] = {0, 1};
+  m.attr(root, "magic", std::uint32_t{0x0A7A});
+  m.attr_raw(root, "version", H5T_STD_U32LE, H5T_NATIVE_UINT32, {2}, version);
+  m.attr(root, "format", std::string("phaseless-trace"));
+  m.attr(root, "format_version", std::uint32_t{1});
+  m.attr(root, "time_units", std::string("tick"));
+
+  h5::handle metrics = m.group(root, "metrics", "/metrics");
+  for (std::size_t i = 0; i < metric_columns.size(); ++i) {
+    const auto& c = metric_columns[i];
+    m.metrics[i] = m.appendable(metrics.get(), c.name, std::string("/metrics/") + c.name,
+                                c.file_type(), c.mem_type(), {});
+  }
+  m.group(root, "weights", "/weights");
+  m.group(root, "report", "/report");
+}
+
+trace_writer::~trace_writer() {
+  try {
+    close();
+  } catch (const std::exception& e) {
+    // A destructor cannot throw, but a trace that failed to reach the disk must not
+    // go unnoticed: callers that care call close() themselves and get the exception.
+    std::cerr << "phaseless: " << e.what() << '\n';
+  }
+}
+
+void trace_writer::write_provenance(const provenance& p) {
+  impl& m = *impl_;
+  m.require_structure_phase("write_provenance()");
+  if (m.provenance_written) m.bug("write_provenance() called twice");
+  m.provenance_written = true;
+  h5::handle g = m.group(m.f.get(), "provenance", "/provenance");
+  m.attr(g.get(), "seed", p.seed);
+  m.attr(g.get(), "software_version", p.software_version);
+  m.attr(g.get(), "threads", p.threads);
+  m.attr(g.get(), "model_name", p.model_name);
+  m.attr(g.get(), "command_line", p.command_line);
+  m.string_dataset(g.get(), "model_text", p.model_text);
+  m.string_dataset(g.get(), "effective_model", p.effective_model);
+  m.string_dataset(g.get(), "overrides", p.overrides);
+  series order = m.appendable(g.get(), "sample_order", "/provenance/sample_order", H5T_STD_U64LE,
+                              H5T_NATIVE_UINT64, {});
+  m.write_rows(order, p.sample_order.data(), p.sample_order.size());
+}
+
+void trace_writer::add_projection(const std::string& name, const std::string& pre,
+                                  const std::string& post, std::uint32_t n_post,
+                                  std::uint32_t n_pre, bool bias) {
+  impl& m = *impl_;
+  m.require_structure_phase("add_projection()");
+  check_name(m.file, "projection", name);
+  if (m.projections.count(name) != 0) m.bug("projection '" + name + "' added twice");
+  if (n_post == 0 || n_pre == 0) m.bug("projection '" + name + "' has an empty weight matrix");
+  const std::string base = "/weights/" + name;
+  h5::handle weights = h5::own(H5Gopen2(m.f.get(), "weights", H5P_DEFAULT), H5Gclose,
+                               m.at("open /weights"));
+  h5::handle g = m.group(weights.get(), name, base);
+  m.attr(g.get(), "pre", pre);
+  m.attr(g.get(), "post", post);
+  h5::handle snaps = m.group(g.get(), "snapshots", base + "/snapshots");
+  projection_sets p;
+  p.has_bias = bias;
+  p.samples = m.appendable(snaps.get(), "samples", base + "/snapshots/samples", H5T_STD_U64LE,
+                           H5T_NATIVE_UINT64, {});
+  // One snapshot per chunk: a snapshot is written and read as a whole.
+  p.data = m.appendable(snaps.get(), "data", base + "/snapshots/data", H5T_IEEE_F32LE,
+                        H5T_NATIVE_FLOAT, {n_post, n_pre}, 1);
+  if (bias)
+    p.bias = m.appendable(snaps.get(), "bias", base + "/snapshots/bias", H5T_IEEE_F32LE,
+                          H5T_NATIVE_FLOAT, {n_post}, 1);
+  m.projections.emplace(name, std::move(p));
+}
+
+void trace_writer::add_report(const report_spec& r) {
+  impl& m = *impl_;
+  m.require_structure_phase("add_report()");
+  check_name(m.file, "population", r.population);
+  if (m.reports.count(r.population) != 0) m.bug("report '" + r.population + "' added twice");
+  if (r.nodes == 0 || r.elements.empty()) m.bug("report '" + r.population + "' is empty");
+  const std::string base = "/report/" + r.population;
+  const hsize_t k = r.elements.size();
+  const hsize_t width = hsize_t{r.nodes} * k;
+  h5::handle report = h5::own(H5Gopen2(m.f.get(), "report", H5P_DEFAULT), H5Gclose,
+                              m.at("open /report"));
+  h5::handle g = m.group(report.get(), r.population, base);
+  report_sets s;
+  s.data = m.appendable(g.get(), "data", base + "/data", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {width});
+  m.attr(s.data.ds.get(), "units", std::string("1"));
+
+  h5::handle map = m.group(g.get(), "mapping", base + "/mapping");
+  std::string names;
+  for (std::size_t i = 0; i < r.elements.size(); ++i) names += (i ? "," : "") + r.elements[i];
+  m.attr(map.get(), "element_names", names);
+  std::vector<std::uint64_t> node_ids(r.nodes), pointers(r.nodes + std::size_t{1});
+  std::vector<std::uint32_t> element_ids(width);
+  for (std::uint64_t n = 0; n <= r.nodes; ++n) {
+    pointers[n] = n * k;
+    if (n == r.nodes) break;
+    node_ids[n] = r.first_node_id + n;
+    for (std::uint32_t e = 0; e < k; ++e) element_ids[n * k + e] = e;
+  }
+  const double time[3] = {0, 0, 0};
+  m.fixed_dataset(map.get(), "node_ids", base + "/mapping/node_ids", H5T_STD_U64LE,
+                  H5T_NATIVE_UINT64, node_ids.size(), node_ids.data());
+  m.fixed_dataset(map.get(), "index_pointers", base + "/mapping/index_pointers", H5T_STD_U64LE,
+                  H5T_NATIVE_UINT64, pointers.size(), pointers.data());
+  m.fixed_dataset(map.get(), "element_ids", base + "/mapping/element_ids", H5T_STD_U32LE,
+                  H5T_NATIVE_UINT32, element_ids.size(), element_ids.data());
+  m.fixed_dataset(map.get(), "time", base + "/mapping/time", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3,
+                  time);
+  s.samples = m.appendable(map.get(), "samples", base + "/mapping/samples", H5T_STD_U64LE,
+                           H5T_NATIVE_UINT64, {});
+  s.ticks = m.appendable(map.get(), "ticks", base + "/mapping/ticks", H5T_STD_I64LE,
+                         H5T_NATIVE_INT64, {});
+  m.reports.emplace(r.population, std::move(s));
+}
+
+void trace_writer::start_streaming() { impl_->start_streaming(); }
+
+void trace_writer::append_metrics(const metrics_row& r) {
+  impl& m = *impl_;
+  const void* values[] = {&r.samples, &r.ticks,  &r.train_loss,   &r.test_accuracy,
+                          &r.test_loss, &r.events, &r.synaptic_ops, &r.wall_time};
+  static_assert(std::size(values) == metric_columns.size());
+  for (std::size_t i = 0; i < metric_columns.size(); ++i) m.append(m.metrics[i], values[i], 1);
+}
+
+void trace_writer::append_snapshot(const std::string& projection, std::uint64_t samples,
+                                   std::span<const float> w, std::span<const float> b) {
+  impl& m = *impl_;
+  const auto it = m.projections.find(projection);
+  if (it == m.projections.end()) m.bug("append_snapshot to unknown projection '" + projection + "'");
+  projection_sets& p = it->second;
+  if (w.size() != p.data.row_size())
+    m.bug("append_snapshot '" + projection + "': " + std::to_string(w.size()) + " weights, expected " +
+          std::to_string(p.data.row_size()));
+  const std::size_t want_b = p.has_bias ? p.bias.row_size() : 0;
+  if (b.size() != want_b)
+    m.bug("append_snapshot '" + projection + "': " + std::to_string(b.size()) + " biases, expected " +
+          std::to_string(want_b));
+  m.append(p.data, w.data(), 1);
+  if (p.has_bias) m.append(p.bias, b.data(), 1);
+  m.append(p.samples, &samples, 1);
+}
+
+void trace_writer::append_report(const std::string& population, std::uint64_t samples,
+                                 std::int64_t tick, std::span<const float> values) {
+  impl& m = *impl_;
+  const auto it = m.reports.find(population);
+  if (it == m.reports.end()) m.bug("append_report to unknown population '" + population + "'");
+  report_sets& r = it->second;
+  if (values.size() != r.data.row_size())
+    m.bug("append_report '" + population + "': " + std::to_string(values.size()) +
+          " values, expected " + std::to_string(r.data.row_size()));
+  m.append(r.data, values.data(), 1);
+  m.append(r.ticks, &tick, 1);
+  m.append(r.samples, &samples, 1);
+}
+
+void trace_writer::flush() {
+  impl& m = *impl_;
+  if (m.closed) m.bug("flush() after close()");
+  h5::check(H5Fflush(m.f.get(), H5F_SCOPE_GLOBAL), m.at("flush"));
+}
+
+void trace_writer::close() {
+  impl& m = *impl_;
+  if (m.closed) return;
+  m.closed = true;
+  // Datasets write their cached chunks when closed, so every close can fail (disk
+  // full); close everything anyway and report the first failure.
+  std::string first_error;
+  const auto close_one = [&](h5::handle& h, const std::string& what) {
+    if (h.reset() < 0 && first_error.empty()) first_error = m.at(what) + ": " + h5::error_text();
+  };
+  for (series& s : m.metrics) close_one(s.ds, "close " + s.path);
+  for (auto& [name, p] : m.projections) {
+    close_one(p.data.ds, "close " + p.data.path);
+    close_one(p.bias.ds, "close " + p.bias.path);
+    close_one(p.samples.ds, "close " + p.samples.path);
+  }
+  for (auto& [name, r] : m.reports) {
+    close_one(r.data.ds, "close " + r.data.path);
+    close_one(r.ticks.ds, "close " + r.ticks.path);
+    close_one(r.samples.ds, "close " + r.samples.path);
+  }
+  close_one(m.f, "close the file");
+  if (!first_error.empty()) throw std::runtime_error(first_error);
+}
+
+}  // namespace phaseless::io

@@ -1,0 +1,79 @@
+#pragma once
+// The HDF5 trace of one run: the only header of the project that stands for HDF5
+// (HDF5 itself is included only in trace_writer.cpp and trace_reader.cpp).
+// Layout: docs/trace-format.md. Streamed: datasets are chunked and appendable, and
+// the file is opened in SWMR mode so a killed run is readable up to the last flush().
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace phaseless::io {
+
+struct provenance {
+  std::string model_name;
+  std::string model_text;          // the model file's bytes as read
+  std::string effective_model;     // text format after --set overrides and defaults
+  std::string overrides;           // the --set arguments, one per line
+  std::string command_line;
+  std::string software_version;
+  std::uint64_t seed = 0;
+  std::uint32_t threads = 1;
+  std::vector<std::uint64_t> sample_order;   // training rows in the order presented
+};
+
+struct metrics_row {
+  std::uint64_t samples = 0;       // training samples completed
+  std::int64_t ticks = 0;          // simulated time
+  double train_loss = 0;           // mean over the samples since the previous row
+  double test_accuracy = 0;        // fraction in [0,1]
+  double test_loss = 0;
+  std::uint64_t events = 0;        // cumulative messages (one per neuron emission per delay class)
+  std::uint64_t synaptic_ops = 0;  // cumulative multiply-adds done by synapses
+  double wall_time = 0;            // seconds since start (excluded from determinism checks)
+};
+
+struct report_spec {
+  std::string population;
+  std::uint64_t first_node_id = 0; // global vertex id of the population's neuron 0
+  std::uint32_t nodes = 0;
+  std::vector<std::string> elements;   // per-node elements, e.g. {"x","eps"}; SONATA element_ids 0..k-1
+};
+
+class trace_writer {
+ public:
+  // Creates (truncates) the file. Throws core::user_error naming the path and the reason
+  // when it cannot be created (missing folder, no permission, ...).
+  explicit trace_writer(const std::filesystem::path& file);
+  ~trace_writer();
+  trace_writer(const trace_writer&) = delete;
+  trace_writer& operator=(const trace_writer&) = delete;
+
+  // --- structure: call these before start_streaming() ---
+  void write_provenance(const provenance& p);
+  void add_projection(const std::string& name, const std::string& pre, const std::string& post,
+                      std::uint32_t n_post, std::uint32_t n_pre, bool bias);
+  void add_report(const report_spec& r);
+  // Switches the file to SWMR write mode; afterwards only appends are allowed.
+  void start_streaming();
+
+  // --- appends ---
+  void append_metrics(const metrics_row& r);
+  // w: n_post * n_pre row-major (post-major, PyTorch layout); b: n_post or empty.
+  void append_snapshot(const std::string& projection, std::uint64_t samples,
+                       std::span<const float> w, std::span<const float> b);
+  // values: nodes * elements, node-major (node 0's elements first).
+  void append_report(const std::string& population, std::uint64_t samples, std::int64_t tick,
+                     std::span<const float> values);
+
+  void flush();   // everything appended so far is readable after this, even after SIGKILL
+  void close();   // idempotent; the destructor calls it
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace phaseless::io

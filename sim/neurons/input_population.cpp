@@ -1,0 +1,36 @@
+#include "sim/neurons/input_population.hpp"
+
+namespace phaseless::neurons {
+
+input_population::input_population(const population_spec& spec, const dataset* data, out_t activity_out,
+                                   unsigned shards)
+    : data_(data),
+      f_(spec.activation),
+      activity_out_(activity_out),
+      row_(shards, 0),
+      tag_(shards, no_tag),
+      pending_(shards, 0) {}
+
+void input_population::deliver(std::uint32_t, std::span<const event> events, shard_context& ctx) {
+  for (const event& e : events) {   // only the clamp port exists
+    row_[ctx.shard] = static_cast<std::uint64_t>(e.value);
+    tag_[ctx.shard] = e.tag;
+    pending_[ctx.shard] = 1;
+  }
+}
+
+void input_population::react(shard_context& ctx) {
+  if (!pending_[ctx.shard]) return;
+  pending_[ctx.shard] = 0;
+  const auto x = data_->sample(row_[ctx.shard]);
+  const tag_t tag = tag_[ctx.shard];
+  for (index_t i = ctx.lo; i < ctx.hi; ++i) {
+    const double y = activate<double>(f_, x[i]);
+    ++ctx.stats.reactions;
+    // A clamped neuron speaks exactly once per sample, in both modes: its first
+    // message of a step is what lets receivers count their inputs (R4).
+    ctx.out.emit(activity_out_, i, tag, y);
+  }
+}
+
+}  // namespace phaseless::neurons

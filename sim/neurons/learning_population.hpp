@@ -1,0 +1,21 @@
+#pragma once
+// What the runner may ask of any learning population, whatever its rule: its
+// biases (for snapshots and evaluation), the loss it accumulated (output), and its
+// per-neuron state elements for activity reports (SONATA element ids 0..k-1).
+#include <string>
+#include <vector>
+
+#include "sim/core/population.hpp"
+
+namespace phaseless::neurons {
+
+template <class Real>
+class learning_population : public core::population_model {
+ public:
+  virtual std::vector<Real>& bias() = 0;
+  virtual double take_loss() = 0;                    // summed since the last call
+  virtual std::vector<std::string> elements() const = 0;
+  virtual Real element(core::index_t i, unsigned k) const = 0;
+};
+
+}  // namespace phaseless::neurons

@@ -1,0 +1,61 @@
+#pragma once
+// A network_spec made into neurons on the event engine: the data source, the
+// input population, and one learning population per hidden/output population
+// from the rule registry, wired both ways (activity up, errors down), with every
+// neuron a vertex and every synapse an edge of the neuron graph.
+//
+// Samples do not overlap: sample s is presented at tick s * interval, and the
+// interval is at least the critical path (forward wave, error wave, timers), so
+// `run_samples(n)` leaves the network quiescent with n samples fully learned.
+#include <memory>
+#include <vector>
+
+#include "sim/core/engine.hpp"
+#include "sim/core/graph.hpp"
+#include "sim/core/network_spec.hpp"
+#include "sim/neurons/learning_population.hpp"
+#include "sim/neurons/wiring.hpp"
+
+namespace phaseless::rules {
+
+using namespace phaseless::core;
+
+// Longest time, in ticks, from a presentation to the last local action it causes.
+tick_t critical_path(const network_spec& spec);
+
+template <class Real>
+class event_network {
+ public:
+  event_network(const network_spec& spec, const dataset& train, std::vector<std::uint64_t> order, tick_t interval,
+                mode_kind mode, unsigned threads);
+  ~event_network();
+
+  void run_samples(std::uint64_t n);   // until the first n samples of the stream are complete
+  std::uint64_t samples_done() const { return done_; }
+  tick_t now() const { return engine_->now(); }
+  counters totals() const { return engine_->totals(); }
+  std::size_t graph_vertices() const { return num_vertices(graph_); }
+  std::size_t graph_edges() const { return num_edges(graph_); }
+
+  std::vector<synapse_matrix<Real>>& synapses() { return syn_; }   // by projection
+  std::vector<Real>& bias(pop_t spec_pop);                          // by spec population (hidden/output)
+  neurons::learning_population<Real>* learner(pop_t spec_pop) { return learners_[spec_pop]; }
+  double take_loss();                                               // output loss since the last call
+
+ private:
+  const network_spec& spec_;
+  tick_t interval_;
+  std::uint64_t done_ = 0;
+  std::uint64_t total_;
+  std::unique_ptr<executor> exec_;
+  std::unique_ptr<engine> engine_;
+  neuron_graph graph_;
+  std::vector<synapse_matrix<Real>> syn_;
+  std::vector<std::unique_ptr<neurons::forward_link<Real>>> fwd_links_;
+  std::vector<std::unique_ptr<neurons::feedback_link<Real>>> back_links_;
+  std::unique_ptr<fanout> lateral_fan_;
+  std::vector<std::unique_ptr<population_model>> models_;
+  std::vector<neurons::learning_population<Real>*> learners_;   // by spec population; null for input
+};
+
+}  // namespace phaseless::rules

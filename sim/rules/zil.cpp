@@ -1,0 +1,296 @@
+#include "sim/rules/zil.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "sim/core/errors.hpp"
+
+namespace phaseless::rules {
+
+template <class Real>
+zil_population<Real>::zil_population(const population_wiring<Real>& w)
+    : w_(w), spec_(w.spec), learning_(w.learning) {
+  const index_t n = spec_->size;
+  in_.resize(w_.in.size());
+  for (std::size_t k = 0; k < in_.size(); ++k) {
+    in_[k].init(*w_.in[k], w_.shards);
+    grad_.emplace_back(w_.in[k]->syn->size(), Real(0));
+  }
+  back_.resize(w_.back.size());
+  for (std::size_t k = 0; k < back_.size(); ++k) back_[k].init(*w_.back[k], w_.shards);
+  b_.assign(n, Real(0));
+  if (spec_->bias)
+    for (index_t i = 0; i < n; ++i) b_[i] = static_cast<Real>(spec_->b[i]);
+  grad_b_.assign(n, Real(0));
+  tag_.assign(n, no_tag);
+  mu_.assign(n, Real(0));
+  eps_.assign(n, Real(0));
+  g_.assign(n, Real(0));
+  last_sent_.assign(n, Real(0));
+  fwd_done_.assign(n, 0);
+  bwd_done_.assign(n, 0);
+  fwd_news_.assign(n, 0);
+  queued_.assign(n, 0);
+  sent_.assign(n, 0);
+  accumulated_.assign(n, 0);
+  loss_.assign(n, 0.0);
+  shard_tag_.assign(w_.shards, no_tag);
+  all_ready_.assign(w_.shards, 0);
+  ready_.resize(w_.shards);
+  target_row_.assign(w_.shards, 0);
+  target_tag_.assign(w_.shards, no_tag);
+  if (w_.lateral_fan) {
+    lateral_.assign(w_.shards, std::vector<Real>(n, Real(0)));
+    lateral_gate_.init(*w_.lateral_fan, w_.shards);
+  }
+}
+
+// A message of a newer step starts that step locally (R6): the neuron forgets the
+// previous sample's per-step state. Weights and gradients are untouched.
+template <class Real>
+void zil_population<Real>::begin(index_t lo, index_t hi, tag_t tag) {
+  for (index_t i = lo; i < hi; ++i) {
+    if (!tag_newer(tag, tag_[i])) continue;
+    tag_[i] = tag;
+    fwd_done_[i] = bwd_done_[i] = 0;
+    g_[i] = eps_[i] = Real(0);
+    sent_[i] = 0;
+  }
+}
+
+template <class Real>
+void zil_population<Real>::mark(unsigned shard, index_t i) {
+  if (!queued_[i]) {
+    queued_[i] = 1;
+    ready_[shard].push_back(i);
+  }
+}
+
+template <class Real>
+void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> events, shard_context& ctx) {
+  const unsigned s = ctx.shard;
+  const bool eager = w_.mode == mode_kind::eager;
+  if (port < in_.size()) {
+    in_[port].deliver(
+        events, ctx,
+        [&](tag_t tag, bool complete) {
+          if (tag_newer(tag, shard_tag_[s])) {
+            shard_tag_[s] = tag;
+            begin(ctx.lo, ctx.hi, tag);
+          }
+          if (complete || eager) {
+            all_ready_[s] = 1;
+            for (index_t i = ctx.lo; i < ctx.hi; ++i) fwd_news_[i] = 1;
+          }
+        },
+        [&](index_t i, tag_t tag, bool complete) {
+          begin(i, i + 1, tag);
+          if (complete || eager) {
+            fwd_news_[i] = 1;
+            mark(s, i);
+          }
+        });
+    return;
+  }
+  if (port < in_.size() + back_.size()) {
+    back_[port - in_.size()].deliver(
+        events, ctx, g_.data(), [&](index_t lo, index_t hi, tag_t tag) { begin(lo, hi, tag); },
+        [&](tag_t, bool complete) {
+          if (complete || eager) all_ready_[s] = 1;
+        },
+        [&](index_t i, tag_t, bool complete) {
+          if (complete || eager) mark(s, i);
+        });
+    return;
+  }
+  if (port == w_.timer_port) {
+    for (const event& e : events)
+      if (e.source >= ctx.lo && e.source < ctx.hi) apply(e.source);
+    return;
+  }
+  if (port == w_.target_port) {
+    for (const event& e : events) {
+      target_row_[s] = static_cast<std::uint64_t>(e.value);
+      target_tag_[s] = e.tag;
+    }
+    all_ready_[s] = 1;
+    return;
+  }
+  if (port == w_.lateral_port) {
+    for (const event& e : events) {
+      lateral_[s][e.source] = static_cast<Real>(e.value);
+      lateral_gate_.arrive_shard(s, e);
+    }
+    all_ready_[s] = 1;
+    return;
+  }
+  throw internal_error("zil_population: unknown port");
+}
+
+template <class Real>
+void zil_population<Real>::react(shard_context& ctx) {
+  const unsigned s = ctx.shard;
+  if (all_ready_[s]) {
+    all_ready_[s] = 0;
+    for (index_t i : ready_[s]) queued_[i] = 0;
+    ready_[s].clear();
+    for (index_t i = ctx.lo; i < ctx.hi; ++i) process(i, ctx);
+    return;
+  }
+  auto& list = ready_[s];
+  std::sort(list.begin(), list.end());   // neurons react in index order, whatever the arrival order
+  for (index_t i : list) {
+    queued_[i] = 0;
+    process(i, ctx);
+  }
+  list.clear();
+}
+
+template <class Real>
+bool zil_population<Real>::forward_ready(index_t i, unsigned s, tag_t tag) const {
+  for (const auto& in : in_)
+    if (!const_cast<forward_input<Real>&>(in).gate().complete(s, i, tag)) return false;
+  return true;
+}
+
+template <class Real>
+bool zil_population<Real>::backward_ready(index_t i, unsigned s, tag_t tag) const {
+  if (is_output()) {
+    if (target_tag_[s] != tag) return false;
+    return !w_.lateral_fan || lateral_gate_.complete(s, i, tag);
+  }
+  for (const auto& b : back_)
+    if (!const_cast<error_input<Real>&>(b).gate().complete(s, i, tag)) return false;
+  return !back_.empty();
+}
+
+template <class Real>
+void zil_population<Real>::process(index_t i, shard_context& ctx) {
+  const unsigned s = ctx.shard;
+  const tag_t tag = tag_[i];
+  if (tag == no_tag) return;
+  if (w_.mode == mode_kind::dataflow) {
+    if (!fwd_done_[i] && forward_ready(i, s, tag)) forward(i, ctx);
+  } else if (!bwd_done_[i] && fwd_news_[i]) {
+    forward(i, ctx);   // eager: recompute from whatever has arrived
+  }
+  fwd_news_[i] = 0;
+  // The error wave needs the neuron's own forward step first, and each sample
+  // teaches a synapse once: the learning trigger of the rule table (DESIGN §2).
+  if (fwd_done_[i] && !bwd_done_[i] && backward_ready(i, s, tag)) backward(i, ctx);
+}
+
+template <class Real>
+void zil_population<Real>::forward(index_t i, shard_context& ctx) {
+  Real mu = b_[i];
+  for (auto& in : in_) {
+    mu += in.potential(i, in.pre_values(i, ctx.shard));
+    ctx.stats.synaptic_ops += in.fan_in(i);
+  }
+  ++ctx.stats.reactions;
+  mu_[i] = mu;   // C1: the value node starts at its prediction, so eps = 0
+  fwd_done_[i] = 1;
+  if (!std::isfinite(mu))
+    throw numeric_error("population '" + spec_->name + "' neuron " + std::to_string(i) + ": prediction became " +
+                        std::to_string(double(mu)) + " at sample " + std::to_string(tag_sample(tag_[i])) +
+                        "; learning diverged (try a smaller learning rate)");
+  if (is_output()) {
+    if (w_.lateral_fan) ctx.out.emit(w_.lateral_out, i, tag_[i], double(mu), sent_[i]++);
+    return;
+  }
+  const Real y = activate<Real>(spec_->activation, mu);
+  if (sent_[i] > 0 && std::abs(double(y - last_sent_[i])) <= learning_->threshold) return;   // eager: no news
+  last_sent_[i] = y;
+  ctx.out.emit(w_.activity_out, i, tag_[i], double(y), sent_[i]++);
+}
+
+template <class Real>
+Real zil_population<Real>::output_error(index_t i, unsigned s) {
+  const std::uint64_t row = target_row_[s];
+  const auto& data = *w_.data;
+  if (w_.lateral_fan) {   // softmax cross-entropy: -dL/dmu_i = y_i - p_i
+    const auto& z = lateral_[s];
+    Real m = z[0];
+    for (index_t k = 1; k < z.size(); ++k) m = std::max(m, z[k]);
+    Real sum = 0;
+    for (index_t k = 0; k < z.size(); ++k) sum += std::exp(z[k] - m);
+    const Real p = std::exp(z[i] - m) / sum;
+    const bool hot = data.labels[row] == i;
+    if (hot) loss_[i] += double(std::log(sum) - (z[i] - m));
+    return (hot ? Real(1) : Real(0)) - p;
+  }
+  // squared loss 1/2 (t - f(mu))^2: -dL/dmu = (t - f(mu)) f'(mu)
+  const Real t = data.target_cols ? static_cast<Real>(data.target(row)[i])
+                                  : (data.labels[row] == i ? Real(1) : Real(0));
+  const Real a = activate<Real>(spec_->activation, mu_[i]);
+  loss_[i] += 0.5 * double(t - a) * double(t - a);
+  return (t - a) * activate_prime<Real>(spec_->activation, mu_[i]);
+}
+
+template <class Real>
+void zil_population<Real>::backward(index_t i, shard_context& ctx) {
+  Real eps;
+  if (is_output()) {
+    eps = output_error(i, ctx.shard);   // the output value node is clamped: no gamma
+  } else {
+    // One inference step from x = mu with rate gamma: x += gamma(-(x - mu) + f'(x) g).
+    const Real gamma = static_cast<Real>(learning_->gamma);
+    eps = gamma * activate_prime<Real>(spec_->activation, mu_[i]) * g_[i];
+  }
+  ++ctx.stats.reactions;
+  eps_[i] = eps;
+  bwd_done_[i] = 1;
+  if (!std::isfinite(eps))
+    throw numeric_error("population '" + spec_->name + "' neuron " + std::to_string(i) + ": error became " +
+                        std::to_string(double(eps)) + " at sample " + std::to_string(tag_sample(tag_[i])) +
+                        "; learning diverged (try a smaller learning rate)");
+  if (w_.error_out != ~out_t{0}) ctx.out.emit(w_.error_out, i, tag_[i], double(eps));
+  learn(i, eps, ctx);
+}
+
+template <class Real>
+void zil_population<Real>::learn(index_t i, Real eps, shard_context& ctx) {
+  for (std::size_t k = 0; k < in_.size(); ++k) {
+    const auto& syn = *w_.in[k]->syn;
+    const auto rb = syn.row_begin(i);
+    kernels::axpy(eps, in_[k].pre_values(i, ctx.shard), grad_[k].data() + rb, syn.row_end(i) - rb);
+  }
+  grad_b_[i] += eps;
+  ++accumulated_[i];
+  const std::uint64_t sample = tag_sample(tag_[i]);
+  const bool batch_end = (sample + 1) % learning_->batch == 0 || sample + 1 == w_.samples_total;
+  // The update waits for the timer: this neuron's errors are read through its row
+  // of W when they are delivered, so the row must not change before that.
+  if (batch_end) ctx.out.emit(w_.timer_out, i, tag_[i], 0.0);
+}
+
+template <class Real>
+void zil_population<Real>::apply(index_t i) {
+  if (accumulated_[i] == 0) return;
+  const Real scale = static_cast<Real>(learning_->lr / accumulated_[i]);
+  for (std::size_t k = 0; k < in_.size(); ++k) {
+    auto& syn = *w_.in[k]->syn;
+    const auto rb = syn.row_begin(i), n = syn.row_end(i) - rb;
+    kernels::axpy(scale, grad_[k].data() + rb, syn.w.data() + rb, n);
+    std::fill_n(grad_[k].data() + rb, n, Real(0));
+  }
+  if (spec_->bias) b_[i] += scale * grad_b_[i];
+  grad_b_[i] = 0;
+  accumulated_[i] = 0;
+}
+
+template <class Real>
+double zil_population<Real>::take_loss() {
+  double s = 0;
+  for (double& l : loss_) {
+    s += l;
+    l = 0;
+  }
+  return s;
+}
+
+template class zil_population<float>;
+template class zil_population<double>;
+
+}  // namespace phaseless::rules

@@ -1,0 +1,80 @@
+#pragma once
+// Z-IL (Song et al. 2020; Salvatori et al. AAAI 2022; spec pc-family.md §3) as
+// neuron behaviour. Each neuron holds a value node x and an error node
+// eps = x - mu. With feed-forward initialization (C1) and inference rate gamma = 1
+// (C3), its error equals backprop's delta at the moment the error of every child
+// has arrived, and that is when it updates its own in-synapses (C2, made local:
+// no schedule, no "learn now" broadcast). Because a neuron waits for all of its
+// children, any DAG is exact without identity vertices, whatever the delays.
+//
+// Per sample, for a hidden neuron i:
+//   forward   all parents' activity arrived -> mu = b + sum_p W_p[i] . x_p;  x = mu;
+//             send f(x) to children
+//   backward  all children's errors arrived -> g = sum_c W_c[:, i] eps_c (pushed at
+//             delivery);  x += gamma (-(x - mu) + f'(x) g)  =>  eps = gamma f'(mu) g;
+//             send eps to parents; G += eps * x_pre (Hebbian, local)
+//   timer     after its own errors have been read: W += (lr / n) G at batch ends
+// The output neuron's error is -dL/dmu: y - softmax(mu) (softmax from lateral
+// messages of its siblings) or (t - f(mu)) f'(mu) for squared loss.
+#include <memory>
+#include <vector>
+
+#include "sim/neurons/learning_population.hpp"
+#include "sim/neurons/synaptic_input.hpp"
+
+namespace phaseless::rules {
+
+using namespace phaseless::neurons;
+
+template <class Real>
+class zil_population final : public learning_population<Real> {
+ public:
+  explicit zil_population(const population_wiring<Real>& w);
+  void deliver(std::uint32_t local_port, std::span<const event> events, shard_context& ctx) override;
+  void react(shard_context& ctx) override;
+
+  std::vector<Real>& bias() override { return b_; }
+  // Loss summed over samples (and output neurons) since the last call; output only.
+  double take_loss() override;
+  // Activity reports: value node x (element 0) and error node eps (element 1).
+  std::vector<std::string> elements() const override { return {"x", "eps"}; }
+  Real element(index_t i, unsigned k) const override { return k == 0 ? mu_[i] + eps_[i] : eps_[i]; }
+
+ private:
+  bool is_output() const { return spec_->role == role_kind::output; }
+  void begin(index_t lo, index_t hi, tag_t tag);
+  void mark(unsigned shard, index_t i);
+  void process(index_t i, shard_context& ctx);
+  bool forward_ready(index_t i, unsigned shard, tag_t tag) const;
+  bool backward_ready(index_t i, unsigned shard, tag_t tag) const;
+  void forward(index_t i, shard_context& ctx);
+  void backward(index_t i, shard_context& ctx);
+  Real output_error(index_t i, unsigned shard);
+  void learn(index_t i, Real eps, shard_context& ctx);
+  void apply(index_t i);
+
+  population_wiring<Real> w_;
+  const population_spec* spec_;
+  const learning_spec* learning_;
+  std::vector<forward_input<Real>> in_;
+  std::vector<error_input<Real>> back_;
+  std::vector<std::vector<Real>> grad_;   // per in-link, same layout as its synapse_matrix
+  std::vector<Real> b_, grad_b_;
+  // Per neuron state of the current step.
+  std::vector<tag_t> tag_;
+  std::vector<Real> mu_, eps_, g_, last_sent_;
+  std::vector<char> fwd_done_, bwd_done_, fwd_news_, queued_;
+  std::vector<std::uint32_t> sent_, accumulated_;
+  std::vector<double> loss_;
+  // Per shard.
+  std::vector<tag_t> shard_tag_;
+  std::vector<char> all_ready_;
+  std::vector<std::vector<index_t>> ready_;
+  // Output only: target row and lateral (softmax) inputs, per shard.
+  std::vector<std::uint64_t> target_row_;
+  std::vector<tag_t> target_tag_;
+  std::vector<std::vector<Real>> lateral_;
+  fan_in_gate lateral_gate_;
+};
+
+}  // namespace phaseless::rules

@@ -1,0 +1,126 @@
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "sim/core/errors.hpp"
+#include "tools/phaseless/cli.hpp"
+
+namespace phaseless::cli {
+
+namespace {
+
+struct agreement {
+  double cosine = 0, relative_error = 0, max_abs = 0;
+};
+
+// Compares two weight updates dW = W_end - W_start: cosine and ||a - b|| / ||b||.
+agreement compare_updates(const std::vector<double>& a0, const std::vector<double>& a1, const std::vector<double>& b0,
+                          const std::vector<double>& b1) {
+  double ab = 0, aa = 0, bb = 0, dd = 0, mx = 0;
+  for (std::size_t k = 0; k < a0.size(); ++k) {
+    const double da = a1[k] - a0[k], db = b1[k] - b0[k];
+    ab += da * db;
+    aa += da * da;
+    bb += db * db;
+    dd += (da - db) * (da - db);
+    mx = std::max(mx, std::abs(da - db));
+  }
+  agreement g;
+  g.cosine = (aa > 0 && bb > 0) ? ab / std::sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
+  g.relative_error = bb > 0 ? std::sqrt(dd / bb) : std::sqrt(dd);
+  g.max_abs = mx;
+  return g;
+}
+
+}  // namespace
+
+int cmd_compare(int argc, char** argv) {
+  po::options_description opts("options");
+  std::string model, report, out;
+  unsigned threads = 0;
+  std::vector<std::string> sets;
+  opts.add_options()("model", po::value(&model)->required(), "model file (.textproto)")(
+      "report,r", po::value(&report), "write the comparison here (default: <model name>-compare.txt)")(
+      "out,o", po::value(&out), "also write the event engine's trace here")(
+      "threads,t", po::value(&threads), "worker threads of the event engine")(
+      "set,s", po::value(&sets)->composing(), "override a scalar field: path.to.field=value (repeatable)")(
+      "quiet,q", "no progress output");
+  po::variables_map vm;
+  if (!parse("compare", "MODEL [--report FILE] [--out TRACE] [--threads N] [--set path=value]...", opts, "model",
+             argc, argv, vm))
+    return exit_ok;
+  const auto lm = io::load_model(model, sets);
+  if (report.empty()) report = lm.path.stem().string() + "-compare.txt";
+  std::ofstream rf(report);
+  if (!rf) throw core::user_error("--report: cannot write '" + report + "' (does the folder exist?)");
+  install_signal_handlers();
+  io::run_options o;
+  o.threads = threads;
+  o.progress = !vm.count("quiet");
+  o.command_line = joined_command_line(argc, argv);
+  o.stop = &stop_flag();
+  o.trace = out;
+  const auto ev = io::run(lm, o);
+  if (ev.interrupted) return exit_interrupted;
+  o.engine = io::engine_kind::baseline;
+  o.trace.clear();
+  const auto bp = io::run(lm, o);
+  if (bp.interrupted) return exit_interrupted;
+
+  std::ostringstream s;
+  char line[256];
+  s << "phaseless compare " << model << " (model '" << lm.model.name() << "', seed " << lm.model.seed() << ", "
+    << ev.samples << " samples, same order)\n\n";
+  s << "weight updates dW = W_end - W_start, event engine vs synchronous baseline\n";
+  std::snprintf(line, sizeof line, "  %-14s %12s %14s %14s\n", "projection", "cosine", "relative err", "max |diff|");
+  s << line;
+  for (std::size_t k = 0; k < ev.projections.size(); ++k) {
+    const auto g = compare_updates(ev.w_start[k], ev.w_end[k], bp.w_start[k], bp.w_end[k]);
+    std::snprintf(line, sizeof line, "  %-14s %12.9f %14.3e %14.3e\n", ev.projections[k].c_str(), g.cosine,
+                  g.relative_error, g.max_abs);
+    s << line;
+  }
+  s << "\nlearning curves (test set)\n";
+  std::snprintf(line, sizeof line, "  %10s %14s %14s %12s %12s %12s %12s\n", "samples", "acc event", "acc baseline",
+                "loss event", "loss base", "train event", "train base");
+  s << line;
+  for (std::size_t k = 0; k < std::min(ev.rows.size(), bp.rows.size()); ++k) {
+    const auto &a = ev.rows[k], &b = bp.rows[k];
+    std::snprintf(line, sizeof line, "  %10llu %13.2f%% %13.2f%% %12.4f %12.4f %12.4f %12.4f\n",
+                  (unsigned long long)a.samples, 100 * a.test_accuracy, 100 * b.test_accuracy, a.test_loss,
+                  b.test_loss, a.train_loss, b.train_loss);
+    s << line;
+  }
+  const auto &le = ev.rows.back(), &lb = bp.rows.back();
+  s << "\ncost\n";
+  std::snprintf(line, sizeof line, "  %-22s %16s %16s\n", "", "event engine", "baseline");
+  s << line;
+  std::snprintf(line, sizeof line, "  %-22s %16llu %16s\n", "events", (unsigned long long)le.events, "-");
+  s << line;
+  std::snprintf(line, sizeof line, "  %-22s %16llu %16llu\n", "synaptic ops", (unsigned long long)le.synaptic_ops,
+                (unsigned long long)lb.synaptic_ops);
+  s << line;
+  std::snprintf(line, sizeof line, "  %-22s %16.2f %16.2f\n", "training wall time (s)", ev.train_seconds,
+                bp.train_seconds);
+  s << line;
+  const double rate_e = ev.train_seconds > 0 ? double(ev.samples) / ev.train_seconds : 0;
+  const double rate_b = bp.train_seconds > 0 ? double(bp.samples) / bp.train_seconds : 0;
+  std::snprintf(line, sizeof line, "  %-22s %16.0f %16.0f   (ratio event/baseline %.2f)\n", "samples/s", rate_e, rate_b,
+                rate_b > 0 ? rate_e / rate_b : 0.0);
+  s << line;
+  std::snprintf(line, sizeof line, "\nfinal test accuracy: event %.2f%%, baseline %.2f%%, difference %.2f points\n",
+                100 * le.test_accuracy, 100 * lb.test_accuracy, 100 * (le.test_accuracy - lb.test_accuracy));
+  s << line;
+  if (!ev.diverged.empty()) s << "event engine diverged: " << ev.diverged << "\n";
+  if (!bp.diverged.empty()) s << "baseline diverged: " << bp.diverged << "\n";
+  std::cout << s.str();
+  rf << s.str();
+  rf.close();
+  if (!rf) throw core::user_error("--report: writing '" + report + "' failed (disk full?)");
+  std::cout << "report written to " << report << "\n";
+  return (ev.diverged.empty() && bp.diverged.empty()) ? exit_ok : exit_diverged;
+}
+
+}  // namespace phaseless::cli

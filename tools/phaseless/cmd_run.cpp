@@ -1,0 +1,57 @@
+#include <cstdio>
+
+#include "sim/io/network_builder.hpp"
+#include "tools/phaseless/cli.hpp"
+
+namespace phaseless::cli {
+
+int cmd_run(int argc, char** argv) {
+  po::options_description opts("options");
+  std::string model, out;
+  unsigned threads = 0;
+  std::vector<std::string> sets;
+  opts.add_options()("model", po::value(&model)->required(), "model file (.textproto)")(
+      "out,o", po::value(&out), "trace file to write (default: <model name>.h5 in this folder)")(
+      "threads,t", po::value(&threads), "worker threads (default: the model's execution.threads)")(
+      "set,s", po::value(&sets)->composing(), "override a scalar field: path.to.field=value (repeatable)")(
+      "quiet,q", "no progress output");
+  po::variables_map vm;
+  if (!parse("run", "MODEL [--out TRACE] [--threads N] [--set path=value]...", opts, "model", argc, argv, vm))
+    return exit_ok;
+  const auto lm = io::load_model(model, sets);
+  if (out.empty()) out = lm.path.stem().string() + ".h5";
+  install_signal_handlers();
+  io::run_options o;
+  o.trace = out;
+  o.threads = threads;
+  o.progress = !vm.count("quiet");
+  o.command_line = joined_command_line(argc, argv);
+  o.stop = &stop_flag();
+  const auto r = io::run(lm, o);
+  const auto& last = r.rows.back();
+  std::printf("model        %s (%s)\n", lm.model.name().c_str(), model.c_str());
+  std::printf("network      %zu neurons, %zu synapses (graph vertices incl. data source, edges incl. feedback)\n",
+              r.vertices, r.edges);
+  std::printf("samples      %llu in %.1f s of training: %.0f samples/s\n", (unsigned long long)r.samples,
+              r.train_seconds, r.train_seconds > 0 ? double(r.samples) / r.train_seconds : 0.0);
+  std::printf("events       %llu (%.0f per sample), synaptic ops %llu (%.0f per sample)\n",
+              (unsigned long long)last.events, r.samples ? double(last.events) / double(r.samples) : 0.0,
+              (unsigned long long)last.synaptic_ops,
+              r.samples ? double(last.synaptic_ops) / double(r.samples) : 0.0);
+  std::printf("simulated    %lld ticks (presentation interval %lld)\n", (long long)last.ticks, (long long)r.interval);
+  if (!r.diverged.empty()) {
+    std::fprintf(stderr, "phaseless run: learning diverged: %s\ntrace (closed, readable): %s\n", r.diverged.c_str(),
+                 out.c_str());
+    return exit_diverged;
+  }
+  std::printf("test         accuracy %s, loss %.4f\n", percent(last.test_accuracy).c_str(), last.test_loss);
+  std::printf("trace        %s\n", out.c_str());
+  if (r.interrupted) {
+    std::fprintf(stderr, "phaseless run: interrupted after %llu samples; trace flushed and closed\n",
+                 (unsigned long long)r.samples);
+    return exit_interrupted;
+  }
+  return exit_ok;
+}
+
+}  // namespace phaseless::cli
