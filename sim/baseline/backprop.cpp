@@ -44,7 +44,7 @@ backprop<Real>::backprop(const network_spec& spec) : spec_(spec) {
     s.row_ptr = p.syn.row_ptr;
     s.col = p.syn.col;
     s.w.assign(p.syn.w.begin(), p.syn.w.end());
-    grad_.emplace_back(s.w.size(), Real(0));
+    grad_.emplace_back(spec.learning.batch > 1 ? s.w.size() : 0, Real(0));
   }
   gather_.resize(1);
 }
@@ -115,7 +115,8 @@ void backprop<Real>::train(const dataset& data, std::uint64_t row, std::uint64_t
       eps_[v][i] = any ? gamma * activate_prime<Real>(pv.activation, mu_[v][i]) * g[i] : Real(0);
   }
   // Accumulate: G += eps x_pre^T for every projection into a learning population.
-  for (std::size_t k = 0; k < spec_.projections.size(); ++k) {
+  // At batch 1 apply() uses eps and x directly (same rounding, no G traffic).
+  for (std::size_t k = 0; k < spec_.projections.size() && spec_.learning.batch > 1; ++k) {
     const auto& p = spec_.projections[k];
     const auto& s = syn_[k];
     for (index_t i = 0; i < s.n_post; ++i) {
@@ -142,8 +143,19 @@ void backprop<Real>::apply() {
         if (p.pre == v && p.feedback != feedback_kind::none) return true;
       return false;
     }();
-    if (learns) kernels::axpy(scale, grad_[k].data(), syn_[k].w.data(), syn_[k].w.size());
-    std::fill(grad_[k].begin(), grad_[k].end(), Real(0));
+    if (!learns) continue;
+    if (spec_.learning.batch > 1) {
+      kernels::axpy(scale, grad_[k].data(), syn_[k].w.data(), syn_[k].w.size());
+      std::fill(grad_[k].begin(), grad_[k].end(), Real(0));
+      continue;
+    }
+    const auto& p = spec_.projections[k];
+    auto& s = syn_[k];
+    for (index_t i = 0; i < s.n_post; ++i) {
+      const auto rb = s.row_begin(i);
+      kernels::outer_update(scale, eps_[p.post][i], row_inputs(s, i, act_[p.pre], gather_[0]), s.w.data() + rb,
+                            s.row_end(i) - rb);
+    }
   }
   for (pop_t v = 0; v < spec_.populations.size(); ++v) {
     if (spec_.populations[v].bias)

@@ -29,4 +29,15 @@ inline void axpy(Real alpha, const Real* x, Real* y, std::size_t n) {
   for (std::size_t k = 0; k < n; ++k) y[k] += alpha * x[k];
 }
 
+// w[k] += scale * (e * x[k]): a rank-one update, rounded exactly as accumulating
+// g[k] = 0 + e * x[k] first and then adding scale * g[k], so batch-1 shortcuts
+// stay bitwise equal to the accumulate-then-apply path.
+template <class Real>
+inline void outer_update(Real scale, Real e, const Real* x, Real* w, std::size_t n) {
+  for (std::size_t k = 0; k < n; ++k) {
+    const Real g = e * x[k];
+    w[k] += scale * g;
+  }
+}
+
 }  // namespace phaseless::core::kernels

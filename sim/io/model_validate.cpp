@@ -345,6 +345,7 @@ class checker {
     if (!(std::isfinite(d.pixel_scale()) && d.pixel_scale() > 0)) {
       add("data.pixel_scale", num(d.pixel_scale()) + " is not a finite positive number; allowed: > 0 (0 means 1/255)");
     }
+    if (!std::isfinite(d.pixel_offset())) add("data.pixel_offset", num(d.pixel_offset()) + " is not finite");
   }
 
   void check_run_settings() {

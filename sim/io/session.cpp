@@ -131,6 +131,9 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
                                  m.data().pixel_scale(), m.data().train_subset());
   const dataset test = load_idx(resolve_data_path(lm, idx.test_images()), resolve_data_path(lm, idx.test_labels()),
                                 m.data().pixel_scale(), m.data().test_subset());
+  for (dataset* d : {const_cast<dataset*>(&train), const_cast<dataset*>(&test)})
+    if (m.data().pixel_offset() != 0)
+      for (float& x : d->x) x += static_cast<float>(m.data().pixel_offset());
   const network_spec spec = build_network_spec(m);
   const auto& out_pop = spec.populations[spec.output];
   if (spec.learning.loss == loss_kind::softmax_ce && out_pop.size < train.classes)

@@ -287,6 +287,9 @@ trace_writer::trace_writer(const std::filesystem::path& file) : impl_(std::make_
   const hid_t id = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
   if (id < 0) throw core::user_error(create + ": " + h5::error_text());
   m.f = h5::handle(id, H5Fclose);
+  // H5Fcreate has written a superblock that points at a root group not yet on disk:
+  // flush at once so the file is valid from here on (an empty HDF5 file).
+  h5::check(H5Fflush(id, H5F_SCOPE_GLOBAL), m.at("flush"));
 
   const hid_t root = m.f.get();
   const std::uint32_t version[2] = {0, 1};
@@ -304,6 +307,7 @@ trace_writer::trace_writer(const std::filesystem::path& file) : impl_(std::make_
   }
   m.group(root, "weights", "/weights");
   m.group(root, "report", "/report");
+  h5::check(H5Fflush(root, H5F_SCOPE_GLOBAL), m.at("flush"));
 }
 
 trace_writer::~trace_writer() {

@@ -15,7 +15,7 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
   in_.resize(w_.in.size());
   for (std::size_t k = 0; k < in_.size(); ++k) {
     in_[k].init(*w_.in[k], w_.shards);
-    grad_.emplace_back(w_.in[k]->syn->size(), Real(0));
+    if (learning_->batch > 1) grad_.emplace_back(w_.in[k]->syn->size(), Real(0));
   }
   back_.resize(w_.back.size());
   for (std::size_t k = 0; k < back_.size(); ++k) back_[k].init(*w_.back[k], w_.shards);
@@ -95,7 +95,16 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
   }
   if (port < in_.size() + back_.size()) {
     back_[port - in_.size()].deliver(
-        events, ctx, g_.data(), [&](index_t lo, index_t hi, tag_t tag) { begin(lo, hi, tag); },
+        events, ctx, g_.data(),
+        [&](index_t lo, index_t hi, tag_t tag) {
+          // Errors normally follow the neuron's own forward step of the same sample,
+          // so this is a no-op; in eager mode an error may open the step.
+          if (hi - lo > 1) {
+            if (!tag_newer(tag, shard_tag_[s])) return;
+            shard_tag_[s] = tag;
+          }
+          begin(lo, hi, tag);
+        },
         [&](tag_t, bool complete) {
           if (complete || eager) all_ready_[s] = 1;
         },
@@ -106,7 +115,7 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
   }
   if (port == w_.timer_port) {
     for (const event& e : events)
-      if (e.source >= ctx.lo && e.source < ctx.hi) apply(e.source);
+      if (e.source >= ctx.lo && e.source < ctx.hi) apply(e.source, ctx.shard);
     return;
   }
   if (port == w_.target_port) {
@@ -251,11 +260,14 @@ void zil_population<Real>::backward(index_t i, shard_context& ctx) {
 
 template <class Real>
 void zil_population<Real>::learn(index_t i, Real eps, shard_context& ctx) {
-  for (std::size_t k = 0; k < in_.size(); ++k) {
-    const auto& syn = *w_.in[k]->syn;
-    const auto rb = syn.row_begin(i);
-    kernels::axpy(eps, in_[k].pre_values(i, ctx.shard), grad_[k].data() + rb, syn.row_end(i) - rb);
-  }
+  // At batch 1 the update is applied straight from eps and the presynaptic values
+  // (still held until the next sample arrives): no gradient buffer to fill and clear.
+  if (learning_->batch > 1)
+    for (std::size_t k = 0; k < in_.size(); ++k) {
+      const auto& syn = *w_.in[k]->syn;
+      const auto rb = syn.row_begin(i);
+      kernels::axpy(eps, in_[k].pre_values(i, ctx.shard), grad_[k].data() + rb, syn.row_end(i) - rb);
+    }
   grad_b_[i] += eps;
   ++accumulated_[i];
   const std::uint64_t sample = tag_sample(tag_[i]);
@@ -266,14 +278,18 @@ void zil_population<Real>::learn(index_t i, Real eps, shard_context& ctx) {
 }
 
 template <class Real>
-void zil_population<Real>::apply(index_t i) {
+void zil_population<Real>::apply(index_t i, unsigned shard) {
   if (accumulated_[i] == 0) return;
   const Real scale = static_cast<Real>(learning_->lr / accumulated_[i]);
   for (std::size_t k = 0; k < in_.size(); ++k) {
     auto& syn = *w_.in[k]->syn;
     const auto rb = syn.row_begin(i), n = syn.row_end(i) - rb;
-    kernels::axpy(scale, grad_[k].data() + rb, syn.w.data() + rb, n);
-    std::fill_n(grad_[k].data() + rb, n, Real(0));
+    if (learning_->batch > 1) {
+      kernels::axpy(scale, grad_[k].data() + rb, syn.w.data() + rb, n);
+      std::fill_n(grad_[k].data() + rb, n, Real(0));
+    } else {
+      kernels::outer_update(scale, eps_[i], in_[k].pre_values(i, shard), syn.w.data() + rb, n);
+    }
   }
   if (spec_->bias) b_[i] += scale * grad_b_[i];
   grad_b_[i] = 0;

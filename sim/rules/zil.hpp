@@ -51,14 +51,14 @@ class zil_population final : public learning_population<Real> {
   void backward(index_t i, shard_context& ctx);
   Real output_error(index_t i, unsigned shard);
   void learn(index_t i, Real eps, shard_context& ctx);
-  void apply(index_t i);
+  void apply(index_t i, unsigned shard);
 
   population_wiring<Real> w_;
   const population_spec* spec_;
   const learning_spec* learning_;
   std::vector<forward_input<Real>> in_;
   std::vector<error_input<Real>> back_;
-  std::vector<std::vector<Real>> grad_;   // per in-link, same layout as its synapse_matrix
+  std::vector<std::vector<Real>> grad_;   // per in-link, same layout as its synapse_matrix (batch > 1)
   std::vector<Real> b_, grad_b_;
   // Per neuron state of the current step.
   std::vector<tag_t> tag_;
