@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
         std::printf("ratio event / pytorch batch 1        %12.2f   (target >= 3)\n", ev.rate / t1);
         std::printf("ratio event / pytorch batch 64       %12.2f\n", ev.rate / t64);
         std::printf("pytorch setup: ");
-        for (const char* key : {"torch_version", "simd", "blas"}) {
+        for (const char* key : {"torch_version", "cpu_capability", "blas_library"}) {
           const auto at = out.find(key);
           if (at != std::string::npos) std::printf("%s ", out.substr(at, out.find('\n', at) - at).c_str());
         }

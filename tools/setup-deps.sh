@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Phaseless needs, only those that are missing.
+#   tools/setup-deps.sh            build, run and test
+#   tools/setup-deps.sh --extras   also PyTorch, matplotlib and OpenBLAS (benchmarks, plots)
+set -euo pipefail
+packages=(g++ cmake make pkg-config libboost-dev libboost-program-options-dev libprotobuf-dev protobuf-compiler
+          libhdf5-dev hdf5-tools doctest-dev zlib1g-dev dataset-fashion-mnist python3 python3-h5py python3-numpy)
+if [[ "${1:-}" == "--extras" ]]; then
+  packages+=(python3-torch python3-matplotlib libopenblas0)
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} == 0 )); then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "setup: installing ${missing[*]}"
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
