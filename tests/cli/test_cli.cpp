@@ -163,7 +163,7 @@ TEST_CASE("SIGINT: the run stops, flushes, closes the trace and exits with 130")
   CHECK(sh("h5dump -H " + f.string() + " > /dev/null").status == 0);
 }
 
-TEST_CASE("compare: event engine and baseline agree on the small model; inspect exports CSV") {
+TEST_CASE("compare: event engine and baseline agree on the small model and inspect exports CSV") {
   const auto rep = tmp("cmp.txt"), tr = tmp("cmp.h5");
   const auto r = sh(cli() + " compare " + small + " -q --report " + rep.string() + " --out " + tr.string());
   REQUIRE(r.status == 0);

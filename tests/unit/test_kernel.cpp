@@ -105,7 +105,7 @@ TEST_CASE("a dense single-delay projection needs no tables") {
   CHECK(f.expected_of(1) == 2);
 }
 
-TEST_CASE("executor: every task runs; the lowest failing task's exception is rethrown at the join") {
+TEST_CASE("executor: every task runs and the lowest failing task's exception is rethrown at the join") {
   for (unsigned threads : {1u, 2u, 4u}) {
     executor ex(threads);
     std::vector<int> ran(6, 0);
