@@ -98,11 +98,19 @@ void engine::step(unsigned s, tick_t t) {
 }
 
 void engine::merge() {
+  // Shards' outboxes in shard order, then only the buckets that received events
+  // are brought into the total order (the others are unchanged and already are).
+  tick_t lo = std::numeric_limits<tick_t>::max(), hi = std::numeric_limits<tick_t>::min();
   for (unsigned s = 0; s < shards_; ++s) {
     auto& ev = outboxes_[s]->events();
-    for (const event& e : ev) cal_->push(now_ - 1, e);
+    for (const event& e : ev) {
+      cal_->push(now_ - 1, e);
+      lo = std::min(lo, e.tick);
+      hi = std::max(hi, e.tick);
+    }
     ev.clear();
   }
+  for (tick_t t = lo; t <= hi; ++t) cal_->canonicalize(t, in_ports_.size());
 }
 
 void engine::run_until(tick_t end) {
@@ -122,7 +130,6 @@ void engine::run_until(tick_t end) {
     for (tick_t t = now_; t < t1; ++t) cal_->consume(t);
     now_ = t1;
     merge();
-    for (tick_t t = now_; t <= now_ + max_delay_; ++t) cal_->canonicalize(t, in_ports_.size());
   }
 }
 

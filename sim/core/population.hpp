@@ -42,6 +42,13 @@ class outbox {
       events_.push_back(event{now_ + r.delay, r.port, source, r.klass, repeat, now_, tag, value});
     stats_->events += (*routes_)[port].size();
   }
+  // A timer: a message to the population itself, for deferred local actions. It is
+  // not communication between neurons, so it is not counted as an event (and its
+  // count may depend on the shard count without breaking R7's identical traces).
+  void set_timer(out_t port, index_t source, tag_t tag) {
+    for (const route& r : (*routes_)[port])
+      events_.push_back(event{now_ + r.delay, r.port, source, r.klass, 0, now_, tag, 0.0});
+  }
   void set_now(tick_t t) { now_ = t; }
   std::vector<event>& events() { return events_; }
 

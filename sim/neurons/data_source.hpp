@@ -31,7 +31,7 @@ class data_source final : public population_model {
     const double row = static_cast<double>(order_[s]);
     ctx.out.emit(clamp_out_, 0, tag, row);
     ctx.out.emit(target_out_, 0, tag, row);
-    if (s + 1 < order_.size()) ctx.out.emit(timer_out_, 0, make_tag(s + 1, 0), 0.0);
+    if (s + 1 < order_.size()) ctx.out.set_timer(timer_out_, 0, make_tag(s + 1, 0));
   }
 
   const std::vector<std::uint64_t>& order() const { return order_; }

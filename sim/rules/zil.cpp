@@ -38,6 +38,7 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
   shard_tag_.assign(w_.shards, no_tag);
   all_ready_.assign(w_.shards, 0);
   ready_.resize(w_.shards);
+  due_.resize(w_.shards);
   target_row_.assign(w_.shards, 0);
   target_tag_.assign(w_.shards, no_tag);
   if (w_.lateral_fan) {
@@ -114,8 +115,15 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
     return;
   }
   if (port == w_.timer_port) {
-    for (const event& e : events)
-      if (e.source >= ctx.lo && e.source < ctx.hi) apply(e.source, ctx.shard);
+    // One timer event per shard and tick stands for the timers every neuron of the
+    // shard set at that tick (e.seq); each neuron's own due entry says what to apply.
+    auto& due = due_[s];
+    for (const event& e : events) {
+      if (e.source < ctx.lo || e.source >= ctx.hi) continue;
+      std::size_t k = 0;
+      for (; k < due.size() && due[k].first == e.seq; ++k) apply(due[k].second, s);
+      due.erase(due.begin(), due.begin() + static_cast<std::ptrdiff_t>(k));
+    }
     return;
   }
   if (port == w_.target_port) {
@@ -274,7 +282,11 @@ void zil_population<Real>::learn(index_t i, Real eps, shard_context& ctx) {
   const bool batch_end = (sample + 1) % learning_->batch == 0 || sample + 1 == w_.samples_total;
   // The update waits for the timer: this neuron's errors are read through its row
   // of W when they are delivered, so the row must not change before that.
-  if (batch_end) ctx.out.emit(w_.timer_out, i, tag_[i], 0.0);
+  if (batch_end) {
+    auto& due = due_[ctx.shard];
+    if (due.empty() || due.back().first != ctx.now) ctx.out.set_timer(w_.timer_out, ctx.lo, tag_[i]);
+    due.emplace_back(ctx.now, i);
+  }
 }
 
 template <class Real>

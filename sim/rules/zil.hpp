@@ -14,6 +14,8 @@
 //             delivery);  x += gamma (-(x - mu) + f'(x) g)  =>  eps = gamma f'(mu) g;
 //             send eps to parents; G += eps * x_pre (Hebbian, local)
 //   timer     after its own errors have been read: W += (lr / n) G at batch ends
+//             (a timer is local to its neuron; one event per shard and tick carries
+//             the timers its neurons set in that tick)
 // The output neuron's error is -dL/dmu: y - softmax(mu) (softmax from lateral
 // messages of its siblings) or (t - f(mu)) f'(mu) for squared loss.
 #include <memory>
@@ -70,6 +72,7 @@ class zil_population final : public learning_population<Real> {
   std::vector<tag_t> shard_tag_;
   std::vector<char> all_ready_;
   std::vector<std::vector<index_t>> ready_;
+  std::vector<std::vector<std::pair<tick_t, index_t>>> due_;   // timers set: (tick set, neuron)
   // Output only: target row and lateral (softmax) inputs, per shard.
   std::vector<std::uint64_t> target_row_;
   std::vector<tag_t> target_tag_;
