@@ -8,27 +8,28 @@
 
 #include "sim/core/dataset.hpp"
 #include "sim/core/network_spec.hpp"
+#include "sim/baseline/sync_engine.hpp"
 
 namespace phaseless::baseline {
 
 using namespace phaseless::core;
 
 template <class Real>
-class backprop {
+class backprop final : public sync_engine<Real> {
  public:
   explicit backprop(const network_spec& spec);
 
   // One training sample: forward, loss gradient, backward, accumulate; apply at
   // batch ends (every `batch` samples and at the last of `samples_total`).
-  void train(const dataset& data, std::uint64_t row, std::uint64_t sample, std::uint64_t samples_total);
+  void train(const dataset& data, std::uint64_t row, std::uint64_t sample, std::uint64_t samples_total) override;
 
   // Forward pass only; returns the output pre-activations (logits).
   const std::vector<Real>& predict(std::span<const float> x);
 
-  std::vector<synapse_matrix<Real>>& synapses() { return syn_; }
-  std::vector<Real>& bias(pop_t v) { return b_[v]; }
-  double take_loss();
-  std::uint64_t synaptic_ops() const { return ops_; }
+  std::vector<synapse_matrix<Real>>& synapses() override { return syn_; }
+  std::vector<Real>& bias(pop_t v) override { return b_[v]; }
+  double take_loss() override;
+  std::uint64_t synaptic_ops() const override { return ops_; }
   // The update of the last applied batch is not kept; callers diff snapshots.
 
  private:

@@ -16,6 +16,7 @@
 #include "sim/io/network_builder.hpp"
 #include "sim/io/trace_writer.hpp"
 #include "sim/rules/event_network.hpp"
+#include "sim/rules/registry.hpp"
 
 #ifndef PHASELESS_VERSION
 #define PHASELESS_VERSION "unknown"
@@ -89,25 +90,25 @@ struct event_trainer final : trainer<Real> {
 template <class Real>
 struct baseline_trainer final : trainer<Real> {
   baseline_trainer(const network_spec& s, const dataset& d, std::vector<std::uint64_t> o)
-      : spec(s), data(d), order(std::move(o)), bp(s) {}
+      : spec(s), data(d), order(std::move(o)), sync(rules::find_rule<Real>(s.learning.rule).make_sync(s)) {}
   void run_samples(std::uint64_t n) override {
-    for (; done < n && done < order.size(); ++done) bp.train(data, order[done], done, order.size());
+    for (; done < n && done < order.size(); ++done) sync->train(data, order[done], done, order.size());
   }
-  std::vector<synapse_matrix<Real>>& synapses() override { return bp.synapses(); }
-  const std::vector<Real>* bias(pop_t v) override { return &bp.bias(v); }
-  double take_loss() override { return bp.take_loss(); }
-  counters totals() const override { return counters{0, bp.synaptic_ops(), 0}; }
+  std::vector<synapse_matrix<Real>>& synapses() override { return sync->synapses(); }
+  const std::vector<Real>* bias(pop_t v) override { return &sync->bias(v); }
+  double take_loss() override { return sync->take_loss(); }
+  counters totals() const override { return counters{0, sync->synaptic_ops(), 0}; }
   tick_t now() const override { return 0; }
   std::vector<float> report(pop_t v, std::uint64_t last_row) override {
     std::vector<float> out;
     if (v == spec.input)
       for (float x : data.sample(last_row)) out.push_back(x);
-    return out;   // the baseline has no per-neuron relaxation state to report
+    return out;   // the synchronous form keeps no per-neuron relaxation state to report
   }
   const network_spec& spec;
   const dataset& data;
   std::vector<std::uint64_t> order;
-  baseline::backprop<Real> bp;
+  std::unique_ptr<baseline::sync_engine<Real>> sync;
   std::uint64_t done = 0;
 };
 
@@ -187,6 +188,8 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
           report_spec r;
           r.population = name;
           r.nodes = spec.populations[v].size;
+          r.first_node_id = 1;   // vertex 0 is the data source; populations follow in order
+          for (pop_t u = 0; u < v; ++u) r.first_node_id += spec.populations[u].size;
           r.elements = v == spec.input || opt.engine == engine_kind::baseline ? std::vector<std::string>{"x"}
                                                                                : std::vector<std::string>{"x", "eps"};
           if (v != spec.input && opt.engine == engine_kind::baseline) continue;   // no relaxation state

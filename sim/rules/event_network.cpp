@@ -22,6 +22,10 @@ tick_t min_delay(const network_spec& spec) {
   return m;
 }
 
+bool sends_errors(const network_spec& spec, pop_t v);
+
+}  // namespace
+
 // A learning neuron applies its batch update once every error it sent has been
 // delivered (they read its row of W) and a whole window later, so the write never
 // shares a window with a read on another shard.
@@ -32,6 +36,8 @@ tick_t timer_delay(const network_spec& spec, pop_t v) {
   return d + min_delay(spec);
 }
 
+namespace {
+
 bool sends_errors(const network_spec& spec, pop_t v) {
   for (const auto& p : spec.projections)
     if (p.post == v && p.feedback != feedback_kind::none) return true;
@@ -41,6 +47,10 @@ bool sends_errors(const network_spec& spec, pop_t v) {
 }  // namespace
 
 tick_t critical_path(const network_spec& spec) {
+  return find_rule<double>(spec.learning.rule).critical_path(spec);
+}
+
+tick_t wave_critical_path(const network_spec& spec) {
   const std::size_t n = spec.populations.size();
   std::vector<tick_t> fwd(n, 0), err(n, 0);
   fwd[spec.input] = 1;   // the clamp message
@@ -199,7 +209,7 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
   models_.push_back(std::make_unique<neurons::data_source>(std::move(order), clamp_out, target_out, source_timer_out));
   E.set_model(0, models_.back().get());
   learners_.assign(np, nullptr);
-  const auto make = find_rule<Real>(spec.learning.rule);
+  const auto& make = find_rule<Real>(spec.learning.rule).make;
   for (pop_t v = 0; v < np; ++v) {
     if (v == in) {
       models_.push_back(std::make_unique<neurons::input_population>(spec.populations[v], &train, w[v].activity_out,

@@ -20,8 +20,15 @@ namespace phaseless::rules {
 
 using namespace phaseless::core;
 
-// Longest time, in ticks, from a presentation to the last local action it causes.
+// Longest time, in ticks, from a presentation to the last local action it causes,
+// for rules with one forward wave and one error wave (Z-IL, FA): clamp, forward
+// along the slowest path, lateral softmax, errors back along the slowest path, timer.
+tick_t wave_critical_path(const network_spec& spec);
+// The critical path of the spec's rule (from the registry).
 tick_t critical_path(const network_spec& spec);
+// Ticks after which a learning population's timer fires: once every error it sent
+// has been delivered, plus one window, so no row is written while another shard reads it.
+tick_t timer_delay(const network_spec& spec, pop_t v);
 
 template <class Real>
 class event_network {

@@ -3,22 +3,26 @@
 #include <map>
 
 #include "sim/core/errors.hpp"
+#include "sim/baseline/backprop.hpp"
+#include "sim/rules/event_network.hpp"
 #include "sim/rules/zil.hpp"
 
 namespace phaseless::rules {
 
 namespace {
 template <class Real>
-const std::map<std::string, population_factory<Real>>& table() {
-  static const std::map<std::string, population_factory<Real>> t = {
-      {"zil", [](const auto& w) { return std::make_unique<zil_population<Real>>(w); }},
+const std::map<std::string, rule_entry<Real>>& table() {
+  // One line per rule: its neurons, its critical path, its synchronous form.
+  static const std::map<std::string, rule_entry<Real>> t = {
+      {"zil", {[](const auto& w) { return std::make_unique<zil_population<Real>>(w); }, wave_critical_path,
+               [](const auto& s) { return std::make_unique<baseline::backprop<Real>>(s); }}},
   };
   return t;
 }
 }  // namespace
 
 template <class Real>
-population_factory<Real> find_rule(const std::string& rule) {
+const rule_entry<Real>& find_rule(const std::string& rule) {
   const auto& t = table<Real>();
   auto it = t.find(rule);
   if (it == t.end()) {
@@ -35,7 +39,7 @@ std::vector<std::string> known_rules() {
   return out;
 }
 
-template population_factory<float> find_rule<float>(const std::string&);
-template population_factory<double> find_rule<double>(const std::string&);
+template const rule_entry<float>& find_rule<float>(const std::string&);
+template const rule_entry<double>& find_rule<double>(const std::string&);
 
 }  // namespace phaseless::rules
