@@ -20,6 +20,7 @@ class sync_engine {
   virtual std::vector<core::synapse_matrix<Real>>& synapses() = 0;
   virtual std::vector<Real>& bias(core::pop_t v) = 0;
   virtual double take_loss() = 0;                    // summed since the last call
+  virtual double take_energy() { return 0; }         // relaxation energy summed since the last call
   virtual std::uint64_t synaptic_ops() const = 0;    // multiply-adds of transmission
 };
 

@@ -47,6 +47,19 @@ struct learning_spec {
   double gamma = 1.0;                  // Z-IL inference rate
   std::uint32_t batch = 1;             // synapses apply their updates every `batch` samples
   double threshold = 0;                // eager: emit when the change exceeds this
+  // Inference learning (rules "il" and "il_prox"; spec pc-family.md §2.3-§2.5, defaults §5).
+  // IL uses `lr` above as the weight rate alpha; IL-prox has no weight rate.
+  struct il_params {
+    std::uint32_t iterations = 25;     // T relaxation steps per sample
+    double gamma_top = 0.015;          // step on the neuron's own error
+    double gamma_bot = 0.02;           // step on the error fed back from its children
+    double gamma_dec = 0;              // activity decay
+    double clamp = 1;                  // IL: output clamp strength n (1: hard clamp to the label)
+    bool adam = false;                 // IL: Adam instead of SGD on the local loss (rate `lr`)
+    double alpha = 2.5;                // IL-prox: output-target rate (implicit-SGD alpha)
+    double eps_n = 0.25;               // IL-prox: normalizer offset
+    double adam_lr = 0;                // IL-prox: > 0 selects IL-prox Adam with this rate
+  } il;
 };
 
 struct network_spec {

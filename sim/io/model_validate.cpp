@@ -311,10 +311,54 @@ class checker {
     }
   }
 
+  // IL and IL-prox (spec pc-family.md §2.3-§2.5; defaults §5, applied before this).
+  void check_il(const v1::Rule& r) {
+    const bool px = r.has_il_prox();
+    const std::string at = px ? "rule.il_prox." : "rule.il.";
+    auto nonneg = [&](const char* f, double v) {
+      if (!(std::isfinite(v) && v >= 0)) add(at + f, num(v) + " is not a finite number >= 0; allowed: >= 0");
+    };
+    auto positive = [&](const char* f, double v, const char* eg) {
+      if (!(std::isfinite(v) && v > 0))
+        add(at + f, num(v) + " is not a finite number > 0" + std::string(v == 0 ? " (0 or missing)" : "") +
+                        "; allowed: > 0, e.g. " + eg);
+    };
+    const std::uint32_t T = px ? r.il_prox().iterations() : r.il().iterations();
+    if (T < 1 || T > 100000)
+      add(at + "iterations", std::to_string(T) + " is out of range; allowed: 1 to 100000 relaxation steps (0 means the default)");
+    if (px) {
+      const v1::ILProx& p = r.il_prox();
+      positive("alpha", p.alpha(), "2.5");
+      nonneg("eps_n", p.eps_n());
+      nonneg("gamma_top", p.gamma_top());
+      nonneg("gamma_bot", p.gamma_bot());
+      nonneg("gamma_dec", p.gamma_dec());
+      nonneg("adam_lr", p.adam_lr());
+      if (p.eps_n() == 0)
+        for (int i = 0; i < model_.populations_size(); ++i) {
+          const v1::Population& q = model_.populations(i);
+          if (q.role() != v1::INPUT && !q.bias())
+            add("populations[" + std::to_string(i) + "].bias",
+                "population '" + q.name() + "' has no bias, and rule.il_prox.eps_n is 0: the normalizer ||a||^2 + eps_n "
+                "of its weight step can be 0; allowed: bias: true, or eps_n > 0");
+        }
+    } else {
+      const v1::IL& p = r.il();
+      positive("lr", p.lr(), "0.03");
+      nonneg("gamma_top", p.gamma_top());
+      nonneg("gamma_bot", p.gamma_bot());
+      nonneg("gamma_dec", p.gamma_dec());
+      if (!(p.clamp() >= 0 && p.clamp() <= 1))
+        add(at + "clamp", num(p.clamp()) + " is out of range; allowed: [0, 1] (1: hard clamp to the label)");
+    }
+  }
+
   void check_rule() {
     const v1::Rule& r = model_.rule();
-    if (!r.has_zil()) {
-      add("rule", "no learning rule; allowed: zil { lr: ... }");
+    if (r.has_il() || r.has_il_prox()) {
+      check_il(r);
+    } else if (!r.has_zil()) {
+      add("rule", "no learning rule; allowed: zil { lr: ... }, il { lr: ... }, il_prox { alpha: ... }");
     } else {
       const double lr = r.zil().lr();
       const std::string allowed = "; allowed: a finite number > 0, e.g. 0.01";

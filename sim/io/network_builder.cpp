@@ -160,6 +160,28 @@ network_spec build_network_spec(const pb::Model& m) {
     L.lr = m.rule().zil().lr();
     L.gamma = m.rule().zil().gamma();
   }
+  if (m.rule().has_il()) {   // defaults already applied by the loader (spec pc-family.md §5)
+    const auto& r = m.rule().il();
+    L.rule = "il";
+    L.lr = r.lr();
+    L.il.iterations = r.iterations();
+    L.il.gamma_top = r.gamma_top();
+    L.il.gamma_bot = r.gamma_bot();
+    L.il.gamma_dec = r.gamma_dec();
+    L.il.clamp = r.clamp();
+    L.il.adam = r.adam();
+  }
+  if (m.rule().has_il_prox()) {
+    const auto& r = m.rule().il_prox();
+    L.rule = "il_prox";
+    L.il.alpha = r.alpha();
+    L.il.eps_n = r.eps_n();
+    L.il.iterations = r.iterations();
+    L.il.gamma_top = r.gamma_top();
+    L.il.gamma_bot = r.gamma_bot();
+    L.il.gamma_dec = r.gamma_dec();
+    L.il.adam_lr = r.adam_lr();
+  }
   return spec;
 }
 

@@ -14,6 +14,9 @@ class learning_population : public core::population_model {
  public:
   virtual std::vector<Real>& bias() = 0;
   virtual double take_loss() = 0;                    // summed since the last call
+  // Relaxation energy summed over samples (and this population's neurons) since the
+  // last call; rules without relaxation report 0.
+  virtual double take_energy() { return 0; }
   virtual std::vector<std::string> elements() const = 0;
   virtual Real element(core::index_t i, unsigned k) const = 0;
 };

@@ -26,6 +26,7 @@ struct forward_link {
   std::vector<std::uint8_t> klass;         // delay class of each synapse (empty: all 0)
   std::uint32_t classes = 1;
   std::uint32_t local_port = no_port;
+  bool from_input = false;                 // the pre population is the clamped input (IL: sends once per sample)
 };
 
 // An out-projection seen from its pre population: errors come back through it.

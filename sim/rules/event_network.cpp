@@ -121,6 +121,7 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
     link->syn = &s;
     link->klass = p.forward.klass;
     link->classes = static_cast<std::uint32_t>(p.forward.class_delay.size());
+    link->from_input = p.pre == spec.input;
     link->local_port = next_local[p.post]++;
     fwd_port[k] = E.add_in_port(pop_of(p.post), link->local_port);
     w[p.post].in.push_back(link.get());

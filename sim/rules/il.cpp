@@ -1,0 +1,508 @@
+#include "sim/rules/il.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "sim/core/errors.hpp"
+#include "sim/rules/event_network.hpp"
+
+namespace phaseless::rules {
+
+tick_t il_critical_path(const network_spec& spec) {
+  // Earliest-completion recurrence on the slowest delay of every projection:
+  // F[v] the tick v computes mu^t (parents' activity t arrived, and its own x^t),
+  // E[v] the tick it sends its error (output: after the lateral softmax),
+  // A[v] the tick it sends activity tagged t (hidden: its relaxation step t-1).
+  const std::size_t n = spec.populations.size();
+  const std::uint32_t T = spec.learning.il.iterations;
+  const bool lateral = spec.learning.loss == loss_kind::softmax_ce;
+  std::vector<tick_t> A(n, 0), F(n, 0), E(n, 0);
+  A[spec.input] = 1;   // the clamp message; the input sends once per sample
+  tick_t cp = 0;
+  for (std::uint32_t t = 0; t <= T; ++t) {
+    for (pop_t v : spec.topo) {
+      if (v == spec.input) continue;
+      tick_t f = t == 0 ? 0 : (v == spec.output ? E[v] : A[v]);
+      for (const auto& p : spec.projections)
+        if (p.post == v) f = std::max(f, A[p.pre] + p.forward.max());
+      F[v] = f;
+      E[v] = f + (v == spec.output && lateral ? 1 : 0);
+      if (t == 0 && v != spec.output) A[v] = f;
+    }
+    if (t == T) break;
+    for (auto it = spec.topo.rbegin(); it != spec.topo.rend(); ++it) {
+      const pop_t v = *it;
+      if (v == spec.input || v == spec.output) continue;
+      tick_t b = F[v];
+      for (const auto& p : spec.projections)
+        if (p.pre == v && p.feedback != feedback_kind::none) b = std::max(b, E[p.post] + p.backward.max());
+      A[v] = b;   // x^{t+1} goes up
+    }
+  }
+  for (pop_t v = 0; v < n; ++v)
+    if (v != spec.input) cp = std::max(cp, E[v] + timer_delay(spec, v));
+  return cp;
+}
+
+optimizer_spec il_optimizer(const learning_spec& L) {
+  optimizer_spec o;
+  if (L.rule == "il_prox") {
+    // §2.4 step 5: W <- W - G/nu, no learning rate; IL-prox Adam feeds G/nu to Adam.
+    o.kind = L.il.adam_lr > 0 ? optimizer_kind::adam : optimizer_kind::sgd;
+    o.lr = L.il.adam_lr > 0 ? L.il.adam_lr : 1.0;
+  } else {
+    // §2.3 step 5: torch.optim.SGD(lr = alpha) without momentum, or Adam(lr = alpha).
+    o.kind = L.il.adam ? optimizer_kind::adam : optimizer_kind::sgd;
+    o.lr = L.lr;
+  }
+  return o;
+}
+
+template <class Real>
+il_population<Real>::il_population(const population_wiring<Real>& w)
+    : w_(w), spec_(w.spec), learning_(w.learning), T_(w.learning->il.iterations) {
+  const index_t n = spec_->size;
+  const optimizer_spec os = il_optimizer(*learning_);
+  in_.resize(w_.in.size());
+  for (std::size_t k = 0; k < in_.size(); ++k) {
+    in_[k].init(*w_.in[k], w_.shards);
+    grad_.emplace_back(w_.in[k]->syn->size(), Real(0));
+    opt_.emplace_back().init(os, w_.in[k]->syn->size(), n);
+    // An in-link whose events all carry step 0: the input is clamped and sends once.
+    in_from_input_.push_back(w_.in[k]->from_input);
+  }
+  bias_opt_.init(os, n, n);
+  back_.resize(w_.back.size());
+  for (std::size_t k = 0; k < back_.size(); ++k) back_[k].init(*w_.back[k], w_.shards);
+  b_.assign(n, Real(0));
+  if (spec_->bias)
+    for (index_t i = 0; i < n; ++i) b_[i] = static_cast<Real>(spec_->b[i]);
+  grad_b_.assign(n, Real(0));
+  sample_.assign(n, 0);
+  iter_.assign(n, 0);
+  fwd_done_.assign(n, 0);
+  out_done_.assign(n, 0);
+  queued_.assign(n, 0);
+  for (auto* v : {&x_, &a_, &mu_, &eps_, &g_, &p_, &sq_, &sq_acc_}) v->assign(n, Real(0));
+  accumulated_.assign(n, 0);
+  seen_fwd_.assign(n, no_tag);
+  seen_err_.assign(n, no_tag);
+  loss_.assign(n, 0.0);
+  energy_.assign(n, 0.0);
+  shard_sample_.assign(w_.shards, 0);
+  all_ready_.assign(w_.shards, 0);
+  ready_.resize(w_.shards);
+  due_.resize(w_.shards);
+  target_row_.assign(w_.shards, 0);
+  target_tag_.assign(w_.shards, no_tag);
+  seen_lat_.assign(w_.shards, no_tag);
+  if (w_.lateral_fan) {
+    lateral_.assign(w_.shards, std::vector<Real>(n, Real(0)));
+    lateral_gate_.init(*w_.lateral_fan, w_.shards);
+  }
+}
+
+// A message of a newer sample starts that sample locally (R6): step 0, no error
+// fed back yet. Weights, gradients and optimizer state are untouched.
+template <class Real>
+void il_population<Real>::start(index_t lo, index_t hi, std::uint64_t sample) {
+  for (index_t i = lo; i < hi; ++i) {
+    if (sample + 1 <= sample_[i]) continue;
+    sample_[i] = sample + 1;
+    iter_[i] = 0;
+    fwd_done_[i] = out_done_[i] = 0;
+    g_[i] = Real(0);
+  }
+}
+
+template <class Real>
+void il_population<Real>::mark(unsigned shard, index_t i) {
+  if (!queued_[i]) {
+    queued_[i] = 1;
+    ready_[shard].push_back(i);
+  }
+}
+
+namespace {
+inline bool newer_tag(tag_t a, tag_t seen) { return seen == no_tag || a > seen; }
+}  // namespace
+
+template <class Real>
+void il_population<Real>::deliver(std::uint32_t port, std::span<const event> events, shard_context& ctx) {
+  const unsigned s = ctx.shard;
+  const bool eager = w_.mode == mode_kind::eager;
+  auto open_shard = [&](tag_t tag) {
+    const std::uint64_t smp = tag_sample(tag);
+    if (smp + 1 > shard_sample_[s]) {
+      shard_sample_[s] = smp + 1;
+      start(ctx.lo, ctx.hi, smp);
+    }
+  };
+  if (port < in_.size()) {
+    in_[port].deliver(
+        events, ctx,
+        [&](tag_t tag, bool complete) {
+          open_shard(tag);
+          if (eager)
+            for (index_t i = ctx.lo; i < ctx.hi; ++i)
+              if (newer_tag(tag, seen_fwd_[i])) seen_fwd_[i] = tag;
+          if (complete || eager) all_ready_[s] = 1;
+        },
+        [&](index_t i, tag_t tag, bool complete) {
+          start(i, i + 1, tag_sample(tag));
+          if (eager && newer_tag(tag, seen_fwd_[i])) seen_fwd_[i] = tag;
+          if (complete || eager) mark(s, i);
+        });
+    return;
+  }
+  if (port < in_.size() + back_.size()) {
+    back_[port - in_.size()].deliver(
+        events, ctx, g_.data(),
+        [&](index_t lo, index_t hi, tag_t tag) {
+          // Errors follow the neuron's own activity of the same sample: a no-op
+          // unless the first message of the sample is an error (eager).
+          if (hi - lo > 1) open_shard(tag);
+          else start(lo, hi, tag_sample(tag));
+          if (eager)
+            for (index_t i = lo; i < hi; ++i)
+              if (newer_tag(tag, seen_err_[i])) seen_err_[i] = tag;
+        },
+        [&](tag_t, bool complete) {
+          if (complete || eager) all_ready_[s] = 1;
+        },
+        [&](index_t i, tag_t, bool complete) {
+          if (complete || eager) mark(s, i);
+        });
+    return;
+  }
+  if (port == w_.timer_port) {
+    auto& due = due_[s];
+    for (const event& e : events) {
+      if (e.source < ctx.lo || e.source >= ctx.hi) continue;
+      std::size_t k = 0;
+      for (; k < due.size() && due[k].first == e.seq; ++k) apply(due[k].second);
+      due.erase(due.begin(), due.begin() + static_cast<std::ptrdiff_t>(k));
+    }
+    return;
+  }
+  if (port == w_.target_port) {
+    for (const event& e : events) {
+      target_row_[s] = static_cast<std::uint64_t>(e.value);
+      target_tag_[s] = e.tag;
+    }
+    all_ready_[s] = 1;
+    return;
+  }
+  if (port == w_.lateral_port) {
+    for (const event& e : events) {
+      lateral_[s][e.source] = static_cast<Real>(e.value);
+      lateral_gate_.arrive_shard(s, e);
+      if (newer_tag(e.tag, seen_lat_[s])) seen_lat_[s] = e.tag;
+    }
+    all_ready_[s] = 1;
+    return;
+  }
+  throw internal_error("il_population: unknown port");
+}
+
+template <class Real>
+void il_population<Real>::react(shard_context& ctx) {
+  const unsigned s = ctx.shard;
+  if (all_ready_[s]) {
+    all_ready_[s] = 0;
+    for (index_t i : ready_[s]) queued_[i] = 0;
+    ready_[s].clear();
+    for (index_t i = ctx.lo; i < ctx.hi; ++i) process(i, ctx);
+    return;
+  }
+  auto& list = ready_[s];
+  std::sort(list.begin(), list.end());   // index order, whatever the arrival order
+  for (index_t i : list) {
+    queued_[i] = 0;
+    process(i, ctx);
+  }
+  list.clear();
+}
+
+template <class Real>
+bool il_population<Real>::forward_ready(index_t i, unsigned s, std::uint32_t t) const {
+  const std::uint64_t smp = sample_[i] - 1;
+  if (w_.mode == mode_kind::eager) {
+    // Step 0 needs any parent's message of the sample; later steps a message of
+    // step >= t from a relaxing parent (the clamped input never changes).
+    bool relaxing_parent = false;
+    for (std::size_t k = 0; k < in_.size(); ++k) relaxing_parent |= !in_from_input_[k];
+    const tag_t need = make_tag(smp, t == 0 || !relaxing_parent ? 0 : t);
+    return seen_fwd_[i] != no_tag && tag_sample(seen_fwd_[i]) == smp && seen_fwd_[i] >= need;
+  }
+  for (std::size_t k = 0; k < in_.size(); ++k) {
+    const tag_t tag = make_tag(smp, in_from_input_[k] ? 0 : t);
+    if (!const_cast<forward_input<Real>&>(in_[k]).gate().complete(s, i, tag)) return false;
+  }
+  return true;
+}
+
+template <class Real>
+bool il_population<Real>::backward_ready(index_t i, unsigned s, std::uint32_t t) const {
+  if (back_.empty()) return true;   // no error path into this neuron: fb = 0
+  const tag_t tag = make_tag(sample_[i] - 1, t);
+  if (w_.mode == mode_kind::eager) return seen_err_[i] != no_tag && seen_err_[i] >= tag;
+  for (const auto& b : back_)
+    if (!const_cast<error_input<Real>&>(b).gate().complete(s, i, tag)) return false;
+  return true;
+}
+
+template <class Real>
+bool il_population<Real>::lateral_ready(index_t i, unsigned s, std::uint32_t t) const {
+  const std::uint64_t smp = sample_[i] - 1;
+  if (target_tag_[s] == no_tag || tag_sample(target_tag_[s]) != smp) return false;
+  if (!w_.lateral_fan) return true;
+  const tag_t tag = make_tag(smp, t);
+  if (w_.mode == mode_kind::eager) return seen_lat_[s] != no_tag && seen_lat_[s] >= tag;
+  return lateral_gate_.complete(s, i, tag);
+}
+
+template <class Real>
+void il_population<Real>::process(index_t i, shard_context& ctx) {
+  if (sample_[i] == 0) return;
+  const unsigned s = ctx.shard;
+  for (;;) {
+    const std::uint32_t t = iter_[i];
+    if (!fwd_done_[i]) {
+      if (!forward_ready(i, s, t)) return;
+      forward(i, ctx);
+    }
+    if (is_output()) {
+      if (out_done_[i] || !lateral_ready(i, s, t)) return;
+      settle_output(i, ctx);
+      if (t == T_) return;
+      ++iter_[i];   // wait for the parents' next values
+      fwd_done_[i] = out_done_[i] = 0;
+      continue;
+    }
+    if (t == T_ || !backward_ready(i, s, t)) return;
+    relax(i, ctx);
+  }
+}
+
+template <class Real>
+void il_population<Real>::diverged(index_t i, const char* what, double v) const {
+  throw numeric_error("population '" + spec_->name + "' neuron " + std::to_string(i) + ": " + what + " became " +
+                      std::to_string(v) + " at sample " + std::to_string(sample_[i] - 1) + ", relaxation step " +
+                      std::to_string(iter_[i]) + "; learning diverged (try a smaller learning rate)");
+}
+
+template <class Real>
+Real il_population<Real>::target_of(index_t i, unsigned s) const {
+  const std::uint64_t row = target_row_[s];
+  const auto& data = *w_.data;
+  if (learning_->loss == loss_kind::mse && data.target_cols) return static_cast<Real>(data.target(row)[i]);
+  return data.labels[row] == i ? Real(1) : Real(0);
+}
+
+// mu^t (and eps^t for a hidden neuron) from the parents' values of step t.
+template <class Real>
+void il_population<Real>::forward(index_t i, shard_context& ctx) {
+  const unsigned s = ctx.shard;
+  const std::uint32_t t = iter_[i];
+  const bool px = prox();
+  Real a = b_[i], sq = 0;
+  for (auto& in : in_) {
+    const Real* xs = in.pre_values(i, s);
+    a += in.potential(i, xs);
+    ctx.stats.synaptic_ops += in.fan_in(i);
+    // IL-prox needs ||s_pre||^2: for its normalized weight step (at T) and, at the
+    // output, for nu at every step (§2.4). Local: the neuron holds these values.
+    if (px && (t == T_ || is_output())) sq += kernels::dot(xs, xs, in.fan_in(i));
+  }
+  ++ctx.stats.reactions;
+  if (!std::isfinite(a)) diverged(i, "prediction", double(a));
+  a_[i] = a;
+  sq_[i] = sq;
+  fwd_done_[i] = 1;
+  if (is_output()) {
+    mu_[i] = a;
+    if (t > 0) {
+      // §2.3/§2.4 step 4: the target is re-set every sweep from the previous sweep's
+      // prediction p^{t-1} (and, for IL-prox, nu from the *updated* x_{L-1}).
+      const Real y = target_of(i, s);
+      if (px) {
+        // In-loop nu includes the +1 bias term (code quirk, §2.8); per sample (B = 1
+        // form of the code's batch sum, UNCONFIRMED for B > 1: see il_sync).
+        const Real nu = sq + (spec_->bias ? Real(1) : Real(0)) + static_cast<Real>(learning_->il.eps_n);
+        const Real an = static_cast<Real>(learning_->il.alpha) * nu;
+        x_[i] = p_[i] / (Real(1) + an) + (an / (Real(1) + an)) * y;
+      } else {
+        const Real n = static_cast<Real>(learning_->il.clamp);
+        x_[i] = n * y + (Real(1) - n) * p_[i];
+      }
+    }
+    if (w_.lateral_fan) ctx.out.emit(w_.lateral_out, i, make_tag(sample_[i] - 1, t), double(a));
+    return;
+  }
+  const Real mu = px ? a : activate<Real>(spec_->activation, a);
+  mu_[i] = mu;
+  const tag_t tag = make_tag(sample_[i] - 1, t);
+  if (t == 0) {
+    x_[i] = mu;   // feed-forward initialization: eps = 0
+    ctx.out.emit(w_.activity_out, i, tag, double(px ? activate<Real>(spec_->activation, mu) : mu));
+  }
+  const Real eps = x_[i] - mu;
+  eps_[i] = eps;
+  if (t < T_) {
+    if (w_.error_out != ~out_t{0}) {
+      const Real down = px ? eps : eps * activate_prime<Real>(spec_->activation, a);
+      ctx.out.emit(w_.error_out, i, tag, double(down));
+    }
+    return;
+  }
+  energy_[i] += 0.5 * double(eps) * double(eps);
+  // Hidden local loss 1/2 ||mu(x_pre) - x||^2: -dl/da = eps f'(a) (IL, §2.3 step 5);
+  // IL-prox: e = x - mu with mu linear in the weights (§2.4 step 5).
+  learn(i, px ? eps : eps * activate_prime<Real>(spec_->activation, a), ctx);
+}
+
+// The output's error of step t, once every logit of the step is known.
+template <class Real>
+void il_population<Real>::settle_output(index_t i, shard_context& ctx) {
+  const unsigned s = ctx.shard;
+  const std::uint32_t t = iter_[i];
+  const bool px = prox(), ce = w_.lateral_fan != nullptr;
+  const Real y = target_of(i, s);
+  Real p;
+  if (ce) {
+    const auto& z = lateral_[s];
+    Real m = z[0];
+    for (index_t k = 1; k < z.size(); ++k) m = std::max(m, z[k]);
+    Real sum = 0;
+    for (index_t k = 0; k < z.size(); ++k) sum += std::exp(z[k] - m);
+    p = std::exp(z[i] - m) / sum;
+    if (t == 0 && y == Real(1)) loss_[i] += double(std::log(sum) - (z[i] - m));   // feed-forward CE
+  } else {
+    p = activate<Real>(spec_->activation, a_[i]);
+    if (t == 0) loss_[i] += 0.5 * double(y - p) * double(y - p);
+  }
+  if (t == 0) {
+    // §2.3 step 2 / §2.4 step 2: the first target. IL-prox's first nu omits the +1
+    // bias term that the loop adds (code quirk, §2.4).
+    if (px) {
+      const Real nu = sq_[i] + static_cast<Real>(learning_->il.eps_n);
+      const Real an = static_cast<Real>(learning_->il.alpha) * nu;
+      x_[i] = p / (Real(1) + an) + (an / (Real(1) + an)) * y;
+    } else {
+      const Real n = static_cast<Real>(learning_->il.clamp);
+      x_[i] = n * y + (Real(1) - n) * p;
+    }
+  }
+  p_[i] = p;
+  const Real eps = x_[i] - p;
+  eps_[i] = eps;
+  out_done_[i] = 1;
+  ++ctx.stats.reactions;
+  if (!std::isfinite(eps)) diverged(i, "error", double(eps));
+  const Real fp = ce ? Real(1) : activate_prime<Real>(spec_->activation, a_[i]);
+  if (t < T_) {
+    // IL softmax-CE: eps_L = 1/2 (x_L - softmax(mu_L)) (the code's 1/2, §2.3 step 4);
+    // IL-prox: no 1/2 in the MLP code (§2.4 step 4).
+    const Real down = ce ? (px ? eps : Real(0.5) * eps) : eps * fp;
+    if (w_.error_out != ~out_t{0}) ctx.out.emit(w_.error_out, i, make_tag(sample_[i] - 1, t), double(down));
+    return;
+  }
+  // Energy of the relaxed state: IL softmax-CE 1/2 CE(x_L, p) (its neuron's share
+  // -1/2 x_i log p_i); otherwise 1/2 (x_L - p)^2.
+  if (ce && !px) energy_[i] += x_[i] != Real(0) ? -0.5 * double(x_[i]) * std::log(double(p)) : 0.0;
+  else energy_[i] += 0.5 * double(eps) * double(eps);
+  // Output local loss: IL CE(x_L, softmax(a)) -> -dl/da = x_L - p (no 1/2 here);
+  // MSE -> (x_L - f(a)) f'(a); IL-prox e = x_L - softmax(mu_L).
+  learn(i, px ? eps : eps * fp, ctx);
+}
+
+// Relaxation step t -> t+1 of a hidden neuron (Jacobi: eps and g are of step t).
+template <class Real>
+void il_population<Real>::relax(index_t i, shard_context& ctx) {
+  const auto& il = learning_->il;
+  const bool px = prox();
+  // IL: fb = (eps_c f'(a_c)) W_c, summed at delivery. IL-prox: fb = (eps_c W_c) ReLU'(x).
+  const Real fb = px ? g_[i] * activate_prime<Real>(spec_->activation, x_[i]) : g_[i];
+  const Real x = x_[i];
+  x_[i] = x - static_cast<Real>(il.gamma_top) * eps_[i] + static_cast<Real>(il.gamma_bot) * fb -
+          static_cast<Real>(il.gamma_dec) * x;
+  g_[i] = Real(0);
+  ++ctx.stats.reactions;
+  if (!std::isfinite(x_[i])) diverged(i, "value node", double(x_[i]));
+  const std::uint32_t t = ++iter_[i];
+  fwd_done_[i] = 0;
+  ctx.out.emit(w_.activity_out, i, make_tag(sample_[i] - 1, t),
+               double(px ? activate<Real>(spec_->activation, x_[i]) : x_[i]));
+}
+
+// delta = -dl/da of the local loss at the relaxed state: G -= delta s_pre.
+template <class Real>
+void il_population<Real>::learn(index_t i, Real delta, shard_context& ctx) {
+  for (std::size_t k = 0; k < in_.size(); ++k) {
+    const auto& syn = *w_.in[k]->syn;
+    const auto rb = syn.row_begin(i);
+    kernels::axpy(-delta, in_[k].pre_values(i, ctx.shard), grad_[k].data() + rb, syn.row_end(i) - rb);
+  }
+  grad_b_[i] -= delta;
+  sq_acc_[i] += sq_[i];
+  ++accumulated_[i];
+  const std::uint64_t sample = sample_[i] - 1;
+  const bool batch_end = (sample + 1) % learning_->batch == 0 || sample + 1 == w_.samples_total;
+  // Applied through the timer: errors this neuron sent are read through its row of
+  // W at delivery, so the row must not change before they have all arrived.
+  if (batch_end) {
+    auto& due = due_[ctx.shard];
+    if (due.empty() || due.back().first != ctx.now)
+      ctx.out.set_timer(w_.timer_out, ctx.lo, make_tag(sample, T_));
+    due.emplace_back(ctx.now, i);
+  }
+}
+
+template <class Real>
+void il_population<Real>::apply(index_t i) {
+  if (accumulated_[i] == 0) return;
+  Real scale = Real(1) / static_cast<Real>(accumulated_[i]);
+  if (prox()) {
+    // §2.4 step 5: nu_l = mean_b ||a_b||^2 + bias + eps_n; W <- W - G/nu.
+    const Real nu = sq_acc_[i] / static_cast<Real>(accumulated_[i]) + (spec_->bias ? Real(1) : Real(0)) +
+                    static_cast<Real>(learning_->il.eps_n);
+    scale = scale / nu;
+  }
+  for (std::size_t k = 0; k < in_.size(); ++k) {
+    auto& syn = *w_.in[k]->syn;
+    const auto rb = syn.row_begin(i), n = syn.row_end(i) - rb;
+    opt_[k].step(i, rb, n, syn.w.data() + rb, grad_[k].data() + rb, scale);
+    std::fill_n(grad_[k].data() + rb, n, Real(0));
+  }
+  if (spec_->bias) bias_opt_.step(i, i, 1, &b_[i], &grad_b_[i], scale);
+  grad_b_[i] = Real(0);
+  sq_acc_[i] = Real(0);
+  accumulated_[i] = 0;
+}
+
+template <class Real>
+double il_population<Real>::take_loss() {
+  double s = 0;
+  for (double& l : loss_) {
+    s += l;
+    l = 0;
+  }
+  return s;
+}
+
+template <class Real>
+double il_population<Real>::take_energy() {
+  double s = 0;
+  for (double& l : energy_) {
+    s += l;
+    l = 0;
+  }
+  return s;
+}
+
+template class il_population<float>;
+template class il_population<double>;
+
+}  // namespace phaseless::rules
