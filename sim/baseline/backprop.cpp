@@ -47,6 +47,24 @@ backprop<Real>::backprop(const network_spec& spec) : spec_(spec) {
     grad_.emplace_back(spec.learning.batch > 1 ? s.w.size() : 0, Real(0));
   }
   gather_.resize(1);
+  if (spec.learning.optimizer.set) {
+    rules::optimizer_spec os;
+    const auto& o = spec.learning.optimizer;
+    os.kind = o.adam ? rules::optimizer_kind::adam : rules::optimizer_kind::sgd;
+    os.lr = o.lr;
+    os.momentum = o.momentum;
+    os.weight_decay = o.weight_decay;
+    os.beta1 = o.beta1;
+    os.beta2 = o.beta2;
+    os.eps = o.eps;
+    std::size_t widest = 0;
+    for (const auto& s : syn_) {
+      opt_.emplace_back().init(os, s.w.size(), s.n_post);
+      widest = std::max<std::size_t>(widest, s.n_pre);
+    }
+    for (const auto& p : spec.populations) bias_opt_.emplace_back().init(os, p.size, p.size);
+    opt_row_.resize(widest);
+  }
 }
 
 template <class Real>
@@ -134,6 +152,10 @@ void backprop<Real>::train(const dataset& data, std::uint64_t row, std::uint64_t
 
 template <class Real>
 void backprop<Real>::apply() {
+  if (!opt_.empty()) {
+    apply_optimizer();
+    return;
+  }
   const Real scale = static_cast<Real>(spec_.learning.lr / accumulated_);
   for (std::size_t k = 0; k < syn_.size(); ++k) {
     const bool learns = [&] {   // a population learns only if an error reaches it
@@ -160,6 +182,38 @@ void backprop<Real>::apply() {
   for (pop_t v = 0; v < spec_.populations.size(); ++v) {
     if (spec_.populations[v].bias)
       for (index_t i = 0; i < b_[v].size(); ++i) b_[v][i] += scale * grad_b_[v][i];
+    std::fill(grad_b_[v].begin(), grad_b_[v].end(), Real(0));
+  }
+  accumulated_ = 0;
+}
+
+// The optimizer path, row by row as the Z-IL neurons do it: gradient = -G / n.
+template <class Real>
+void backprop<Real>::apply_optimizer() {
+  const Real scale = static_cast<Real>(-1.0 / double(accumulated_));
+  for (std::size_t k = 0; k < syn_.size(); ++k) {
+    const pop_t post = spec_.projections[k].post;
+    bool learns = post == spec_.output;   // a population learns only if an error reaches it
+    for (const auto& p : spec_.projections)
+      if (p.pre == post && p.feedback != feedback_kind::none) learns = true;
+    if (!learns) continue;
+    const auto& p = spec_.projections[k];
+    auto& s = syn_[k];
+    for (index_t i = 0; i < s.n_post; ++i) {
+      const auto rb = s.row_begin(i), n = s.row_end(i) - rb;
+      if (spec_.learning.batch > 1) {
+        opt_[k].step(i, rb, n, s.w.data() + rb, grad_[k].data() + rb, scale);
+      } else {
+        const Real* x = row_inputs(s, i, act_[p.pre], gather_[0]);
+        for (std::size_t j = 0; j < n; ++j) opt_row_[j] = Real(0) + eps_[post][i] * x[j];
+        opt_[k].step(i, rb, n, s.w.data() + rb, opt_row_.data(), scale);
+      }
+    }
+    if (spec_.learning.batch > 1) std::fill(grad_[k].begin(), grad_[k].end(), Real(0));
+  }
+  for (pop_t v = 0; v < spec_.populations.size(); ++v) {
+    if (spec_.populations[v].bias)
+      for (index_t i = 0; i < b_[v].size(); ++i) bias_opt_[v].step(i, i, 1, &b_[v][i], &grad_b_[v][i], scale);
     std::fill(grad_b_[v].begin(), grad_b_[v].end(), Real(0));
   }
   accumulated_ = 0;

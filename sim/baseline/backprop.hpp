@@ -9,6 +9,7 @@
 #include "sim/core/dataset.hpp"
 #include "sim/core/network_spec.hpp"
 #include "sim/baseline/sync_engine.hpp"
+#include "sim/rules/optimizer.hpp"
 
 namespace phaseless::baseline {
 
@@ -35,6 +36,7 @@ class backprop final : public sync_engine<Real> {
  private:
   void forward(std::span<const float> x);
   void apply();
+  void apply_optimizer();   // learning.optimizer set: the same local optimizer as the event engine
 
   const network_spec& spec_;
   std::vector<synapse_matrix<Real>> syn_;
@@ -42,6 +44,8 @@ class backprop final : public sync_engine<Real> {
   std::vector<std::vector<Real>> grad_;   // per projection
   std::vector<std::vector<Real>> gather_; // per projection: presynaptic values of one row (sparse)
   std::uint32_t accumulated_ = 0;
+  std::vector<rules::optimizer<Real>> opt_, bias_opt_;   // per projection / population (optimizer set)
+  std::vector<Real> opt_row_;
   double loss_ = 0;
   std::uint64_t ops_ = 0;
 };

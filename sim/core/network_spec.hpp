@@ -60,6 +60,23 @@ struct learning_spec {
     double eps_n = 0.25;               // IL-prox: normalizer offset
     double adam_lr = 0;                // IL-prox: > 0 selects IL-prox Adam with this rate
   } il;
+  // A local optimizer (sim/rules/optimizer.hpp), used when `set`; else plain SGD with lr.
+  struct optimizer_params {
+    bool set = false;
+    bool adam = false;                 // false: SGD
+    double lr = 0.01, momentum = 0, weight_decay = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  } optimizer;
+  // Dual propagation (spec dp-fa.md §2-§3; rule "dp").
+  struct dp_params {
+    enum class variant_kind { dp, dp_top, damped } variant = variant_kind::dp;
+    double beta = 0.5;                 // nudging strength
+    double alpha = 0.5;                // s_bar = alpha s+ + (1 - alpha) s-
+    std::uint32_t rounds = 1;          // (up, nudge, down) sweeps per sample
+    bool output_error_at_forward = false;   // DP-top: output error at the round-0 prediction (JAX)
+    bool symmetric_hidden = false;     // DP: alpha at the output only, 1/2 in hidden layers
+    std::uint32_t power_iterations = 3;     // damped: power iterations for |W_k|_2
+    double max_state = 1e6;            // |compartment| beyond this: diverged
+  } dp;
 };
 
 struct network_spec {

@@ -246,6 +246,22 @@ void apply_defaults(v1::Model& m) {
   v1::Rule& rule = *m.mutable_rule();
   if (rule.loss() == v1::LOSS_UNSPECIFIED) rule.set_loss(v1::SOFTMAX_CE);
   if (rule.has_zil() && rule.zil().gamma() == 0) rule.mutable_zil()->set_gamma(1);
+  auto optimizer_defaults = [](v1::Optimizer& o) {
+    if (o.kind() == v1::Optimizer::KIND_UNSPECIFIED) o.set_kind(v1::Optimizer::SGD);
+    if (o.beta1() == 0) o.set_beta1(0.9);
+    if (o.beta2() == 0) o.set_beta2(0.999);
+    if (o.eps() == 0) o.set_eps(1e-8);
+  };
+  if (rule.has_zil() && rule.zil().has_optimizer()) optimizer_defaults(*rule.mutable_zil()->mutable_optimizer());
+  if (rule.has_dp()) {
+    v1::DP& dp = *rule.mutable_dp();
+    if (dp.variant() == v1::DP::VARIANT_UNSPECIFIED) dp.set_variant(v1::DP::STANDARD);
+    if (dp.beta() == 0) dp.set_beta(0.5);
+    if (dp.rounds() == 0) dp.set_rounds(1);
+    if (dp.power_iterations() == 0) dp.set_power_iterations(3);
+    if (dp.max_state() == 0) dp.set_max_state(1e6);
+    if (dp.has_optimizer()) optimizer_defaults(*dp.mutable_optimizer());
+  }
   if (rule.has_il()) {   // spec pc-family.md §5, IL (Algorithm A)
     v1::IL& il = *rule.mutable_il();
     if (il.iterations() == 0) il.set_iterations(25);

@@ -160,6 +160,33 @@ network_spec build_network_spec(const pb::Model& m) {
     L.lr = m.rule().zil().lr();
     L.gamma = m.rule().zil().gamma();
   }
+  // A rule's optimizer (shared by every rule; sim/rules/optimizer.hpp).
+  auto set_optimizer = [&L](const pb::Optimizer& o) {
+    L.optimizer.set = true;
+    L.optimizer.adam = o.kind() == pb::Optimizer::ADAM;
+    L.optimizer.lr = o.lr();
+    L.optimizer.momentum = o.momentum();
+    L.optimizer.weight_decay = o.weight_decay();
+    L.optimizer.beta1 = o.beta1();
+    L.optimizer.beta2 = o.beta2();
+    L.optimizer.eps = o.eps();
+    L.lr = o.lr();
+  };
+  if (m.rule().has_zil() && m.rule().zil().has_optimizer()) set_optimizer(m.rule().zil().optimizer());
+  if (m.rule().has_dp()) {
+    const auto& d = m.rule().dp();
+    L.rule = "dp";
+    set_optimizer(d.optimizer());
+    using vk = learning_spec::dp_params::variant_kind;
+    L.dp.variant = d.variant() == pb::DP::DP_TOP ? vk::dp_top : d.variant() == pb::DP::DAMPED ? vk::damped : vk::dp;
+    L.dp.beta = d.beta();
+    L.dp.alpha = d.alpha();
+    L.dp.rounds = d.rounds();
+    L.dp.output_error_at_forward = d.output_error_at_forward();
+    L.dp.symmetric_hidden = d.symmetric_hidden();
+    L.dp.power_iterations = d.power_iterations();
+    L.dp.max_state = d.max_state();
+  }
   if (m.rule().has_il()) {   // defaults already applied by the loader (spec pc-family.md §5)
     const auto& r = m.rule().il();
     L.rule = "il";

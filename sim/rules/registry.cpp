@@ -4,6 +4,8 @@
 
 #include "sim/core/errors.hpp"
 #include "sim/baseline/backprop.hpp"
+#include "sim/baseline/dual_prop.hpp"
+#include "sim/rules/dual_prop.hpp"
 #include "sim/rules/event_network.hpp"
 #include "sim/baseline/il.hpp"
 #include "sim/rules/il.hpp"
@@ -18,6 +20,8 @@ const std::map<std::string, rule_entry<Real>>& table() {
   static const std::map<std::string, rule_entry<Real>> t = {
       {"zil", {[](const auto& w) { return std::make_unique<zil_population<Real>>(w); }, wave_critical_path,
                [](const auto& s) { return std::make_unique<baseline::backprop<Real>>(s); }}},
+      {"dp", {[](const auto& w) { return std::make_unique<dyad_population<Real>>(w); }, dyad::critical_path,
+              [](const auto& s) { return std::make_unique<baseline::dual_prop<Real>>(s); }}},
       {"il", {[](const auto& w) { return std::make_unique<il_population<Real>>(w); }, il_critical_path,
               [](const auto& s) { return std::make_unique<baseline::il_sync<Real>>(s); }}},
       {"il_prox", {[](const auto& w) { return std::make_unique<il_population<Real>>(w); }, il_critical_path,

@@ -17,6 +17,24 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
     in_[k].init(*w_.in[k], w_.shards);
     if (learning_->batch > 1) grad_.emplace_back(w_.in[k]->syn->size(), Real(0));
   }
+  if (learning_->optimizer.set) {   // a local optimizer instead of plain SGD (sim/rules/optimizer.hpp)
+    optimizer_spec os;
+    const auto& o = learning_->optimizer;
+    os.kind = o.adam ? optimizer_kind::adam : optimizer_kind::sgd;
+    os.lr = o.lr;
+    os.momentum = o.momentum;
+    os.weight_decay = o.weight_decay;
+    os.beta1 = o.beta1;
+    os.beta2 = o.beta2;
+    os.eps = o.eps;
+    std::size_t widest = 0;
+    for (auto* l : w_.in) {
+      opt_.emplace_back().init(os, l->syn->size(), n);
+      widest = std::max<std::size_t>(widest, l->syn->n_pre);
+    }
+    bias_opt_.init(os, n, n);
+    opt_row_.resize(widest);
+  }
   back_.resize(w_.back.size());
   for (std::size_t k = 0; k < back_.size(); ++k) back_[k].init(*w_.back[k], w_.shards);
   b_.assign(n, Real(0));
@@ -292,6 +310,10 @@ void zil_population<Real>::learn(index_t i, Real eps, shard_context& ctx) {
 template <class Real>
 void zil_population<Real>::apply(index_t i, unsigned shard) {
   if (accumulated_[i] == 0) return;
+  if (!opt_.empty()) {
+    apply_optimizer(i, shard);
+    return;
+  }
   const Real scale = static_cast<Real>(learning_->lr / accumulated_[i]);
   for (std::size_t k = 0; k < in_.size(); ++k) {
     auto& syn = *w_.in[k]->syn;
@@ -304,6 +326,29 @@ void zil_population<Real>::apply(index_t i, unsigned shard) {
     }
   }
   if (spec_->bias) b_[i] += scale * grad_b_[i];
+  grad_b_[i] = 0;
+  accumulated_[i] = 0;
+}
+
+// The optimizer path: G = sum eps x_pre is -dL/dW, so the gradient handed to the
+// optimizer is G scaled by -1/n. Plain SGD (no optimizer block) keeps apply()'s
+// arithmetic, so Z-IL stays bitwise equal to the backprop baseline there too.
+template <class Real>
+void zil_population<Real>::apply_optimizer(index_t i, unsigned shard) {
+  const Real scale = static_cast<Real>(-1.0 / double(accumulated_[i]));
+  for (std::size_t k = 0; k < in_.size(); ++k) {
+    auto& syn = *w_.in[k]->syn;
+    const auto rb = syn.row_begin(i), n = syn.row_end(i) - rb;
+    if (learning_->batch > 1) {
+      opt_[k].step(i, rb, n, syn.w.data() + rb, grad_[k].data() + rb, scale);
+      std::fill_n(grad_[k].data() + rb, n, Real(0));
+    } else {
+      const Real* x = in_[k].pre_values(i, shard);
+      for (std::size_t j = 0; j < n; ++j) opt_row_[j] = Real(0) + eps_[i] * x[j];
+      opt_[k].step(i, rb, n, syn.w.data() + rb, opt_row_.data(), scale);
+    }
+  }
+  if (spec_->bias) bias_opt_.step(i, i, 1, &b_[i], &grad_b_[i], scale);
   grad_b_[i] = 0;
   accumulated_[i] = 0;
 }

@@ -23,6 +23,7 @@
 
 #include "sim/neurons/learning_population.hpp"
 #include "sim/neurons/synaptic_input.hpp"
+#include "sim/rules/optimizer.hpp"
 
 namespace phaseless::rules {
 
@@ -54,6 +55,7 @@ class zil_population final : public learning_population<Real> {
   Real output_error(index_t i, unsigned shard);
   void learn(index_t i, Real eps, shard_context& ctx);
   void apply(index_t i, unsigned shard);
+  void apply_optimizer(index_t i, unsigned shard);   // learning.optimizer set (SGD+momentum/decay, Adam)
 
   population_wiring<Real> w_;
   const population_spec* spec_;
@@ -78,6 +80,9 @@ class zil_population final : public learning_population<Real> {
   std::vector<tag_t> target_tag_;
   std::vector<std::vector<Real>> lateral_;
   fan_in_gate lateral_gate_;
+  std::vector<optimizer<Real>> opt_;   // per in-link, when learning.optimizer is set
+  optimizer<Real> bias_opt_;
+  std::vector<Real> opt_row_;          // one gradient row (batch 1)
 };
 
 }  // namespace phaseless::rules

@@ -1,0 +1,453 @@
+#include "sim/rules/dual_prop.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "sim/core/errors.hpp"
+#include "sim/rules/event_network.hpp"
+
+namespace phaseless::rules {
+
+namespace dyad {
+
+// Latest tick of each population's up, nudge/down and learning step, round by
+// round, along the slowest delays (dataflow order of dual_prop.hpp).
+tick_t critical_path(const network_spec& spec) {
+  const std::size_t n = spec.populations.size();
+  const std::uint32_t R = std::max<std::uint32_t>(1, spec.learning.dp.rounds);
+  const bool lateral = spec.learning.loss == loss_kind::softmax_ce;
+  std::vector<tick_t> up(n, 0), down(n, 0), prev_down(n, 0);
+  const tick_t clamp = 1;   // the clamp (and target) message
+  for (std::uint32_t r = 0; r < R; ++r) {
+    for (pop_t v : spec.topo) {
+      if (v == spec.input) continue;
+      tick_t t = r == 0 ? clamp : prev_down[v];
+      for (const auto& p : spec.projections)
+        if (p.post == v) {
+          const tick_t from = p.pre == spec.input ? clamp : up[p.pre];
+          t = std::max(t, from + p.forward.max());
+        }
+      up[v] = t;
+    }
+    down[spec.output] = up[spec.output] + (lateral ? 1 : 0);
+    for (auto it = spec.topo.rbegin(); it != spec.topo.rend(); ++it) {
+      const pop_t v = *it;
+      if (v == spec.output || v == spec.input) continue;
+      tick_t t = up[v];
+      for (const auto& p : spec.projections)
+        if (p.pre == v && p.feedback != feedback_kind::none) t = std::max(t, down[p.post] + p.backward.max());
+      down[v] = t;
+    }
+    prev_down = down;
+  }
+  // Learning: own last update, and every non-input parent's final s_bar.
+  tick_t cp = 0;
+  for (pop_t v = 0; v < n; ++v) {
+    if (v == spec.input) continue;
+    tick_t t = down[v];
+    for (const auto& p : spec.projections)
+      if (p.post == v && p.pre != spec.input) t = std::max(t, down[p.pre] + p.forward.max());
+    cp = std::max(cp, t + timer_delay(spec, v));
+  }
+  return cp;
+}
+
+}  // namespace dyad
+
+template <class Real>
+dyad_population<Real>::dyad_population(const population_wiring<Real>& w)
+    : w_(w), spec_(w.spec), learning_(w.learning), dp_(&w.learning->dp) {
+  const index_t n = spec_->size;
+  rounds_ = std::max<std::uint32_t>(1, dp_->rounds);
+  static_a_ = !w_.in.empty();
+  const optimizer_spec os = dyad::to_optimizer(*learning_);
+  in_.resize(w_.in.size());
+  opt_.resize(w_.in.size());
+  for (std::size_t k = 0; k < in_.size(); ++k) {
+    in_[k].init(*w_.in[k], w_.shards);
+    static_a_ = static_a_ && w_.in[k]->from_input;
+    opt_[k].init(os, w_.in[k]->syn->size(), n);
+    if (learning_->batch > 1) grad_.emplace_back(w_.in[k]->syn->size(), Real(0));
+  }
+  bias_opt_.init(os, n, n);
+  back_.resize(w_.back.size());
+  for (std::size_t k = 0; k < back_.size(); ++k) back_[k].init(*w_.back[k], w_.shards);
+  b_.assign(n, Real(0));
+  if (spec_->bias)
+    for (index_t i = 0; i < n; ++i) b_[i] = static_cast<Real>(spec_->b[i]);
+  grad_b_.assign(n, Real(0));
+  sample_.assign(n, ~std::uint64_t{0});
+  ups_.assign(n, 0);
+  downs_.assign(n, 0);
+  learned_.assign(n, 0);
+  queued_.assign(n, 0);
+  a_.assign(n, Real(0));
+  sp_.assign(n, Real(0));
+  sm_.assign(n, Real(0));
+  g_.assign(n, Real(0));
+  g0_.assign(n, Real(0));
+  g_tag_.assign(n, no_tag);
+  accumulated_.assign(n, 0);
+  loss_.assign(n, 0.0);
+  shard_sample_.assign(w_.shards, ~std::uint64_t{0});
+  shard_g_tag_.assign(w_.shards, no_tag);
+  all_ready_.assign(w_.shards, 0);
+  ready_.resize(w_.shards);
+  due_.resize(w_.shards);
+  damping_.assign(w_.shards, Real(0));
+  damping_sample_.assign(w_.shards, ~std::uint64_t{0});
+  std::size_t widest = 0;
+  for (auto* l : w_.in) widest = std::max<std::size_t>(widest, l->syn->n_pre);
+  scratch_.assign(w_.shards, std::vector<Real>(widest));
+  target_row_.assign(w_.shards, 0);
+  target_tag_.assign(w_.shards, no_tag);
+  if (w_.lateral_fan) {
+    lateral_.assign(w_.shards, std::vector<Real>(n, Real(0)));
+    lateral_gate_.init(*w_.lateral_fan, w_.shards);
+  }
+}
+
+template <class Real>
+Real dyad_population<Real>::element(index_t i, unsigned k) const {
+  const Real al = static_cast<Real>(is_output() ? dp_->alpha : dyad::hidden_alpha(*dp_));
+  switch (k) {
+    case 0: return sp_[i];
+    case 1: return sm_[i];
+    case 2: return sp_[i] - sm_[i];
+    default: return al * sp_[i] + (Real(1) - al) * sm_[i];
+  }
+}
+
+// A message of a newer sample starts it locally (R6): per-sample state is reset;
+// weights, gradients and optimizer state are untouched.
+template <class Real>
+void dyad_population<Real>::start_sample(index_t lo, index_t hi, std::uint64_t sample) {
+  for (index_t i = lo; i < hi; ++i) {
+    if (sample_[i] != ~std::uint64_t{0} && sample <= sample_[i]) continue;
+    sample_[i] = sample;
+    ups_[i] = downs_[i] = 0;
+    learned_[i] = 0;
+    g_[i] = Real(0);
+    g_tag_[i] = no_tag;
+  }
+}
+
+template <class Real>
+void dyad_population<Real>::mark(unsigned shard, index_t i) {
+  if (!queued_[i]) {
+    queued_[i] = 1;
+    ready_[shard].push_back(i);
+  }
+}
+
+template <class Real>
+void dyad_population<Real>::deliver(std::uint32_t port, std::span<const event> events, shard_context& ctx) {
+  const unsigned s = ctx.shard;
+  auto newer_sample = [](std::uint64_t a, std::uint64_t b) { return b == ~std::uint64_t{0} || a > b; };
+  if (port < in_.size()) {
+    in_[port].deliver(
+        events, ctx,
+        [&](tag_t tag, bool complete) {
+          if (newer_sample(tag_sample(tag), shard_sample_[s])) {
+            shard_sample_[s] = tag_sample(tag);
+            start_sample(ctx.lo, ctx.hi, tag_sample(tag));
+          }
+          if (complete) all_ready_[s] = 1;
+        },
+        [&](index_t i, tag_t tag, bool complete) {
+          start_sample(i, i + 1, tag_sample(tag));
+          if (complete) mark(s, i);
+        });
+    return;
+  }
+  if (port < in_.size() + back_.size()) {
+    // g holds W^T Delta of one round: a Delta of a newer round starts it afresh. The
+    // previous round's g has been used by then (the up step that needs it precedes
+    // every child's Delta of the next round).
+    back_[port - in_.size()].deliver(
+        events, ctx, g_.data(),
+        [&](index_t lo, index_t hi, tag_t tag) {
+          if (hi - lo > 1) {
+            if (!tag_newer(tag, shard_g_tag_[s])) return;
+            shard_g_tag_[s] = tag;
+          }
+          for (index_t i = lo; i < hi; ++i)
+            if (tag_newer(tag, g_tag_[i])) {
+              g_tag_[i] = tag;
+              g_[i] = Real(0);
+            }
+        },
+        [&](tag_t, bool complete) {
+          if (complete) all_ready_[s] = 1;
+        },
+        [&](index_t i, tag_t, bool complete) {
+          if (complete) mark(s, i);
+        });
+    return;
+  }
+  if (port == w_.timer_port) {
+    auto& due = due_[s];
+    for (const event& e : events) {
+      if (e.source < ctx.lo || e.source >= ctx.hi) continue;
+      std::size_t k = 0;
+      for (; k < due.size() && due[k].first == e.seq; ++k) apply(due[k].second, s);
+      due.erase(due.begin(), due.begin() + static_cast<std::ptrdiff_t>(k));
+    }
+    return;
+  }
+  if (port == w_.target_port) {
+    for (const event& e : events) {
+      target_row_[s] = static_cast<std::uint64_t>(e.value);
+      target_tag_[s] = e.tag;
+    }
+    all_ready_[s] = 1;
+    return;
+  }
+  if (port == w_.lateral_port) {
+    for (const event& e : events) {
+      lateral_[s][e.source] = static_cast<Real>(e.value);
+      lateral_gate_.arrive_shard(s, e);
+    }
+    all_ready_[s] = 1;
+    return;
+  }
+  throw internal_error("dyad_population: unknown port");
+}
+
+template <class Real>
+void dyad_population<Real>::react(shard_context& ctx) {
+  const unsigned s = ctx.shard;
+  if (all_ready_[s]) {
+    all_ready_[s] = 0;
+    for (index_t i : ready_[s]) queued_[i] = 0;
+    ready_[s].clear();
+    for (index_t i = ctx.lo; i < ctx.hi; ++i) process(i, ctx);
+    return;
+  }
+  auto& list = ready_[s];
+  std::sort(list.begin(), list.end());   // index order, whatever the arrival order
+  for (index_t i : list) {
+    queued_[i] = 0;
+    process(i, ctx);
+  }
+  list.clear();
+}
+
+// Parents' s_bar of `round` (the clamped input counts for every round; its
+// message is tagged round 0). Round R is the final s_bar used for learning.
+template <class Real>
+bool dyad_population<Real>::parents_ready(index_t i, unsigned s, std::uint32_t round) const {
+  for (const auto& in : in_) {
+    const bool fixed = in.link().from_input;
+    if (fixed && round > 0) continue;   // checked at round 0; its value stays for the sample
+    if (!const_cast<forward_input<Real>&>(in).gate().complete(s, i, tag(i, fixed ? 0 : round))) return false;
+  }
+  return true;
+}
+
+template <class Real>
+bool dyad_population<Real>::children_ready(index_t i, unsigned s, std::uint32_t round) const {
+  for (const auto& b : back_)
+    if (!const_cast<error_input<Real>&>(b).gate().complete(s, i, tag(i, round))) return false;
+  return true;
+}
+
+template <class Real>
+bool dyad_population<Real>::nudge_ready(index_t i, unsigned s, std::uint32_t round) const {
+  if (target_tag_[s] != tag(i, 0)) return false;
+  return !w_.lateral_fan || lateral_gate_.complete(s, i, tag(i, round));
+}
+
+template <class Real>
+void dyad_population<Real>::process(index_t i, shard_context& ctx) {
+  const unsigned s = ctx.shard;
+  if (sample_[i] == ~std::uint64_t{0}) return;
+  for (bool progress = true; progress;) {
+    progress = false;
+    // up r: after own down r-1 (or nudge r-1), with the parents' s_bar of round r.
+    if (ups_[i] < rounds_ && ups_[i] == downs_[i] && parents_ready(i, s, ups_[i])) {
+      up(i, ctx);
+      progress = true;
+    }
+    if (downs_[i] < rounds_ && ups_[i] == downs_[i] + 1) {
+      if (is_output() ? nudge_ready(i, s, downs_[i]) : children_ready(i, s, downs_[i])) {
+        is_output() ? nudge(i, ctx) : down(i, ctx);
+        progress = true;
+      }
+    }
+    if (downs_[i] == rounds_ && !learned_[i] && parents_ready(i, s, rounds_)) {
+      learn(i, ctx);
+      progress = true;
+    }
+  }
+}
+
+template <class Real>
+void dyad_population<Real>::check(index_t i, Real v, const char* what) const {
+  if (std::isfinite(v) && std::abs(double(v)) <= dp_->max_state) return;
+  throw numeric_error("population '" + spec_->name + "' dyad " + std::to_string(i) + ": " + what + " became " +
+                      std::to_string(double(v)) + " at sample " + std::to_string(sample_[i]) +
+                      (std::isfinite(v) ? " (beyond rule.dp.max_state " + std::to_string(dp_->max_state) + ")" : "") +
+                      "; learning diverged (dual propagation with asymmetric nudging needs DP_TOP or damping, "
+                      "spec dp-fa.md §2.6; or try a smaller learning rate or beta)");
+}
+
+// Damped DP: L_k from this layer's out-weights (U6). They change only at batch
+// ends (and the children apply their updates before the next sample is presented),
+// so each shard computes L once per batch, as train_DP.jl does once per minibatch.
+template <class Real>
+Real dyad_population<Real>::damping(index_t i, unsigned s) {
+  if (dp_->variant != dyad::variant_kind::damped) return Real(0);
+  const std::uint64_t batch = learning_->batch;
+  if (damping_sample_[s] == ~std::uint64_t{0} || damping_sample_[s] / batch != sample_[i] / batch) {
+    double sigma = 0;
+    for (auto* l : w_.back) sigma = std::max(sigma, dyad::spectral_norm(*l->syn, dp_->power_iterations));
+    damping_[s] = static_cast<Real>(dyad::damping(sigma, dp_->alpha));
+    damping_sample_[s] = sample_[i];
+  }
+  return damping_[s];
+}
+
+template <class Real>
+void dyad_population<Real>::up(index_t i, shard_context& ctx) {
+  const std::uint32_t r = ups_[i];
+  const unsigned s = ctx.shard;
+  if (r == 0 || !static_a_) {
+    Real a = b_[i];
+    for (auto& in : in_) {
+      a += in.potential(i, in.pre_values(i, s));
+      ctx.stats.synaptic_ops += in.fan_in(i);
+    }
+    a_[i] = a;
+  }
+  ++ctx.stats.reactions;
+  ++ups_[i];
+  const Real a = a_[i];
+  if (is_output()) {
+    check(i, a, "output a");
+    if (w_.lateral_fan) ctx.out.emit(w_.lateral_out, i, tag(i, r), double(a));
+    return;
+  }
+  if (r == 0) {
+    sp_[i] = sm_[i] = activate<Real>(spec_->activation, a);   // the forward pass (U1)
+  } else {
+    dyad::hidden_update<Real>(*dp_, spec_->activation, a, g_[i], damping(i, s), sp_[i], sm_[i]);
+  }
+  check(i, sp_[i], "s+");
+  check(i, sm_[i], "s-");
+  const Real al = static_cast<Real>(dyad::hidden_alpha(*dp_));
+  ctx.out.emit(w_.activity_out, i, tag(i, r), double(al * sp_[i] + (Real(1) - al) * sm_[i]));
+}
+
+template <class Real>
+void dyad_population<Real>::nudge(index_t i, shard_context& ctx) {
+  const std::uint32_t r = downs_[i];
+  const unsigned s = ctx.shard;
+  const std::uint64_t row = target_row_[s];
+  const auto& data = *w_.data;
+  const Real a = a_[i];
+  const bool mse = learning_->loss == loss_kind::mse;
+  Real y = 0, g = 0;
+  if (mse) {
+    y = data.target_cols ? static_cast<Real>(data.target(row)[i]) : (data.labels[row] == i ? Real(1) : Real(0));
+    g = a - y;
+    if (r == 0) loss_[i] += 0.5 * double(y - a) * double(y - a);
+  } else {   // softmax CE from the siblings' a (lateral): g = softmax(a) - onehot
+    const auto& z = lateral_[s];
+    Real m = z[0];
+    for (index_t k = 1; k < z.size(); ++k) m = std::max(m, z[k]);
+    Real sum = 0;
+    for (index_t k = 0; k < z.size(); ++k) sum += std::exp(z[k] - m);
+    const bool hot = data.labels[row] == i;
+    g = std::exp(z[i] - m) / sum - (hot ? Real(1) : Real(0));
+    if (r == 0 && hot) loss_[i] += double(std::log(sum) - (z[i] - m));
+  }
+  // DP-top, JAX form (spec §8 item 6): the error of the round-0 prediction, fixed.
+  if (dp_->variant == dyad::variant_kind::dp_top && dp_->output_error_at_forward) {
+    if (r == 0) g0_[i] = g;
+    g = g0_[i];
+  }
+  dyad::output_nudge<Real>(*dp_, mse, a, y, g, sp_[i], sm_[i]);
+  check(i, sp_[i], "output s+");
+  check(i, sm_[i], "output s-");
+  ++ctx.stats.reactions;
+  ++downs_[i];
+  if (w_.error_out != ~out_t{0}) ctx.out.emit(w_.error_out, i, tag(i, r), double(sp_[i] - sm_[i]));
+}
+
+template <class Real>
+void dyad_population<Real>::down(index_t i, shard_context& ctx) {
+  const std::uint32_t r = downs_[i];
+  dyad::hidden_update<Real>(*dp_, spec_->activation, a_[i], g_[i], damping(i, ctx.shard), sp_[i], sm_[i]);
+  check(i, sp_[i], "s+");
+  check(i, sm_[i], "s-");
+  ++ctx.stats.reactions;
+  ++downs_[i];
+  if (w_.error_out != ~out_t{0}) ctx.out.emit(w_.error_out, i, tag(i, r), double(sp_[i] - sm_[i]));
+  if (downs_[i] == rounds_) {   // done: the final s_bar, for the children's synapses
+    const Real al = static_cast<Real>(dyad::hidden_alpha(*dp_));
+    ctx.out.emit(w_.activity_out, i, tag(i, rounds_), double(al * sp_[i] + (Real(1) - al) * sm_[i]));
+  }
+}
+
+template <class Real>
+void dyad_population<Real>::learn(index_t i, shard_context& ctx) {
+  learned_[i] = 1;
+  const Real delta = sp_[i] - sm_[i];
+  if (learning_->batch > 1)
+    for (std::size_t k = 0; k < in_.size(); ++k) {
+      const auto& syn = *w_.in[k]->syn;
+      const auto rb = syn.row_begin(i);
+      kernels::axpy(delta, in_[k].pre_values(i, ctx.shard), grad_[k].data() + rb, syn.row_end(i) - rb);
+    }
+  grad_b_[i] += delta;
+  ++accumulated_[i];
+  const std::uint64_t sample = sample_[i];
+  const bool batch_end = (sample + 1) % learning_->batch == 0 || sample + 1 == w_.samples_total;
+  // The update waits for the timer: the dyad's Deltas are read through its row of
+  // W when they are delivered, so the row must not change before that.
+  if (batch_end) {
+    auto& due = due_[ctx.shard];
+    if (due.empty() || due.back().first != ctx.now) ctx.out.set_timer(w_.timer_out, ctx.lo, tag(i, rounds_));
+    due.emplace_back(ctx.now, i);
+  }
+}
+
+// W <- optimizer step on the gradient -(1/beta) mean(Delta s_bar_pre) (spec §2.4).
+template <class Real>
+void dyad_population<Real>::apply(index_t i, unsigned shard) {
+  if (accumulated_[i] == 0) return;
+  const Real scale = static_cast<Real>(-1.0 / (dp_->beta * double(accumulated_[i])));
+  const Real delta = sp_[i] - sm_[i];
+  for (std::size_t k = 0; k < in_.size(); ++k) {
+    auto& syn = *w_.in[k]->syn;
+    const auto rb = syn.row_begin(i), n = syn.row_end(i) - rb;
+    if (learning_->batch > 1) {
+      opt_[k].step(i, rb, n, syn.w.data() + rb, grad_[k].data() + rb, scale);
+      std::fill_n(grad_[k].data() + rb, n, Real(0));
+    } else {
+      Real* g = scratch_[shard].data();
+      const Real* x = in_[k].pre_values(i, shard);
+      for (std::size_t j = 0; j < n; ++j) g[j] = Real(0) + delta * x[j];
+      opt_[k].step(i, rb, n, syn.w.data() + rb, g, scale);
+    }
+  }
+  if (spec_->bias) bias_opt_.step(i, i, 1, &b_[i], &grad_b_[i], scale);
+  grad_b_[i] = 0;
+  accumulated_[i] = 0;
+}
+
+template <class Real>
+double dyad_population<Real>::take_loss() {
+  double s = 0;
+  for (double& l : loss_) {
+    s += l;
+    l = 0;
+  }
+  return s;
+}
+
+template class dyad_population<float>;
+template class dyad_population<double>;
+
+}  // namespace phaseless::rules
