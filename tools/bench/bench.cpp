@@ -3,11 +3,12 @@
 // at batch 1 and 64 through tools/bench_torch.py when Debian's python3-torch is
 // there. Prints ratios against the baselines of this run; absolute times drift.
 //
-//   phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--no-torch]
+//   phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--no-torch] [--no-il] [--il-model M] [--no-dp]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "sim/core/errors.hpp"
@@ -59,6 +60,9 @@ int main(int argc, char** argv) {
   unsigned samples = 10000, threads = 1;
   int repeat = 3;
   bool torch = true;
+  bool dp = true;   // dual propagation, one sweep, against its synchronous form and BP (batch 1)
+  bool il = true;
+  std::string il_model = std::string(PHASELESS_SOURCE_DIR) + "/models/fmnist_il.textproto";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&] {
@@ -72,8 +76,11 @@ int main(int argc, char** argv) {
     else if (a == "--threads") threads = static_cast<unsigned>(std::stoul(value()));
     else if (a == "--repeat") repeat = std::max(1, std::stoi(value()));
     else if (a == "--no-torch") torch = false;
+    else if (a == "--no-dp") dp = false;
+    else if (a == "--no-il") il = false;
+    else if (a == "--il-model") il_model = value();
     else if (a == "--help") {
-      std::puts("usage: phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--no-torch]");
+      std::puts("usage: phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--no-torch] [--no-il] [--il-model M] [--no-dp]");
       return 0;
     } else model = a;
   }
@@ -114,6 +121,66 @@ int main(int argc, char** argv) {
       } else {
         std::printf("pytorch: not measured (/usr/bin/python3 with python3-torch not available)\n");
       }
+    }
+    if (il) {
+      // IL (T relaxation steps per sample, spec pc-family.md §2.3) on the same network:
+      // event engine against its own synchronous Jacobi form, and the work per sample
+      // against the dense count of a synchronous sweep (every neuron every step).
+      const unsigned n_il = std::max(100u, samples / 10);
+      const auto mi = io::load_model(il_model, {"schedule.max_samples=" + std::to_string(n_il),
+                                                "schedule.eval_every=" + std::to_string(n_il),
+                                                "data.test_subset=1000", "schedule.epochs=1"});
+      const unsigned T = mi.model.rule().has_il() ? mi.model.rule().il().iterations() : mi.model.rule().il_prox().iterations();
+      double neurons = 0, fwd_macs = 0, back_macs = 0;
+      std::map<std::string, double> size;
+      for (const auto& p : mi.model.populations()) {
+        size[p.name()] = p.size();
+        if (p.role() != phaseless::v1::INPUT) neurons += p.size();
+      }
+      for (const auto& q : mi.model.projections()) {
+        fwd_macs += size[q.pre()] * size[q.post()];
+        if (q.feedback().kind() != phaseless::v1::NONE) back_macs += size[q.pre()] * size[q.post()];
+      }
+      const auto ie = measure(mi, io::engine_kind::event, threads, repeat);
+      const auto ib = measure(mi, io::engine_kind::baseline, threads, repeat);
+      std::printf("IL model %s, T = %u, %u samples at batch %u\n", mi.model.name().c_str(), T, n_il,
+                  mi.model.schedule().batch_size());
+      std::printf("%-34s %12.1f samples/s\n", "IL event engine (message passing)", ie.rate);
+      std::printf("%-34s %12.1f samples/s\n", "IL synchronous form (Jacobi)", ib.rate);
+      std::printf("IL ratio event / synchronous         %12.2f   (target >= 0.5)\n", ie.rate / ib.rate);
+      std::printf("IL messages per sample               %12.0f   vs dense neuron updates neurons x T = %.0f x %u = %.0f\n",
+                  ie.events / ie.rate, neurons, T, neurons * T);
+      std::printf("IL synaptic ops per sample           %12.0f   vs dense sweeps (T+1) x W + T x W^T = %.0f (sync form: %.0f)\n",
+                  ie.ops, (T + 1) * fwd_macs + T * back_macs, ib.ops);
+    }
+    if (dp) {
+      // DP (spec dp-fa.md §6.2 runtime parity): one sweep (rounds 1: forward, nudge, one
+      // top-down sweep), alpha 1/2, batch 1, Adam, on the 784-512-512-10 replication
+      // network; the event engine against DP's synchronous form, and that against
+      // backprop (the synchronous baseline of the BP row) with the same optimizer.
+      const unsigned n_dp = std::max(100u, samples / 4);
+      const std::vector<std::string> common = {"schedule.max_samples=" + std::to_string(n_dp),
+                                               "schedule.eval_every=" + std::to_string(n_dp), "data.test_subset=1000",
+                                               "schedule.epochs=1", "schedule.batch_size=1"};
+      auto with = [&](std::vector<std::string> extra) {
+        extra.insert(extra.end(), common.begin(), common.end());
+        return extra;
+      };
+      const auto md = io::load_model(std::string(PHASELESS_SOURCE_DIR) + "/models/fmnist_dp_a05.textproto",
+                                     with({"rule.dp.rounds=1"}));
+      const auto mb = io::load_model(std::string(PHASELESS_SOURCE_DIR) + "/models/fmnist_dp_bp.textproto", with({}));
+      const auto de = measure(md, io::engine_kind::event, threads, repeat);
+      const auto ds = measure(md, io::engine_kind::baseline, threads, repeat);
+      const auto bs = measure(mb, io::engine_kind::baseline, threads, repeat);
+      std::printf("DP model %s, one sweep (rounds 1), alpha 1/2, %u samples at batch 1, Adam\n", md.model.name().c_str(),
+                  n_dp);
+      std::printf("%-34s %12.0f samples/s  (%.0f synaptic ops/sample)\n", "DP event engine (dyads)", de.rate, de.ops);
+      std::printf("%-34s %12.0f samples/s  (%.0f synaptic ops/sample)\n", "DP synchronous form", ds.rate, ds.ops);
+      std::printf("%-34s %12.0f samples/s  (%.0f synaptic ops/sample)\n", "BP synchronous (same net, Adam)", bs.rate,
+                  bs.ops);
+      std::printf("DP ratio event / synchronous         %12.2f   (target >= 0.5)\n", de.rate / ds.rate);
+      std::printf("DP cost synchronous DP / BP          %12.2f   (time per sample; paper: about 1, target <= 1.5)\n",
+                  bs.rate / ds.rate);
     }
   } catch (const core::user_error& e) {
     std::fprintf(stderr, "phaseless_bench: %s\n", e.what());
