@@ -36,15 +36,9 @@ backprop<Real>::backprop(const network_spec& spec) : spec_(spec) {
     grad_b_[v].assign(p.size, Real(0));
   }
   for (const auto& p : spec.projections) {
-    auto& s = syn_.emplace_back();
-    s.name = p.syn.name;
-    s.n_post = p.syn.n_post;
-    s.n_pre = p.syn.n_pre;
-    s.dense = p.syn.dense;
-    s.row_ptr = p.syn.row_ptr;
-    s.col = p.syn.col;
-    s.w.assign(p.syn.w.begin(), p.syn.w.end());
+    auto& s = syn_.emplace_back(convert<Real>(p.syn));
     grad_.emplace_back(spec.learning.batch > 1 ? s.w.size() : 0, Real(0));
+    feedback_.push_back(convert<Real>(p.b));   // B of random feedback (empty otherwise)
   }
   gather_.resize(1);
   if (spec.learning.optimizer.set) {
@@ -114,7 +108,8 @@ void backprop<Real>::train(const dataset& data, std::uint64_t row, std::uint64_t
       const auto& p = spec_.projections[k];
       if (p.pre != v || p.feedback == feedback_kind::none) continue;
       any = true;
-      const auto& s = syn_[k];
+      // Feedback alignment: errors go back through the fixed matrix B instead of W^T.
+      const auto& s = p.feedback == feedback_kind::random && !p.b_tied() ? feedback_[k] : syn_[k];
       for (index_t i = 0; i < s.n_post; ++i) {
         const Real e = eps_[p.post][i];
         if (e == Real(0)) continue;
@@ -156,7 +151,7 @@ void backprop<Real>::apply() {
     apply_optimizer();
     return;
   }
-  const Real scale = static_cast<Real>(spec_.learning.lr / accumulated_);
+  const double base = spec_.learning.lr / accumulated_;
   for (std::size_t k = 0; k < syn_.size(); ++k) {
     const bool learns = [&] {   // a population learns only if an error reaches it
       const pop_t v = spec_.projections[k].post;
@@ -166,20 +161,32 @@ void backprop<Real>::apply() {
       return false;
     }();
     if (!learns) continue;
-    if (spec_.learning.batch > 1) {
-      kernels::axpy(scale, grad_[k].data(), syn_[k].w.data(), syn_[k].w.size());
-      std::fill(grad_[k].begin(), grad_[k].end(), Real(0));
-      continue;
-    }
     const auto& p = spec_.projections[k];
     auto& s = syn_[k];
+    const Real scale = static_cast<Real>(base * p.lr_scale);
+    const Real decay = static_cast<Real>(spec_.learning.lr * p.lr_scale * p.weight_decay);
+    const bool batched = spec_.learning.batch > 1;
     for (index_t i = 0; i < s.n_post; ++i) {
-      const auto rb = s.row_begin(i);
-      kernels::outer_update(scale, eps_[p.post][i], row_inputs(s, i, act_[p.pre], gather_[0]), s.w.data() + rb,
-                            s.row_end(i) - rb);
+      const auto rb = s.row_begin(i), n = s.row_end(i) - rb;
+      const Real* x = batched ? nullptr : row_inputs(s, i, act_[p.pre], gather_[0]);
+      const Real e = eps_[p.post][i];
+      if (p.weight_decay != 0)
+        kernels::decayed_update(scale, decay, e, x, x ? nullptr : grad_[k].data() + rb, s.w.data() + rb, n);
+      else if (x)
+        kernels::outer_update(scale, e, x, s.w.data() + rb, n);
+      else
+        kernels::axpy(scale, grad_[k].data() + rb, s.w.data() + rb, n);
     }
+    if (batched) std::fill(grad_[k].begin(), grad_[k].end(), Real(0));
   }
   for (pop_t v = 0; v < spec_.populations.size(); ++v) {
+    double lr_scale = 1;   // the bias learns at its population's first in-projection's rate
+    for (const auto& p : spec_.projections)
+      if (p.post == v) {
+        lr_scale = p.lr_scale;
+        break;
+      }
+    const Real scale = static_cast<Real>(base * lr_scale);
     if (spec_.populations[v].bias)
       for (index_t i = 0; i < b_[v].size(); ++i) b_[v][i] += scale * grad_b_[v][i];
     std::fill(grad_b_[v].begin(), grad_b_[v].end(), Real(0));
@@ -233,6 +240,7 @@ evaluation evaluate(const network_spec& spec, const std::vector<synapse_matrix<R
   std::vector<std::vector<Real>> mu(np), act(np);
   std::vector<Real> tmp;
   evaluation e;
+  double se = 0, st = 0;
   std::uint64_t correct = 0;
   const auto& po = spec.populations[spec.output];
   for (std::size_t r = 0; r < test.rows; ++r) {
@@ -251,6 +259,8 @@ evaluation evaluate(const network_spec& spec, const std::vector<synapse_matrix<R
         const double t = test.target_cols ? test.target(r)[i] : (label == i ? 1.0 : 0.0);
         const double d = t - activate<double>(po.activation, double(z[i]));
         e.loss += 0.5 * d * d;
+        se += d * d;
+        st += t * t;
       }
     }
   }
@@ -258,6 +268,7 @@ evaluation evaluate(const network_spec& spec, const std::vector<synapse_matrix<R
     e.accuracy = double(correct) / double(test.rows);
     e.loss /= double(test.rows);
   }
+  e.nse = test.target_cols && st > 0 ? se / st : std::nan("");
   return e;
 }
 

@@ -40,6 +40,7 @@ class backprop final : public sync_engine<Real> {
 
   const network_spec& spec_;
   std::vector<synapse_matrix<Real>> syn_;
+  std::vector<synapse_matrix<Real>> feedback_;   // B per projection (random feedback), else empty
   std::vector<std::vector<Real>> b_, mu_, act_, eps_, g_, grad_b_;
   std::vector<std::vector<Real>> grad_;   // per projection
   std::vector<std::vector<Real>> gather_; // per projection: presynaptic values of one row (sparse)
@@ -53,8 +54,9 @@ class backprop final : public sync_engine<Real> {
 // Test-set evaluation of any weights (the event engine's or the baseline's): a
 // feed-forward pass per sample, argmax for accuracy, the rule's loss.
 struct evaluation {
-  double accuracy = 0;
-  double loss = 0;
+  double accuracy = 0;   // classification only (0 for regression)
+  double loss = 0;       // mean per-sample loss of the rule
+  double nse = 0;        // regression: sum ||t - y||^2 / sum ||t||^2 (NaN for classification)
 };
 template <class Real>
 evaluation evaluate(const network_spec& spec, const std::vector<synapse_matrix<Real>>& syn,

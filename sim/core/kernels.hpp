@@ -40,4 +40,16 @@ inline void outer_update(Real scale, Real e, const Real* x, Real* w, std::size_t
   }
 }
 
+// The same step with an l2 penalty: w[k] += scale * g[k] - decay * w_old[k], where
+// g[k] = e * x[k] (x == nullptr: g is given in `e_or_g` as a vector). Used only when
+// a projection has weight decay, so decay-free runs keep their exact arithmetic.
+template <class Real>
+inline void decayed_update(Real scale, Real decay, Real e, const Real* x, const Real* g, Real* w, std::size_t n) {
+  for (std::size_t k = 0; k < n; ++k) {
+    const Real old = w[k];
+    const Real gk = x ? e * x[k] : g[k];
+    w[k] = old + scale * gk - decay * old;
+  }
+}
+
 }  // namespace phaseless::core::kernels

@@ -14,7 +14,11 @@ namespace phaseless::core {
 
 enum class role_kind { input, hidden, output };
 enum class loss_kind { softmax_ce, mse };
-enum class feedback_kind { symmetric, none };
+enum class feedback_kind {
+  symmetric,   // errors go back through W^T (the forward weights, read live)
+  random,      // through a fixed matrix B of the same layout as W (feedback alignment)
+  none
+};
 
 struct population_spec {
   std::string name;
@@ -38,6 +42,11 @@ struct projection_spec {
   delay_spec forward;                  // pre -> post activity
   feedback_kind feedback = feedback_kind::symmetric;
   delay_spec backward;                 // post -> pre errors (per synapse of syn)
+  synapse_matrix<double> b;            // random feedback: B, same layout as syn (row i: post i's
+                                       // feedback synapses); empty when B := W^T is tied
+  double lr_scale = 1;                 // this projection's learning rate = lr * lr_scale
+  double weight_decay = 0;             // l2 penalty on this projection's weights
+  bool b_tied() const { return feedback == feedback_kind::random && b.w.empty(); }
 };
 
 struct learning_spec {

@@ -32,4 +32,18 @@ struct synapse_matrix {
   }
 };
 
+// The same synapses in another precision (engines take their own copy of a spec).
+template <class To, class From>
+synapse_matrix<To> convert(const synapse_matrix<From>& s) {
+  synapse_matrix<To> t;
+  t.name = s.name;
+  t.n_post = s.n_post;
+  t.n_pre = s.n_pre;
+  t.dense = s.dense;
+  t.row_ptr = s.row_ptr;
+  t.col = s.col;
+  t.w.assign(s.w.begin(), s.w.end());
+  return t;
+}
+
 }  // namespace phaseless::core

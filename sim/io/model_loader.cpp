@@ -246,6 +246,20 @@ void apply_defaults(v1::Model& m) {
   v1::Rule& rule = *m.mutable_rule();
   if (rule.loss() == v1::LOSS_UNSPECIFIED) rule.set_loss(v1::SOFTMAX_CE);
   if (rule.has_zil() && rule.zil().gamma() == 0) rule.mutable_zil()->set_gamma(1);
+  if (rule.has_il()) {   // spec pc-family.md §5, IL (Algorithm A)
+    v1::IL& il = *rule.mutable_il();
+    if (il.iterations() == 0) il.set_iterations(25);
+    if (!il.has_gamma_top()) il.set_gamma_top(0.015);
+    if (!il.has_gamma_bot()) il.set_gamma_bot(0.02);
+    if (!il.has_clamp()) il.set_clamp(1);
+  }
+  if (rule.has_il_prox()) {   // spec §5, IL-prox (Algorithm B) and IL-prox Fast
+    v1::ILProx& ip = *rule.mutable_il_prox();
+    if (ip.iterations() == 0) ip.set_iterations(ip.fast() ? 12 : 25);
+    if (!ip.has_gamma_top()) ip.set_gamma_top(ip.fast() ? 0 : 0.015);
+    if (!ip.has_gamma_bot()) ip.set_gamma_bot(ip.fast() ? 0.025 : 0.015);
+    if (!ip.has_eps_n()) ip.set_eps_n(0.25);
+  }
   auto optimizer_defaults = [](v1::Optimizer& o) {
     if (o.kind() == v1::Optimizer::KIND_UNSPECIFIED) o.set_kind(v1::Optimizer::SGD);
     if (o.beta1() == 0) o.set_beta1(0.9);
@@ -261,20 +275,6 @@ void apply_defaults(v1::Model& m) {
     if (dp.power_iterations() == 0) dp.set_power_iterations(3);
     if (dp.max_state() == 0) dp.set_max_state(1e6);
     if (dp.has_optimizer()) optimizer_defaults(*dp.mutable_optimizer());
-  }
-  if (rule.has_il()) {   // spec pc-family.md §5, IL (Algorithm A)
-    v1::IL& il = *rule.mutable_il();
-    if (il.iterations() == 0) il.set_iterations(25);
-    if (!il.has_gamma_top()) il.set_gamma_top(0.015);
-    if (!il.has_gamma_bot()) il.set_gamma_bot(0.02);
-    if (!il.has_clamp()) il.set_clamp(1);
-  }
-  if (rule.has_il_prox()) {   // spec §5, IL-prox (Algorithm B) and IL-prox Fast
-    v1::ILProx& ip = *rule.mutable_il_prox();
-    if (ip.iterations() == 0) ip.set_iterations(ip.fast() ? 12 : 25);
-    if (!ip.has_gamma_top()) ip.set_gamma_top(ip.fast() ? 0 : 0.015);
-    if (!ip.has_gamma_bot()) ip.set_gamma_bot(ip.fast() ? 0.025 : 0.015);
-    if (!ip.has_eps_n()) ip.set_eps_n(0.25);
   }
   if (m.data().pixel_scale() == 0) m.mutable_data()->set_pixel_scale(1.0 / 255.0);
   v1::Schedule& s = *m.mutable_schedule();

@@ -209,7 +209,25 @@ class checker {
       if (!pb::util::MessageDifferencer::Equals(q.feedback().delay(), q.delay())) {
         check_delay(path + ".feedback.delay", q.feedback().delay());
       }
+      check_feedback(path, q);
     }
+  }
+
+  // Errors cannot flow into a clamped input; B's options only make sense for RANDOM.
+  void check_feedback(const std::string& path, const v1::Projection& q) {
+    const v1::Feedback& fb = q.feedback();
+    const auto pre = pop_index_.find(q.pre());
+    if (fb.kind() != v1::NONE && pre != pop_index_.end() &&
+        model_.populations(pre->second).role() == v1::INPUT)
+      add(path + ".feedback.kind", v1::FeedbackKind_Name(fb.kind()) + " sends errors into '" + q.pre() +
+                                       "', the INPUT population, which is clamped to the data; allowed: NONE");
+    if (fb.kind() != v1::RANDOM && (fb.tie_to_forward() || fb.has_init()))
+      add(path + ".feedback", "init and tie_to_forward describe the random matrix B; allowed only with kind: RANDOM");
+    if (fb.kind() == v1::RANDOM && fb.has_init()) check_init(path + ".feedback.init", fb.init());
+    if (!(std::isfinite(q.lr_scale()) && q.lr_scale() >= 0))
+      add(path + ".lr_scale", num(q.lr_scale()) + " is not allowed; allowed: a finite number >= 0 (0 means 1)");
+    if (!(std::isfinite(q.weight_decay()) && q.weight_decay() >= 0))
+      add(path + ".weight_decay", num(q.weight_decay()) + " is not allowed; allowed: a finite number >= 0");
   }
 
   void check_init(const std::string& path, const v1::WeightInit& w) {
@@ -311,48 +329,6 @@ class checker {
     }
   }
 
-  // IL and IL-prox (spec pc-family.md §2.3-§2.5; defaults §5, applied before this).
-  void check_il(const v1::Rule& r) {
-    const bool px = r.has_il_prox();
-    const std::string at = px ? "rule.il_prox." : "rule.il.";
-    auto nonneg = [&](const char* f, double v) {
-      if (!(std::isfinite(v) && v >= 0)) add(at + f, num(v) + " is not a finite number >= 0; allowed: >= 0");
-    };
-    auto positive = [&](const char* f, double v, const char* eg) {
-      if (!(std::isfinite(v) && v > 0))
-        add(at + f, num(v) + " is not a finite number > 0" + std::string(v == 0 ? " (0 or missing)" : "") +
-                        "; allowed: > 0, e.g. " + eg);
-    };
-    const std::uint32_t T = px ? r.il_prox().iterations() : r.il().iterations();
-    if (T < 1 || T > 100000)
-      add(at + "iterations", std::to_string(T) + " is out of range; allowed: 1 to 100000 relaxation steps (0 means the default)");
-    if (px) {
-      const v1::ILProx& p = r.il_prox();
-      positive("alpha", p.alpha(), "2.5");
-      nonneg("eps_n", p.eps_n());
-      nonneg("gamma_top", p.gamma_top());
-      nonneg("gamma_bot", p.gamma_bot());
-      nonneg("gamma_dec", p.gamma_dec());
-      nonneg("adam_lr", p.adam_lr());
-      if (p.eps_n() == 0)
-        for (int i = 0; i < model_.populations_size(); ++i) {
-          const v1::Population& q = model_.populations(i);
-          if (q.role() != v1::INPUT && !q.bias())
-            add("populations[" + std::to_string(i) + "].bias",
-                "population '" + q.name() + "' has no bias, and rule.il_prox.eps_n is 0: the normalizer ||a||^2 + eps_n "
-                "of its weight step can be 0; allowed: bias: true, or eps_n > 0");
-        }
-    } else {
-      const v1::IL& p = r.il();
-      positive("lr", p.lr(), "0.03");
-      nonneg("gamma_top", p.gamma_top());
-      nonneg("gamma_bot", p.gamma_bot());
-      nonneg("gamma_dec", p.gamma_dec());
-      if (!(p.clamp() >= 0 && p.clamp() <= 1))
-        add(at + "clamp", num(p.clamp()) + " is out of range; allowed: [0, 1] (1: hard clamp to the label)");
-    }
-  }
-
   // An optimizer block (shared by every rule): every field with its range.
   void check_optimizer(const std::string& path, const v1::Optimizer& o) {
     const double lr = o.lr();
@@ -401,6 +377,9 @@ class checker {
             "the OUTPUT population '" + out.name() + "' has activation " + v1::Activation_Name(out.activation()) +
                 ", but rule dp uses a linear output dyad (spec dp-fa.md §1); allowed: IDENTITY");
     }
+    if (model_.execution().mode() == v1::EAGER)
+      add("execution.mode", "EAGER is not implemented for rule dp yet (dyads react in the dataflow order of the "
+                            "inference sweeps, spec dp-fa.md §2.3); allowed: DATAFLOW");
   }
 
   // IL and IL-prox (spec pc-family.md §2.3-§2.5; defaults §5, applied before this).

@@ -2,6 +2,7 @@
 // are read (plus the file size), so `phaseless validate` stays instant on 60k images.
 #include "sim/io/model_validate.hpp"
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -107,8 +108,11 @@ class data_checker {
 
   void check_data() {
     const v1::Data& d = m_.model.data();
-    if (!d.has_idx()) {
-      add("data", "no data source; allowed: idx { train_images: ... train_labels: ... test_images: ... test_labels: ... }");
+    if (d.has_teacher()) {
+      check_teacher(d.teacher());
+    } else if (!d.has_idx()) {
+      add("data", "no data source; allowed: idx { train_images: ... train_labels: ... test_images: ... test_labels: ... }"
+                  " or teacher { ... }");
     } else {
       const v1::IdxFiles& f = d.idx();
       const std::uint32_t n_train = check_pair("train", f.train_images(), f.train_labels());
@@ -121,6 +125,27 @@ class data_checker {
         }
       }
     }
+  }
+
+  // Synthetic teacher-student data: sizes must fit the network, and it is regression.
+  void check_teacher(const v1::Teacher& t) {
+    if (t.inputs() < 1) add("data.teacher.inputs", "must be >= 1");
+    if (t.outputs() < 1) add("data.teacher.outputs", "must be >= 1");
+    if (t.train_samples() < 1) add("data.teacher.train_samples", "must be >= 1");
+    if (t.kind() != v1::Teacher::LINEAR && t.width() < 1) add("data.teacher.width", "must be >= 1 for TWO_LAYER");
+    if (input_ && t.inputs() >= 1 && input_->size() != t.inputs())
+      add(input_size_path_, std::to_string(input_->size()) + " input neurons but data.teacher.inputs is " +
+                                std::to_string(t.inputs()) + "; allowed: equal sizes");
+    const auto& pops = m_.model.populations();
+    for (int k = 0; k < pops.size(); ++k)
+      if (pops[k].role() == v1::OUTPUT && t.outputs() >= 1 && pops[k].size() != t.outputs())
+        add("populations[" + std::to_string(k) + "].size", std::to_string(pops[k].size()) +
+                                                               " output neurons but data.teacher.outputs is " +
+                                                               std::to_string(t.outputs()) + "; allowed: equal sizes");
+    if (m_.model.rule().loss() != v1::MSE)
+      add("rule.loss", "teacher data is regression; allowed: MSE");
+    if (t.weights().law() != v1::INIT_UNSPECIFIED && !std::isfinite(t.weights().scale()))
+      add("data.teacher.weights.scale", "must be finite");
   }
 
  private:

@@ -145,7 +145,20 @@ network_spec build_network_spec(const pb::Model& m) {
       for (auto& b : post.b) b = draw(bi, brng, double(s.n_pre), s.n_post);
     }
     ps.forward = draw_delays(p.delay(), n, mix64(m.seed() ^ hash_name("delay:" + p.name())));
-    ps.feedback = p.feedback().kind() == pb::NONE ? feedback_kind::none : feedback_kind::symmetric;
+    ps.feedback = p.feedback().kind() == pb::NONE     ? feedback_kind::none
+                  : p.feedback().kind() == pb::RANDOM ? feedback_kind::random
+                                                      : feedback_kind::symmetric;
+    if (ps.feedback == feedback_kind::random && !p.feedback().tie_to_forward()) {
+      // B: the layout of W (row i = post i's feedback synapses), its own stream, never trained.
+      ps.b = s;
+      counter_rng brng(stream_seed(p.feedback().init(), m.seed(), "feedback:" + p.name()), 0);
+      for (index_t i = 0; i < s.n_post; ++i) {
+        const double fan_in = double(s.row_end(i) - s.row_begin(i));
+        for (auto k = s.row_begin(i); k < s.row_end(i); ++k) ps.b.w[k] = draw(p.feedback().init(), brng, fan_in, s.n_post);
+      }
+    }
+    ps.lr_scale = p.lr_scale() == 0 ? 1.0 : p.lr_scale();
+    ps.weight_decay = p.weight_decay();
     ps.backward = draw_delays(p.feedback().delay(), n, mix64(m.seed() ^ hash_name("feedback-delay:" + p.name())));
     spec.projections.push_back(std::move(ps));
   }
@@ -159,6 +172,28 @@ network_spec build_network_spec(const pb::Model& m) {
     L.rule = "zil";
     L.lr = m.rule().zil().lr();
     L.gamma = m.rule().zil().gamma();
+  }
+  if (m.rule().has_il()) {   // defaults already applied by the loader (spec pc-family.md §5)
+    const auto& r = m.rule().il();
+    L.rule = "il";
+    L.lr = r.lr();
+    L.il.iterations = r.iterations();
+    L.il.gamma_top = r.gamma_top();
+    L.il.gamma_bot = r.gamma_bot();
+    L.il.gamma_dec = r.gamma_dec();
+    L.il.clamp = r.clamp();
+    L.il.adam = r.adam();
+  }
+  if (m.rule().has_il_prox()) {
+    const auto& r = m.rule().il_prox();
+    L.rule = "il_prox";
+    L.il.alpha = r.alpha();
+    L.il.eps_n = r.eps_n();
+    L.il.iterations = r.iterations();
+    L.il.gamma_top = r.gamma_top();
+    L.il.gamma_bot = r.gamma_bot();
+    L.il.gamma_dec = r.gamma_dec();
+    L.il.adam_lr = r.adam_lr();
   }
   // A rule's optimizer (shared by every rule; sim/rules/optimizer.hpp).
   auto set_optimizer = [&L](const pb::Optimizer& o) {
@@ -186,28 +221,6 @@ network_spec build_network_spec(const pb::Model& m) {
     L.dp.symmetric_hidden = d.symmetric_hidden();
     L.dp.power_iterations = d.power_iterations();
     L.dp.max_state = d.max_state();
-  }
-  if (m.rule().has_il()) {   // defaults already applied by the loader (spec pc-family.md §5)
-    const auto& r = m.rule().il();
-    L.rule = "il";
-    L.lr = r.lr();
-    L.il.iterations = r.iterations();
-    L.il.gamma_top = r.gamma_top();
-    L.il.gamma_bot = r.gamma_bot();
-    L.il.gamma_dec = r.gamma_dec();
-    L.il.clamp = r.clamp();
-    L.il.adam = r.adam();
-  }
-  if (m.rule().has_il_prox()) {
-    const auto& r = m.rule().il_prox();
-    L.rule = "il_prox";
-    L.il.alpha = r.alpha();
-    L.il.eps_n = r.eps_n();
-    L.il.iterations = r.iterations();
-    L.il.gamma_top = r.gamma_top();
-    L.il.gamma_bot = r.gamma_bot();
-    L.il.gamma_dec = r.gamma_dec();
-    L.il.adam_lr = r.adam_lr();
   }
   return spec;
 }

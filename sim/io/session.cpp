@@ -9,11 +9,13 @@
 #include <memory>
 #include <numeric>
 
+#include "sim/baseline/alignment.hpp"
 #include "sim/baseline/backprop.hpp"
 #include "sim/core/errors.hpp"
 #include "sim/core/rng.hpp"
 #include "sim/io/idx.hpp"
 #include "sim/io/network_builder.hpp"
+#include "sim/io/teacher.hpp"
 #include "sim/io/trace_writer.hpp"
 #include "sim/rules/event_network.hpp"
 #include "sim/rules/registry.hpp"
@@ -128,10 +130,15 @@ template <class Real>
 run_result run_typed(const loaded_model& lm, const run_options& opt) {
   const pb::Model& m = lm.model;
   const auto& idx = m.data().idx();
-  const dataset train = load_idx(resolve_data_path(lm, idx.train_images()), resolve_data_path(lm, idx.train_labels()),
-                                 m.data().pixel_scale(), m.data().train_subset());
-  const dataset test = load_idx(resolve_data_path(lm, idx.test_images()), resolve_data_path(lm, idx.test_labels()),
-                                m.data().pixel_scale(), m.data().test_subset());
+  const bool synthetic = m.data().has_teacher();
+  const dataset train = synthetic ? make_teacher_data(m.data().teacher(), m.seed(), false)
+                                  : load_idx(resolve_data_path(lm, idx.train_images()),
+                                             resolve_data_path(lm, idx.train_labels()), m.data().pixel_scale(),
+                                             m.data().train_subset());
+  const dataset test = synthetic ? make_teacher_data(m.data().teacher(), m.seed(), true)
+                                 : load_idx(resolve_data_path(lm, idx.test_images()),
+                                            resolve_data_path(lm, idx.test_labels()), m.data().pixel_scale(),
+                                            m.data().test_subset());
   for (dataset* d : {const_cast<dataset*>(&train), const_cast<dataset*>(&test)})
     if (m.data().pixel_offset() != 0)
       for (float& x : d->x) x += static_cast<float>(m.data().pixel_offset());
@@ -159,6 +166,16 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
   }
   for (const auto& p : spec.projections) res.projections.push_back(p.name);
   for (const auto& s : t->synapses()) res.w_start.push_back(dense_weights(s));
+
+  // Extra metrics: regression error, and feedback alignment per random-feedback projection.
+  std::vector<std::string> extra_columns;
+  if (test.target_cols) extra_columns.push_back("test_nse");
+  for (const auto& p : spec.projections)
+    if (p.feedback == feedback_kind::random) {
+      extra_columns.push_back("alignment/" + p.name + "/weight_cosine");
+      extra_columns.push_back("alignment/" + p.name + "/signal_cosine");
+    }
+  res.extra_columns = extra_columns;
 
   // The trace: structure first, then streaming appends.
   std::unique_ptr<trace_writer> tw;
@@ -195,6 +212,7 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
           if (v != spec.input && opt.engine == engine_kind::baseline) continue;   // no relaxation state
           tw->add_report(r);
         }
+    for (const auto& c : extra_columns) tw->add_metric(c);
     tw->start_streaming();
   }
   std::vector<char> bias_written(spec.populations.size(), 0);
@@ -235,13 +253,22 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
                std::chrono::duration<double>(clock_type::now() - t0).count()};
     loss_sum = 0;
     loss_n = 0;
+    if (test.target_cols) r.extra.push_back(ev.nse);
+    // Alignment is probed on (at most) the first 100 test samples.
+    for (const auto& a : baseline::measure_alignment<Real>(spec, t->synapses(), b, test, 100)) {
+      r.extra.push_back(a.weight_cosine);
+      r.extra.push_back(a.signal_cosine);
+    }
     res.rows.push_back(r);
     if (tw) {
       tw->append_metrics({r.samples, r.ticks, r.train_loss, r.test_accuracy, r.test_loss, r.events,
-                          r.synaptic_ops, r.wall_time});
+                          r.synaptic_ops, r.wall_time, r.extra});
       tw->flush();
     }
-    if (opt.progress)
+    if (opt.progress && test.target_cols)
+      std::fprintf(stderr, "[%s] %llu/%llu samples  test NSE %.4g  test loss %.4g  train loss %.4g\n", tag,
+                   (unsigned long long)s, (unsigned long long)total, ev.nse, r.test_loss, r.train_loss);
+    else if (opt.progress)
       std::fprintf(stderr, "[%s] %llu/%llu samples  test accuracy %.2f%%  test loss %.4f  train loss %.4f\n", tag,
                    (unsigned long long)s, (unsigned long long)total, 100 * r.test_accuracy, r.test_loss,
                    r.train_loss);
@@ -285,11 +312,12 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
     res.diverged = e.what();
     const counters c = t->totals();
     eval_row r{s, t->now(), std::nan(""), std::nan(""), std::nan(""), c.events, c.synaptic_ops,
-               std::chrono::duration<double>(clock_type::now() - t0).count()};
+               std::chrono::duration<double>(clock_type::now() - t0).count(),
+               std::vector<double>(extra_columns.size(), std::nan(""))};
     res.rows.push_back(r);
     if (tw) {
       tw->append_metrics({r.samples, r.ticks, r.train_loss, r.test_accuracy, r.test_loss, r.events, r.synaptic_ops,
-                          r.wall_time});
+                          r.wall_time, r.extra});
       tw->flush();
     }
   }

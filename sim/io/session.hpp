@@ -28,10 +28,12 @@ struct eval_row {
   double train_loss = 0, test_accuracy = 0, test_loss = 0;
   std::uint64_t events = 0, synaptic_ops = 0;
   double wall_time = 0;
+  std::vector<double> extra;   // run_result::extra_columns, in order
 };
 
 struct run_result {
   std::vector<eval_row> rows;
+  std::vector<std::string> extra_columns;   // /metrics/<name> beyond the standard ones
   std::vector<std::string> projections;
   std::vector<std::vector<double>> w_start, w_end;   // per projection, dense post-major
   std::uint64_t samples = 0;

@@ -108,6 +108,7 @@ struct trace_writer::impl {
   std::string where;   // "trace 'PATH'", the prefix of every runtime error
   h5::handle f;
   std::array<series, metric_columns.size()> metrics;
+  std::vector<series> extra_metrics;   // add_metric, in order
   std::map<std::string, projection_sets> projections;
   std::map<std::string, report_sets> reports;
   bool provenance_written = false;
@@ -283,6 +284,12 @@ trace_writer::trace_writer(const std::filesystem::path& file) : impl_(std::make_
   mdc.flash_incr_mode = H5C_flash_incr__off;
   mdc.decr_mode = H5C_decr__off;
   h5::check(H5Pset_mdc_config(fapl.get(), &mdc), create);
+  // File space is handed out from large blocks, and every flush extends the file to the
+  // end of the current block. Raw data (written first in a flush) then usually lands
+  // below the end-of-file recorded on disk, so a kill in the middle of a flush's
+  // metadata writes does not leave indexes pointing past it ("addr overflow").
+  h5::check(H5Pset_small_data_block_size(fapl.get(), hsize_t{4} << 20), create);
+  h5::check(H5Pset_meta_block_size(fapl.get(), hsize_t{1} << 20), create);
 
   const hid_t id = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
   if (id < 0) throw core::user_error(create + ": " + h5::error_text());
@@ -411,6 +418,24 @@ void trace_writer::add_report(const report_spec& r) {
   m.reports.emplace(r.population, std::move(s));
 }
 
+void trace_writer::add_metric(const std::string& path) {
+  impl& m = *impl_;
+  m.require_structure_phase("add_metric");
+  std::string at = "/metrics";
+  std::size_t from = 0;
+  for (std::size_t slash; (slash = path.find('/', from)) != std::string::npos; from = slash + 1) {
+    const std::string name = path.substr(from, slash - from);
+    const std::string parent = at;
+    at += "/" + name;
+    h5::handle p = h5::own(H5Gopen2(m.f.get(), parent.c_str(), H5P_DEFAULT), H5Gclose, m.at("open " + parent));
+    if (H5Lexists(p.get(), name.c_str(), H5P_DEFAULT) <= 0) m.group(p.get(), name, at);
+  }
+  h5::handle g = h5::own(H5Gopen2(m.f.get(), at.c_str(), H5P_DEFAULT), H5Gclose, m.at("open " + at));
+  const std::string leaf = path.substr(from);
+  m.extra_metrics.push_back(
+      m.appendable(g.get(), leaf, at + "/" + leaf, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {}));
+}
+
 void trace_writer::start_streaming() { impl_->start_streaming(); }
 
 void trace_writer::append_metrics(const metrics_row& r) {
@@ -419,6 +444,8 @@ void trace_writer::append_metrics(const metrics_row& r) {
                           &r.test_loss, &r.events, &r.synaptic_ops, &r.wall_time};
   static_assert(std::size(values) == metric_columns.size());
   for (std::size_t i = 0; i < metric_columns.size(); ++i) m.append(m.metrics[i], values[i], 1);
+  if (r.extra.size() != m.extra_metrics.size()) m.bug("append_metrics: extra values do not match add_metric");
+  for (std::size_t i = 0; i < r.extra.size(); ++i) m.append(m.extra_metrics[i], &r.extra[i], 1);
 }
 
 void trace_writer::append_snapshot(const std::string& projection, std::uint64_t samples,
@@ -470,6 +497,7 @@ void trace_writer::close() {
     if (h.reset() < 0 && first_error.empty()) first_error = m.at(what) + ": " + h5::error_text();
   };
   for (series& s : m.metrics) close_one(s.ds, "close " + s.path);
+  for (series& s : m.extra_metrics) close_one(s.ds, "close " + s.path);
   for (auto& [name, p] : m.projections) {
     close_one(p.data.ds, "close " + p.data.path);
     close_one(p.bias.ds, "close " + p.bias.path);

@@ -33,6 +33,7 @@ struct metrics_row {
   std::uint64_t events = 0;        // cumulative messages (one per neuron emission per delay class)
   std::uint64_t synaptic_ops = 0;  // cumulative multiply-adds done by synapses
   double wall_time = 0;            // seconds since start (excluded from determinism checks)
+  std::vector<double> extra;       // the columns declared with add_metric, in that order
 };
 
 struct report_spec {
@@ -56,6 +57,9 @@ class trace_writer {
   void add_projection(const std::string& name, const std::string& pre, const std::string& post,
                       std::uint32_t n_post, std::uint32_t n_pre, bool bias);
   void add_report(const report_spec& r);
+  // A rule- or experiment-specific f64 column under /metrics, e.g. "energy" or
+  // "alignment/w2/weight_cosine" (groups are created as needed).
+  void add_metric(const std::string& path);
   // Switches the file to SWMR write mode; afterwards only appends are allowed.
   void start_streaming();
 

@@ -27,6 +27,8 @@ struct forward_link {
   std::uint32_t classes = 1;
   std::uint32_t local_port = no_port;
   bool from_input = false;                 // the pre population is the clamped input (IL: sends once per sample)
+  double lr_scale = 1;        // this projection's share of the rule's learning rate
+  double weight_decay = 0;    // its l2 penalty
 };
 
 // An out-projection seen from its pre population: errors come back through it.

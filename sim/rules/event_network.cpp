@@ -106,22 +106,21 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
     w[v].activity_out = E.add_out_port(pop_of(v));
   }
   syn_.reserve(spec.projections.size());
+  feedback_syn_.resize(spec.projections.size());
+  for (std::size_t k = 0; k < spec.projections.size(); ++k) {
+    if (!spec.projections[k].b.w.empty()) feedback_syn_[k] = convert<Real>(spec.projections[k].b);
+  }
   std::vector<port_t> fwd_port(spec.projections.size()), back_port(spec.projections.size(), ~port_t{0});
   for (std::size_t k = 0; k < spec.projections.size(); ++k) {
     const auto& p = spec.projections[k];
-    auto& s = syn_.emplace_back();
-    s.name = p.syn.name;
-    s.n_post = p.syn.n_post;
-    s.n_pre = p.syn.n_pre;
-    s.dense = p.syn.dense;
-    s.row_ptr = p.syn.row_ptr;
-    s.col = p.syn.col;
-    s.w.assign(p.syn.w.begin(), p.syn.w.end());
+    auto& s = syn_.emplace_back(convert<Real>(p.syn));
     auto link = std::make_unique<neurons::forward_link<Real>>();
     link->syn = &s;
     link->klass = p.forward.klass;
     link->classes = static_cast<std::uint32_t>(p.forward.class_delay.size());
     link->from_input = p.pre == spec.input;
+    link->lr_scale = p.lr_scale;
+    link->weight_decay = p.weight_decay;
     link->local_port = next_local[p.post]++;
     fwd_port[k] = E.add_in_port(pop_of(p.post), link->local_port);
     w[p.post].in.push_back(link.get());
@@ -131,7 +130,8 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
     const auto& p = spec.projections[k];
     if (p.feedback == feedback_kind::none) continue;
     auto link = std::make_unique<neurons::feedback_link<Real>>();
-    link->syn = &syn_[k];
+    link->syn = &syn_[k];   // W^T: the forward weights, read live
+    if (p.feedback == feedback_kind::random && !p.b_tied()) link->syn = &feedback_syn_[k];
     link->local_port = next_local[p.pre]++;
     back_port[k] = E.add_in_port(pop_of(p.pre), link->local_port);
     w[p.pre].back.push_back(link.get());

@@ -314,18 +314,26 @@ void zil_population<Real>::apply(index_t i, unsigned shard) {
     apply_optimizer(i, shard);
     return;
   }
-  const Real scale = static_cast<Real>(learning_->lr / accumulated_[i]);
+  const double base = learning_->lr / accumulated_[i];
   for (std::size_t k = 0; k < in_.size(); ++k) {
-    auto& syn = *w_.in[k]->syn;
+    const auto& link = *w_.in[k];
+    auto& syn = *link.syn;
     const auto rb = syn.row_begin(i), n = syn.row_end(i) - rb;
-    if (learning_->batch > 1) {
-      kernels::axpy(scale, grad_[k].data() + rb, syn.w.data() + rb, n);
-      std::fill_n(grad_[k].data() + rb, n, Real(0));
+    const Real scale = static_cast<Real>(base * link.lr_scale);
+    const Real* x = learning_->batch > 1 ? nullptr : in_[k].pre_values(i, shard);
+    if (link.weight_decay != 0) {
+      const Real decay = static_cast<Real>(learning_->lr * link.lr_scale * link.weight_decay);
+      kernels::decayed_update(scale, decay, eps_[i], x, x ? nullptr : grad_[k].data() + rb, syn.w.data() + rb, n);
+    } else if (x) {
+      kernels::outer_update(scale, eps_[i], x, syn.w.data() + rb, n);
     } else {
-      kernels::outer_update(scale, eps_[i], in_[k].pre_values(i, shard), syn.w.data() + rb, n);
+      kernels::axpy(scale, grad_[k].data() + rb, syn.w.data() + rb, n);
     }
+    if (!x) std::fill_n(grad_[k].data() + rb, n, Real(0));
   }
-  if (spec_->bias) b_[i] += scale * grad_b_[i];
+  // The bias is the neuron's own parameter: the first in-projection's rate, no decay.
+  const double bias_scale = base * (in_.empty() ? 1.0 : w_.in[0]->lr_scale);
+  if (spec_->bias) b_[i] += static_cast<Real>(bias_scale) * grad_b_[i];
   grad_b_[i] = 0;
   accumulated_[i] = 0;
 }

@@ -24,6 +24,9 @@ struct mlp_options {
   std::uint64_t seed = 1;
   bool bias = true;
   double gamma = 1.0;
+  bool random_feedback = false;               // feedback alignment: fixed random B per projection
+  bool tie_feedback = false;                  // random feedback with B := W^T (tied, read live)
+  double weight_decay = 0, lr_scale = 1;      // applied to the last projection
 };
 
 inline delay_spec random_delays(std::uint64_t n, tick_t lo, tick_t hi, counter_rng& rng) {
@@ -67,8 +70,18 @@ inline network_spec make_mlp(const mlp_options& o) {
     const double a = 1.0 / std::sqrt(double(p.syn.n_pre));
     for (auto& w : p.syn.w) w = rng.uniform(-a, a) * 1.5;
     p.forward = random_delays(p.syn.w.size(), o.delay_min, o.delay_max, rng);
-    p.feedback = l == 1 ? feedback_kind::none : feedback_kind::symmetric;
+    p.feedback = l == 1 ? feedback_kind::none
+                 : (o.random_feedback || o.tie_feedback) ? feedback_kind::random
+                                                         : feedback_kind::symmetric;
     p.backward = random_delays(p.syn.w.size(), o.delay_min, o.delay_max, rng);
+    if (p.feedback == feedback_kind::random && !o.tie_feedback) {
+      p.b = p.syn;
+      for (auto& w : p.b.w) w = rng.uniform(-0.5, 0.5);
+    }
+    if (l + 1 == o.sizes.size()) {
+      p.weight_decay = o.weight_decay;
+      p.lr_scale = o.lr_scale;
+    }
     s.projections.push_back(p);
   }
   s.learning.loss = o.loss;

@@ -44,7 +44,17 @@ int cmd_run(int argc, char** argv) {
                  out.c_str());
     return exit_diverged;
   }
-  std::printf("test         accuracy %s, loss %.4f\n", percent(last.test_accuracy).c_str(), last.test_loss);
+  bool regression = false;
+  for (std::size_t k = 0; k < r.extra_columns.size() && k < last.extra.size(); ++k) {
+    if (r.extra_columns[k] == "test_nse") {
+      regression = true;
+      std::printf("test         normalized squared error %.4g, loss %.4g\n", last.extra[k], last.test_loss);
+    } else {
+      std::printf("%-12s %s %.4f\n", k == 0 || regression ? "metrics" : "", r.extra_columns[k].c_str(), last.extra[k]);
+    }
+  }
+  if (!regression)
+    std::printf("test         accuracy %s, loss %.4f\n", percent(last.test_accuracy).c_str(), last.test_loss);
   std::printf("trace        %s\n", out.c_str());
   if (r.interrupted) {
     std::fprintf(stderr, "phaseless run: interrupted after %llu samples; trace flushed and closed\n",

@@ -1,0 +1,223 @@
+#!/usr/bin/python3
+"""Dual-propagation replication (spec dp-fa.md §6.2) through the phaseless CLI.
+
+Runs every row of the protocol (784-512-512-10 ReLU, squared loss, Adam 1e-3,
+batch 50, beta 1/2, Fashion-MNIST, 3 epochs) for each seed:
+
+  BP (Z-IL + Adam, = backprop), DP-top alpha in {0, 1/2, 1}, DP alpha = 1/2,
+  undamped DP alpha = 1 (expected to diverge), damped DP alpha = 1,
+
+as `build/tools/phaseless run MODEL --set seed=S --out X.h5 -q`, reads /metrics
+and the final weight snapshot of each trace with h5py, computes the Lipschitz
+proxy opnorm(W2 W1 W0) with numpy, and writes a markdown table, a JSON file and
+two PNGs (accuracy per epoch; the alpha sweep) to data/replication/dp/.
+
+usage: /usr/bin/python3 tools/replicate_dp.py [--seeds 1 2] [--jobs 2] [--plot-only]
+                                              [--epochs-damped N]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import h5py
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLI = os.path.join(ROOT, "build", "tools", "phaseless")
+OUT = os.path.join(ROOT, "data", "replication", "dp")
+
+# (key, label, model file, alpha or None, family)
+ROWS = [
+    ("bp", "BP (Z-IL + Adam)", "fmnist_dp_bp", None, "bp"),
+    ("top0", "DP-top a=0", "fmnist_dp_top_a0", 0.0, "top"),
+    ("top05", "DP-top a=1/2", "fmnist_dp_top_a05", 0.5, "top"),
+    ("top1", "DP-top a=1", "fmnist_dp_top_a1", 1.0, "top"),
+    ("dp05", "DP a=1/2", "fmnist_dp_a05", 0.5, "dp"),
+    ("dp1", "DP a=1 undamped", "fmnist_dp_a1_undamped", 1.0, "dp"),
+    ("ddp1", "damped DP a=1", "fmnist_dp_a1_damped", 1.0, "damped"),
+]
+
+
+def trace_path(key, seed):
+    return os.path.join(OUT, f"{key}_s{seed}.h5")
+
+
+def run_one(key, model, seed, extra):
+    path = trace_path(key, seed)
+    cmd = [CLI, "run", os.path.join(ROOT, "models", model + ".textproto"), "--set", f"seed={seed}",
+           "--out", path, "-q"] + extra
+    t0 = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    info = {"cmd": " ".join(cmd[1:]), "exit": p.returncode, "seconds": time.time() - t0,
+            "stderr": p.stderr.strip()[-600:]}
+    with open(path + ".json", "w") as f:
+        json.dump(info, f, indent=1)
+    print(f"  {key} seed {seed}: exit {p.returncode} in {info['seconds']:.0f} s", flush=True)
+    return info
+
+
+def read(key, seed):
+    path = trace_path(key, seed)
+    with open(path + ".json") as f:
+        info = json.load(f)
+    with h5py.File(path, "r") as f:
+        m = f["metrics"]
+        samples = m["samples"][:].tolist()
+        acc = m["test_accuracy"][:].tolist()
+        loss = m["train_loss"][:].tolist()
+        ws, w0s, last = [], [], None
+        for name in ("w0", "w1", "w2"):
+            snap = f[f"weights/{name}/snapshots"]
+            ws.append(np.asarray(snap["data"][-1], dtype=np.float64))
+            w0s.append(np.asarray(snap["data"][0], dtype=np.float64))
+            last = int(snap["samples"][-1])
+    prod = ws[2] @ ws[1] @ ws[0]
+    prod0 = w0s[2] @ w0s[1] @ w0s[0]
+    return {
+        "samples": samples, "accuracy": acc, "train_loss": loss, "exit": info["exit"],
+        "message": info["stderr"], "seconds": info["seconds"],
+        "opnorm": float(np.linalg.norm(prod, 2)) if np.all(np.isfinite(prod)) else float("nan"),
+        "max_abs_w": float(max(np.max(np.abs(w)) for w in ws)),
+        "snapshot_samples": last,
+        "opnorm0": float(np.linalg.norm(prod0, 2)),
+    }
+
+
+def fmt(x, nd=2):
+    return "NaN" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.{nd}f}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--plot-only", action="store_true")
+    ap.add_argument("--epochs-damped", type=int, default=1)
+    ap.add_argument("--only", nargs="*", help="row keys to (re)run")
+    a = ap.parse_args()
+    os.makedirs(OUT, exist_ok=True)
+    if not a.plot_only:
+        jobs = []
+        for key, _, model, _, fam in ROWS:
+            if a.only and key not in a.only:
+                continue
+            extra = [f"--set", f"schedule.epochs={a.epochs_damped}"] if fam == "damped" else []
+            for s in a.seeds:
+                jobs.append((key, model, s, extra))
+        # seed by seed (a complete first seed early), the diverging run early, damped last
+        order = {"dp1": 0, "bp": 1, "top05": 2, "dp05": 3, "top0": 4, "top1": 5, "ddp1": 6}
+        jobs.sort(key=lambda j: (a.seeds.index(j[2]), order.get(j[0], 9)))
+        print(f"running {len(jobs)} runs on {a.jobs} workers", flush=True)
+        with ThreadPoolExecutor(a.jobs) as ex:
+            list(ex.map(lambda j: run_one(*j), jobs))
+
+    res = {}
+    for key, label, model, alpha, fam in ROWS:
+        for s in a.seeds:
+            if os.path.exists(trace_path(key, s) + ".json"):
+                res[(key, s)] = read(key, s)
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump({f"{k}_s{s}": v for (k, s), v in res.items()}, f, indent=1)
+
+    # Table: per row, accuracy after each epoch (mean over seeds, per seed in brackets),
+    # final opnorm, the gap to BP, and the outcome.
+    def final_acc(r):
+        fin = [x for x in r["accuracy"][1:] if x == x]
+        return fin[-1] if fin and r["exit"] == 0 else float("nan")
+
+    bp = [final_acc(res[("bp", s)]) for s in a.seeds if ("bp", s) in res]
+    bp_mean = float(np.mean(bp)) if bp else float("nan")
+    lines = ["| run | test acc. epoch 1 / 2 / 3 (%, mean of seeds) | per seed, final | opnorm(W2W1W0) per seed | "
+             "final - BP (points) | outcome |", "|---|---|---|---|---|---|"]
+    for key, label, model, alpha, fam in ROWS:
+        rs = [res[(key, s)] for s in a.seeds if (key, s) in res]
+        if not rs:
+            continue
+        ep = []
+        for e in (1, 2, 3):
+            vals = [r["accuracy"][e] * 100 for r in rs if len(r["accuracy"]) > e and r["accuracy"][e] == r["accuracy"][e]]
+            ep.append(fmt(float(np.mean(vals))) if len(vals) == len(rs) else "—")
+        fins = [final_acc(r) * 100 for r in rs]
+        ops = [r["opnorm"] for r in rs]
+        gap = float(np.mean(fins)) - bp_mean * 100 if key != "bp" else 0.0
+        if any(r["exit"] == 3 for r in rs):
+            where = "; ".join(f"s{s}: exit {r['exit']} at sample {r['samples'][-1]}, opnorm {r['opnorm']:.3g} at the "
+                              f"last snapshot ({r['snapshot_samples']} samples, initial {r['opnorm0']:.3g})"
+                              for s, r in zip(a.seeds, rs))
+            outcome = f"diverged ({where})"
+        elif all(np.isfinite(fins)):
+            outcome = "finite" + ("" if fam == "damped" else (", within 1.0 of BP" if abs(gap) <= 1.0 else ", NOT within 1.0 of BP"))
+        else:
+            outcome = "non-finite"
+        lines.append(f"| {label} | {' / '.join(ep)} | {', '.join(fmt(x) for x in fins)} | "
+                     f"{', '.join((fmt(x, 2) if x < 1e4 else f'{x:.3g}') if r['exit'] == 0 else 'n/a' for x, r in zip(ops, rs))} | "
+                     f"{fmt(gap) if key != 'bp' else '—'} | {outcome} |")
+    table = "\n".join(lines)
+    with open(os.path.join(OUT, "results.md"), "w") as f:
+        f.write(f"Seeds {a.seeds}; damped DP: {a.epochs_damped} epoch(s).\n\n" + table + "\n")
+    print(table)
+    for (k, s), r in res.items():
+        if r["exit"] != 0:
+            print(f"{k} seed {s}: exit {r['exit']}: {r['message'].splitlines()[-1] if r['message'] else ''}")
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, (key, label, model, alpha, fam) in enumerate(ROWS):
+        for j, s in enumerate(a.seeds):
+            r = res.get((key, s))
+            if not r:
+                continue
+            x = [n / 50000 for n in r["samples"]]
+            y = [v * 100 if v == v else np.nan for v in r["accuracy"]]
+            ax.plot(x, y, marker="o", color=f"C{i}", ls="-" if j == 0 else "--", label=label if j == 0 else None)
+            if r["exit"] == 3:
+                ax.plot([x[-1]], [10], marker="x", color=f"C{i}", ms=10)
+    ax.set_xlabel("epoch (50,000 samples)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("Fashion-MNIST 784-512-512-10, MSE, Adam 1e-3, batch 50, beta 1/2\n(solid: seed %d, dashed: seed %d; x: diverged)"
+                 % (a.seeds[0], a.seeds[-1]), fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(os.path.join(OUT, "accuracy_per_epoch.png"), dpi=120)
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 4))
+    for fam, label, marker in (("top", "DP-top", "o"), ("dp", "DP (undamped)", "s"), ("damped", "damped DP", "^")):
+        pts = [(alpha, key) for key, _, _, alpha, f in ROWS if f == fam]
+        xs, acc, op = [], [], []
+        for alpha, key in pts:
+            for s in a.seeds:
+                r = res.get((key, s))
+                if r:
+                    xs.append(alpha)
+                    acc.append(final_acc(r) * 100 if r["exit"] == 0 else 10.0)
+                    op.append(r["opnorm"])
+        a1.scatter(xs, acc, marker=marker, label=label)
+        a2.scatter(xs, op, marker=marker, label=label)
+    if bp:
+        a1.axhline(bp_mean * 100, color="k", ls=":", label="BP")
+        a2.axhline(np.mean([res[("bp", s)]["opnorm"] for s in a.seeds if ("bp", s) in res]), color="k", ls=":", label="BP")
+    a1.set_xlabel("alpha")
+    a1.set_ylabel("final test accuracy (%) (diverged: plotted at 10)")
+    a2.set_xlabel("alpha")
+    a2.set_ylabel("opnorm(W2 W1 W0)")
+    a2.set_yscale("log")
+    for ax in (a1, a2):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("alpha sweep (beta 1/2)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(OUT, "alpha_sweep.png"), dpi=120)
+    print("wrote", OUT)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
