@@ -129,8 +129,9 @@ def main():
     json.dump(results, open(os.path.join(a.out, "results.json"), "w"), indent=1)
 
     # Table 1: the sweep.
-    lines = [f"Measured with `tools/replicate_il.py` ({a.seeds} seeds, mean ± sd; wall time {total / 60:.1f} min "
-             f"with {a.jobs} parallel runs).", "",
+    cpu = sum(r["wall"] for r in results)
+    lines = [f"Measured with `tools/replicate_il.py` ({a.seeds} seeds, mean ± sd; {len(results)} runs, "
+             f"{cpu / 60:.1f} min of run wall time, {a.jobs} at a time).", "",
              f"**Sweep: test accuracy (%) after {a.sweep_samples} samples, batch 1** (first 2,000 test images; "
              "\"diverged\": the run stopped with exit status 3 — NaN/Inf — in k of the seeds).", "",
              "| method | " + " | ".join(f"α = {x:g}" for x in ALPHAS) + " |",
@@ -206,16 +207,14 @@ def main():
         for alpha in ALPHAS:
             rs = [r for r in results if r["tag"] == "sweep" and r["method"] == method and r["alpha"] == alpha]
             ok = [100 * r["test_accuracy"][-1] for r in rs if not r["diverged"]]
-            if ok:
-                m, sd = mean_sd(ok)
-                xs.append(alpha), ms.append(m), sds.append(sd)
+            m, sd = mean_sd(ok) if ok else (float("nan"), float("nan"))   # NaN breaks the line
+            xs.append(alpha), ms.append(m), sds.append(sd)
             if len(ok) < len(rs):
                 dx.append(alpha)
         ax.errorbar(xs, ms, yerr=sds, marker="o", capsize=3, color=colors[method], label=method)
         if dx:
-            ax.scatter(dx, [5] * len(dx), marker="x", s=60, color=colors[method])
-    ax.axhline(5, color="grey", lw=0.5, ls=":")
-    ax.text(0.011, 7, "x: diverged (NaN) in ≥ 1 seed", fontsize=8, color="grey")
+            ax.scatter(dx, [6 - 2.5 * SWEEP.index(method)] * len(dx), marker="x", s=50, color=colors[method])
+        ax.text(0.011, 8, "x: diverged (NaN) in ≥ 1 seed", fontsize=8, color="grey")
     ax.set_xscale("log")
     ax.set_ylim(0, 90)
     ax.set_xlabel("learning rate α")
