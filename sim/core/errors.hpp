@@ -17,6 +17,12 @@ struct numeric_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The system could not complete a read or write the run needs (disk full, I/O
+// error): not the user's mistake and not a bug. The message names the file.
+struct io_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 struct internal_error : std::logic_error {
   using std::logic_error::logic_error;
 };

@@ -1,6 +1,8 @@
 // HDF5 helpers: error stack to text, shared property lists, type names.
 #include "sim/io/h5_util.hpp"
 
+#include "sim/core/errors.hpp"
+
 #include <stdexcept>
 
 namespace phaseless::io::h5 {
@@ -36,7 +38,7 @@ std::string error_text() {
   return lines.front() + " (" + why + ")";
 }
 
-void fail(const std::string& where) { throw std::runtime_error(where + ": " + error_text()); }
+void fail(const std::string& where) { throw core::io_error(where + ": " + error_text()); }
 
 handle file_access_plist(const std::string& where) {
   handle fapl = own(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, where);

@@ -117,6 +117,21 @@ struct trace_writer::impl {
 
   std::string at(const std::string& what) const { return where + ": cannot " + what; }
 
+  // A write that hits a full disk can leave an HDF5 file unreadable, so the writer
+  // stops before that: when the next append (plus room for metadata and the final
+  // close) would not fit, it flushes, closes the file cleanly and throws io_error.
+  // The trace then holds everything up to the last complete append.
+  void ensure_space(std::uintmax_t bytes, trace_writer& self) {
+    constexpr std::uintmax_t headroom = 4u << 20;   // metadata, chunk index, close
+    std::error_code ec;
+    const auto sp = fs::space(file.parent_path().empty() ? fs::path(".") : file.parent_path(), ec);
+    if (ec || sp.available >= bytes + headroom) return;
+    self.close();
+    throw core::io_error(where + ": only " + std::to_string(sp.available >> 10) +
+                         " KiB left on its disk; stopped writing before the disk filled, and closed the "
+                         "trace (it holds everything recorded so far)");
+  }
+
   [[noreturn]] void bug(const std::string& what) const {
     throw core::internal_error("trace_writer (" + file.string() + "): " + what);
   }
@@ -288,9 +303,16 @@ trace_writer::trace_writer(const std::filesystem::path& file) : impl_(std::make_
   // end of the current block. Raw data (written first in a flush) then usually lands
   // below the end-of-file recorded on disk, so a kill in the middle of a flush's
   // metadata writes does not leave indexes pointing past it ("addr overflow").
+#ifndef PHASELESS_EXPERIMENT_NO_BLOCKS
   h5::check(H5Pset_small_data_block_size(fapl.get(), hsize_t{4} << 20), create);
   h5::check(H5Pset_meta_block_size(fapl.get(), hsize_t{1} << 20), create);
+#endif
 
+  // Remove an old trace first instead of letting H5Fcreate truncate it: truncating a
+  // large file takes long enough to be a real window in which a kill leaves an empty
+  // file at PATH. (If the folder forbids removal, H5Fcreate truncates as usual.)
+  std::error_code ignored;
+  std::filesystem::remove(file, ignored);
   const hid_t id = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
   if (id < 0) throw core::user_error(create + ": " + h5::error_text());
   m.f = h5::handle(id, H5Fclose);
@@ -440,6 +462,7 @@ void trace_writer::start_streaming() { impl_->start_streaming(); }
 
 void trace_writer::append_metrics(const metrics_row& r) {
   impl& m = *impl_;
+  m.ensure_space(8 * (metric_columns.size() + r.extra.size()), *this);
   const void* values[] = {&r.samples, &r.ticks,  &r.train_loss,   &r.test_accuracy,
                           &r.test_loss, &r.events, &r.synaptic_ops, &r.wall_time};
   static_assert(std::size(values) == metric_columns.size());
@@ -451,6 +474,7 @@ void trace_writer::append_metrics(const metrics_row& r) {
 void trace_writer::append_snapshot(const std::string& projection, std::uint64_t samples,
                                    std::span<const float> w, std::span<const float> b) {
   impl& m = *impl_;
+  m.ensure_space(4 * (w.size() + b.size()) + 8, *this);
   const auto it = m.projections.find(projection);
   if (it == m.projections.end()) m.bug("append_snapshot to unknown projection '" + projection + "'");
   projection_sets& p = it->second;
@@ -469,6 +493,7 @@ void trace_writer::append_snapshot(const std::string& projection, std::uint64_t 
 void trace_writer::append_report(const std::string& population, std::uint64_t samples,
                                  std::int64_t tick, std::span<const float> values) {
   impl& m = *impl_;
+  m.ensure_space(4 * values.size() + 16, *this);
   const auto it = m.reports.find(population);
   if (it == m.reports.end()) m.bug("append_report to unknown population '" + population + "'");
   report_sets& r = it->second;
@@ -509,7 +534,7 @@ void trace_writer::close() {
     close_one(r.samples.ds, "close " + r.samples.path);
   }
   close_one(m.f, "close the file");
-  if (!first_error.empty()) throw std::runtime_error(first_error);
+  if (!first_error.empty()) throw core::io_error(first_error);
 }
 
 }  // namespace phaseless::io

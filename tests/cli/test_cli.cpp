@@ -182,3 +182,19 @@ TEST_CASE("compare: event engine and baseline agree on the small model and inspe
   CHECK(bad.status == 2);
   CHECK(bad.out.find("/metrics/test_accuracy") != std::string::npos);   // lists what exists
 }
+
+TEST_CASE("a disk that fills mid-run: exit status 4, one message, and a trace that still reads") {
+  // A small tmpfs stands for a full disk (the suite runs as root, as CI does).
+  const auto dir = tmp("fulldisk");
+  fs::create_directories(dir);
+  REQUIRE(sh("mount -t tmpfs -o size=9000k tmpfs " + dir.string()).status == 0);
+  const auto f = dir / "t.h5";
+  const auto r = sh(cli() + " run " + small + " -q --out " + f.string() +
+                    " --set schedule.epochs=40 --set record.snapshot_every=100");
+  CHECK(r.status == 4);
+  CHECK(r.out.find("left on its disk") != std::string::npos);
+  CHECK(r.out.find("Segmentation") == std::string::npos);
+  CHECK(sh("h5dump -H " + f.string() + " > /dev/null").status == 0);
+  CHECK(phaseless::io::read_dataset(f, "/metrics/samples").size() >= 2);
+  sh("umount " + dir.string());
+}

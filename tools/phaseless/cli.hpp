@@ -1,6 +1,7 @@
 #pragma once
 // Shared pieces of the `phaseless` subcommands. Exit statuses: 0 success, 1 a bug,
-// 2 a user mistake (model, data, path, flag), 3 learning diverged, 130 interrupted.
+// 2 a user mistake (model, data, path, flag), 3 learning diverged, 4 a failed read or
+// write (disk full, I/O error), 130 interrupted.
 #include <boost/program_options.hpp>
 #include <atomic>
 #include <string>
@@ -12,7 +13,7 @@ namespace phaseless::cli {
 
 namespace po = boost::program_options;
 
-constexpr int exit_ok = 0, exit_user = 2, exit_diverged = 3, exit_interrupted = 130;
+constexpr int exit_ok = 0, exit_user = 2, exit_diverged = 3, exit_io = 4, exit_interrupted = 130;
 
 // Parses argv for one subcommand: `positional` names the one positional argument.
 // Prints help and returns false when --help is given. Throws core::user_error on

@@ -37,6 +37,9 @@ int main(int argc, char** argv) {
   } catch (const core::user_error& e) {
     std::fprintf(stderr, "phaseless %s: error: %s\n", cmd.c_str(), e.what());
     return cli::exit_user;
+  } catch (const core::io_error& e) {
+    std::fprintf(stderr, "phaseless %s: error: %s\n", cmd.c_str(), e.what());
+    return cli::exit_io;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "phaseless %s: error: out of memory (is the network or dataset too large?)\n", cmd.c_str());
     return 1;
