@@ -51,6 +51,10 @@ network_spec make_spec(const variant& v, loss_kind loss, std::uint32_t batch, ti
   il.alpha = 2.5;
   il.eps_n = 0.25;
   il.adam_lr = v.adam ? 0.01 : 0;
+  // Exercise the remaining knobs: IL-Adam's soft clamp (the spec's n = 0.95 at batch 1)
+  // and an activity decay.
+  il.clamp = v.adam ? 0.95 : 1.0;
+  il.gamma_dec = v.T == 6 ? 0.01 : 0.0;
   if (v.adam) s.learning.lr = 0.01;
   return s;
 }
