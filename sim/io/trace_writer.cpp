@@ -303,10 +303,8 @@ trace_writer::trace_writer(const std::filesystem::path& file) : impl_(std::make_
   // end of the current block. Raw data (written first in a flush) then usually lands
   // below the end-of-file recorded on disk, so a kill in the middle of a flush's
   // metadata writes does not leave indexes pointing past it ("addr overflow").
-#ifndef PHASELESS_EXPERIMENT_NO_BLOCKS
   h5::check(H5Pset_small_data_block_size(fapl.get(), hsize_t{4} << 20), create);
   h5::check(H5Pset_meta_block_size(fapl.get(), hsize_t{1} << 20), create);
-#endif
 
   // Remove an old trace first instead of letting H5Fcreate truncate it: truncating a
   // large file takes long enough to be a real window in which a kill leaves an empty

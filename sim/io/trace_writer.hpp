@@ -2,7 +2,9 @@
 // The HDF5 trace of one run: the only header of the project that stands for HDF5
 // (HDF5 itself is included only in trace_writer.cpp and trace_reader.cpp).
 // Layout: docs/trace-format.md. Streamed: datasets are chunked and appendable, and
-// the file is opened in SWMR mode so a killed run is readable up to the last flush().
+// HDF5 writes metadata only at flush()/close() (HDF5 1.8 file format, no SWMR: a
+// SIGKILLed SWMR file stays marked "open for writing" and h5dump/h5py refuse it), so
+// a killed run is readable up to the last flush(). See docs/trace-format.md.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -60,7 +62,7 @@ class trace_writer {
   // A rule- or experiment-specific f64 column under /metrics, e.g. "energy" or
   // "alignment/w2/weight_cosine" (groups are created as needed).
   void add_metric(const std::string& path);
-  // Switches the file to SWMR write mode; afterwards only appends are allowed.
+  // Ends the structure phase (flushes it); afterwards only appends are allowed.
   void start_streaming();
 
   // --- appends ---

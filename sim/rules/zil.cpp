@@ -49,16 +49,13 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
   fwd_done_.assign(n, 0);
   bwd_done_.assign(n, 0);
   fwd_news_.assign(n, 0);
-  queued_.assign(n, 0);
   sent_.assign(n, 0);
   accumulated_.assign(n, 0);
   loss_.assign(n, 0.0);
   shard_tag_.assign(w_.shards, no_tag);
-  all_ready_.assign(w_.shards, 0);
-  ready_.resize(w_.shards);
-  due_.resize(w_.shards);
-  target_row_.assign(w_.shards, 0);
-  target_tag_.assign(w_.shards, no_tag);
+  ready_.init(n, w_.shards);
+  timers_.init(w_.shards);
+  target_.init(w_.shards);
   if (w_.lateral_fan) {
     lateral_.assign(w_.shards, std::vector<Real>(n, Real(0)));
     lateral_gate_.init(*w_.lateral_fan, w_.shards);
@@ -79,14 +76,6 @@ void zil_population<Real>::begin(index_t lo, index_t hi, tag_t tag) {
 }
 
 template <class Real>
-void zil_population<Real>::mark(unsigned shard, index_t i) {
-  if (!queued_[i]) {
-    queued_[i] = 1;
-    ready_[shard].push_back(i);
-  }
-}
-
-template <class Real>
 void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> events, shard_context& ctx) {
   const unsigned s = ctx.shard;
   const bool eager = w_.mode == mode_kind::eager;
@@ -99,7 +88,7 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
             begin(ctx.lo, ctx.hi, tag);
           }
           if (complete || eager) {
-            all_ready_[s] = 1;
+            ready_.mark_all(s);
             for (index_t i = ctx.lo; i < ctx.hi; ++i) fwd_news_[i] = 1;
           }
         },
@@ -107,7 +96,7 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
           begin(i, i + 1, tag);
           if (complete || eager) {
             fwd_news_[i] = 1;
-            mark(s, i);
+            ready_.mark(s, i);
           }
         });
     return;
@@ -125,31 +114,21 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
           begin(lo, hi, tag);
         },
         [&](tag_t, bool complete) {
-          if (complete || eager) all_ready_[s] = 1;
+          if (complete || eager) ready_.mark_all(s);
         },
         [&](index_t i, tag_t, bool complete) {
-          if (complete || eager) mark(s, i);
+          if (complete || eager) ready_.mark(s, i);
         });
     return;
   }
   if (port == w_.timer_port) {
-    // One timer event per shard and tick stands for the timers every neuron of the
-    // shard set at that tick (e.seq); each neuron's own due entry says what to apply.
-    auto& due = due_[s];
-    for (const event& e : events) {
-      if (e.source < ctx.lo || e.source >= ctx.hi) continue;
-      std::size_t k = 0;
-      for (; k < due.size() && due[k].first == e.seq; ++k) apply(due[k].second, s);
-      due.erase(due.begin(), due.begin() + static_cast<std::ptrdiff_t>(k));
-    }
+    // One timer event per shard and tick stands for the timers its neurons set then.
+    timers_.fire(events, ctx, [&](index_t i) { apply(i, s); });
     return;
   }
   if (port == w_.target_port) {
-    for (const event& e : events) {
-      target_row_[s] = static_cast<std::uint64_t>(e.value);
-      target_tag_[s] = e.tag;
-    }
-    all_ready_[s] = 1;
+    target_.deliver(events, s);
+    ready_.mark_all(s);
     return;
   }
   if (port == w_.lateral_port) {
@@ -157,7 +136,7 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
       lateral_[s][e.source] = static_cast<Real>(e.value);
       lateral_gate_.arrive_shard(s, e);
     }
-    all_ready_[s] = 1;
+    ready_.mark_all(s);
     return;
   }
   throw internal_error("zil_population: unknown port");
@@ -165,21 +144,7 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
 
 template <class Real>
 void zil_population<Real>::react(shard_context& ctx) {
-  const unsigned s = ctx.shard;
-  if (all_ready_[s]) {
-    all_ready_[s] = 0;
-    for (index_t i : ready_[s]) queued_[i] = 0;
-    ready_[s].clear();
-    for (index_t i = ctx.lo; i < ctx.hi; ++i) process(i, ctx);
-    return;
-  }
-  auto& list = ready_[s];
-  std::sort(list.begin(), list.end());   // neurons react in index order, whatever the arrival order
-  for (index_t i : list) {
-    queued_[i] = 0;
-    process(i, ctx);
-  }
-  list.clear();
+  ready_.drain(ctx, [&](index_t i) { process(i, ctx); });
 }
 
 template <class Real>
@@ -192,7 +157,7 @@ bool zil_population<Real>::forward_ready(index_t i, unsigned s, tag_t tag) const
 template <class Real>
 bool zil_population<Real>::backward_ready(index_t i, unsigned s, tag_t tag) const {
   if (is_output()) {
-    if (target_tag_[s] != tag) return false;
+    if (target_.tag(s) != tag) return false;
     return !w_.lateral_fan || lateral_gate_.complete(s, i, tag);
   }
   for (const auto& b : back_)
@@ -242,7 +207,7 @@ void zil_population<Real>::forward(index_t i, shard_context& ctx) {
 
 template <class Real>
 Real zil_population<Real>::output_error(index_t i, unsigned s) {
-  const std::uint64_t row = target_row_[s];
+  const std::uint64_t row = target_.row(s);
   const auto& data = *w_.data;
   if (w_.lateral_fan) {   // softmax cross-entropy: -dL/dmu_i = y_i - p_i
     const auto& z = lateral_[s];
@@ -300,11 +265,7 @@ void zil_population<Real>::learn(index_t i, Real eps, shard_context& ctx) {
   const bool batch_end = (sample + 1) % learning_->batch == 0 || sample + 1 == w_.samples_total;
   // The update waits for the timer: this neuron's errors are read through its row
   // of W when they are delivered, so the row must not change before that.
-  if (batch_end) {
-    auto& due = due_[ctx.shard];
-    if (due.empty() || due.back().first != ctx.now) ctx.out.set_timer(w_.timer_out, ctx.lo, tag_[i]);
-    due.emplace_back(ctx.now, i);
-  }
+  if (batch_end) timers_.arm(ctx, w_.timer_out, i, tag_[i]);
 }
 
 template <class Real>

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "sim/neurons/learning_population.hpp"
+#include "sim/neurons/population_parts.hpp"
 #include "sim/neurons/synaptic_input.hpp"
 #include "sim/rules/optimizer.hpp"
 
@@ -46,7 +47,6 @@ class zil_population final : public learning_population<Real> {
  private:
   bool is_output() const { return spec_->role == role_kind::output; }
   void begin(index_t lo, index_t hi, tag_t tag);
-  void mark(unsigned shard, index_t i);
   void process(index_t i, shard_context& ctx);
   bool forward_ready(index_t i, unsigned shard, tag_t tag) const;
   bool backward_ready(index_t i, unsigned shard, tag_t tag) const;
@@ -67,17 +67,15 @@ class zil_population final : public learning_population<Real> {
   // Per neuron state of the current step.
   std::vector<tag_t> tag_;
   std::vector<Real> mu_, eps_, g_, last_sent_;
-  std::vector<char> fwd_done_, bwd_done_, fwd_news_, queued_;
+  std::vector<char> fwd_done_, bwd_done_, fwd_news_;
   std::vector<std::uint32_t> sent_, accumulated_;
   std::vector<double> loss_;
   // Per shard.
   std::vector<tag_t> shard_tag_;
-  std::vector<char> all_ready_;
-  std::vector<std::vector<index_t>> ready_;
-  std::vector<std::vector<std::pair<tick_t, index_t>>> due_;   // timers set: (tick set, neuron)
-  // Output only: target row and lateral (softmax) inputs, per shard.
-  std::vector<std::uint64_t> target_row_;
-  std::vector<tag_t> target_tag_;
+  ready_set ready_;
+  timer_queue timers_;
+  // Output only: target and lateral (softmax) inputs, per shard.
+  target_inbox target_;
   std::vector<std::vector<Real>> lateral_;
   fan_in_gate lateral_gate_;
   std::vector<optimizer<Real>> opt_;   // per in-link, when learning.optimizer is set

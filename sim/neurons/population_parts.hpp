@@ -1,0 +1,103 @@
+#pragma once
+// Building blocks every learning population needs, whatever its rule:
+//   ready_set    which neurons react this tick (each once, in index order; R2)
+//   timer_queue  local timers: a neuron arms one to act later (e.g. apply its batch
+//                update after its errors were delivered); one event per shard and
+//                tick carries all timers armed in that tick
+//   target_inbox the dataset row of the current sample's target (output neurons)
+// All state is per shard, so shards never share writes.
+#include <algorithm>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "sim/core/population.hpp"
+
+namespace phaseless::neurons {
+
+using namespace phaseless::core;
+
+class ready_set {
+ public:
+  void init(index_t neurons, unsigned shards) {
+    queued_.assign(neurons, 0);
+    all_.assign(shards, 0);
+    list_.assign(shards, {});
+  }
+  void mark(unsigned shard, index_t i) {
+    if (!queued_[i]) {
+      queued_[i] = 1;
+      list_[shard].push_back(i);
+    }
+  }
+  void mark_all(unsigned shard) { all_[shard] = 1; }
+
+  // Calls f(i) once for every ready neuron of the shard, in index order, and clears.
+  template <class F>
+  void drain(const shard_context& ctx, F&& f) {
+    auto& list = list_[ctx.shard];
+    for (index_t i : list) queued_[i] = 0;
+    if (all_[ctx.shard]) {
+      all_[ctx.shard] = 0;
+      list.clear();
+      for (index_t i = ctx.lo; i < ctx.hi; ++i) f(i);
+      return;
+    }
+    std::sort(list.begin(), list.end());   // whatever the arrival order
+    for (index_t i : list) f(i);
+    list.clear();
+  }
+
+ private:
+  std::vector<char> queued_;
+  std::vector<char> all_;
+  std::vector<std::vector<index_t>> list_;
+};
+
+class timer_queue {
+ public:
+  void init(unsigned shards) { due_.assign(shards, {}); }
+  // Neuron i wants its timer: fires after the port's route delay.
+  void arm(shard_context& ctx, out_t timer_out, index_t i, tag_t tag) {
+    auto& due = due_[ctx.shard];
+    if (due.empty() || due.back().first != ctx.now) ctx.out.set_timer(timer_out, ctx.lo, tag);
+    due.emplace_back(ctx.now, i);
+  }
+  // The timer events of one tick: f(i) for each neuron whose timer was armed at the
+  // event's emission tick (e.seq).
+  template <class F>
+  void fire(std::span<const event> events, const shard_context& ctx, F&& f) {
+    auto& due = due_[ctx.shard];
+    for (const event& e : events) {
+      if (e.source < ctx.lo || e.source >= ctx.hi) continue;
+      std::size_t k = 0;
+      for (; k < due.size() && due[k].first == e.seq; ++k) f(due[k].second);
+      due.erase(due.begin(), due.begin() + static_cast<std::ptrdiff_t>(k));
+    }
+  }
+
+ private:
+  std::vector<std::vector<std::pair<tick_t, index_t>>> due_;   // per shard: (tick armed, neuron)
+};
+
+class target_inbox {
+ public:
+  void init(unsigned shards) {
+    row_.assign(shards, 0);
+    tag_.assign(shards, no_tag);
+  }
+  void deliver(std::span<const event> events, unsigned shard) {
+    for (const event& e : events) {
+      row_[shard] = static_cast<std::uint64_t>(e.value);
+      tag_[shard] = e.tag;
+    }
+  }
+  std::uint64_t row(unsigned shard) const { return row_[shard]; }
+  tag_t tag(unsigned shard) const { return tag_[shard]; }
+
+ private:
+  std::vector<std::uint64_t> row_;
+  std::vector<tag_t> tag_;
+};
+
+}  // namespace phaseless::neurons
