@@ -25,6 +25,12 @@
 // 2024 MLP schedule (train_DP.jl, n_rounds = 5: 5 x {down, up} plus a final down)
 // is R = 6 here: in an up sweep the first hidden layer (input parents only)
 // recomputes the value its down step just produced, so the two schedules agree.
+// Damped DP uses the same sweeps (rounds 16 for train_DP.jl's 15); there the first
+// layer's repeated update in an up sweep is one more damping step, not a no-op:
+// how infer_z_DDP! orders its layer updates is UNCONFIRMED (spec §2.6 gives only
+// the update and the round count), so this follows the DP schedule above.
+// Round 0 is the plain forward pass for every variant (s+ = s- = f(a), the
+// authors' forward initialisation), damped included.
 #include <cmath>
 #include <memory>
 #include <vector>
