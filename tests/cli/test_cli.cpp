@@ -44,6 +44,26 @@ fs::path tmp(const std::string& name) {
 }
 const std::string small = src("tests/models/good/fmnist_small.textproto");
 
+// Starts a long run of the small model writing `trace`, and returns its pid once at
+// least two metrics rows have been flushed (or -1 if that never happened in 60 s).
+pid_t start_long_run(const fs::path& trace) {
+  fs::remove(trace);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    ::execl(PHASELESS_CLI, PHASELESS_CLI, "run", small.c_str(), "-q", "--out", trace.c_str(), "--set",
+            "schedule.epochs=50", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int k = 0; k < 600 && pid > 0; ++k) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    try {
+      if (phaseless::io::read_dataset(trace, "/metrics/samples").size() >= 2) return pid;
+    } catch (...) {
+    }
+  }
+  return -1;
+}
+
 }  // namespace
 
 TEST_CASE("every malformed model file: exit status 2 and one message naming the file, never a crash") {
@@ -103,27 +123,11 @@ TEST_CASE("same model and seed: bit-identical trace at --threads 1 and --threads
 
 TEST_CASE("a run killed with SIGKILL leaves a trace h5dump and h5py read up to the last flush") {
   const auto f = tmp("killed.h5");
-  fs::remove(f);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::execl(PHASELESS_CLI, PHASELESS_CLI, "run", small.c_str(), "-q", "--out", f.c_str(), "--set",
-            "schedule.epochs=50", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  // Wait until at least two metrics rows are flushed, then kill without warning.
-  bool ready = false;
-  for (int k = 0; k < 600 && !ready; ++k) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    try {
-      ready = phaseless::io::read_dataset(f, "/metrics/samples").size() >= 2;
-    } catch (...) {
-    }
-  }
+  const pid_t pid = start_long_run(f);
+  REQUIRE(pid > 0);
   ::kill(pid, SIGKILL);
   int st = 0;
   ::waitpid(pid, &st, 0);
-  REQUIRE(ready);
   CHECK(WIFSIGNALED(st));
   CHECK(sh("h5dump -H " + f.string() + " > /dev/null").status == 0);
   const auto samples = phaseless::io::read_dataset(f, "/metrics/samples");
@@ -136,26 +140,11 @@ TEST_CASE("a run killed with SIGKILL leaves a trace h5dump and h5py read up to t
 
 TEST_CASE("SIGINT: the run stops, flushes, closes the trace and exits with 130") {
   const auto f = tmp("interrupted.h5");
-  fs::remove(f);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::execl(PHASELESS_CLI, PHASELESS_CLI, "run", small.c_str(), "-q", "--out", f.c_str(), "--set",
-            "schedule.epochs=50", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  bool ready = false;
-  for (int k = 0; k < 600 && !ready; ++k) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    try {
-      ready = phaseless::io::read_dataset(f, "/metrics/samples").size() >= 2;
-    } catch (...) {
-    }
-  }
+  const pid_t pid = start_long_run(f);
+  REQUIRE(pid > 0);
   ::kill(pid, SIGINT);
   int st = 0;
   ::waitpid(pid, &st, 0);
-  REQUIRE(ready);
   REQUIRE(WIFEXITED(st));
   CHECK(WEXITSTATUS(st) == 130);
   const auto samples = phaseless::io::read_dataset(f, "/metrics/samples");

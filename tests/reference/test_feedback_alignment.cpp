@@ -7,38 +7,14 @@
 #include "sim/baseline/backprop.hpp"
 #include "sim/rules/event_network.hpp"
 #include "tests/support/specs.hpp"
+#include "tests/support/train.hpp"
 
 using namespace phaseless;
 using namespace phaseless::core;
 
-namespace {
-
-template <class Real>
-std::pair<std::vector<std::vector<Real>>, std::vector<std::vector<Real>>> train_both(const network_spec& spec,
-                                                                                      const dataset& d, std::size_t n) {
-  std::vector<std::uint64_t> order(n);
-  for (std::size_t k = 0; k < n; ++k) order[k] = k % d.rows;
-  rules::event_network<Real> ev(spec, d, order, rules::critical_path(spec) + 1, mode_kind::dataflow, 1);
-  ev.run_samples(n);
-  baseline::backprop<Real> bp(spec);
-  for (std::size_t k = 0; k < n; ++k) bp.train(d, order[k], k, n);
-  std::vector<std::vector<Real>> a, b;
-  for (auto& s : ev.synapses()) a.push_back(s.w);
-  for (auto& s : bp.synapses()) b.push_back(s.w);
-  return {a, b};
-}
-
-double rel(const std::vector<std::vector<double>>& a, const std::vector<std::vector<double>>& b) {
-  double num = 0, den = 0;
-  for (std::size_t p = 0; p < a.size(); ++p)
-    for (std::size_t k = 0; k < a[p].size(); ++k) {
-      num += (a[p][k] - b[p][k]) * (a[p][k] - b[p][k]);
-      den += b[p][k] * b[p][k];
-    }
-  return std::sqrt(num / den);
-}
-
-}  // namespace
+using test::train_both;
+using rel_fn = double (*)(const test::weights&, const test::weights&);
+const rel_fn rel = test::relative_error;
 
 TEST_CASE("feedback alignment with B := W^T reproduces Z-IL (backprop) bit for bit") {
   test::mlp_options o{{7, 6, 5, 3}, activation_kind::relu, loss_kind::softmax_ce};

@@ -9,46 +9,17 @@
 #include "sim/baseline/forward_pass.hpp"
 #include "sim/rules/event_network.hpp"
 #include "tests/support/specs.hpp"
+#include "tests/support/train.hpp"
 
 using namespace phaseless;
 using namespace phaseless::core;
 using test::make_data;
 using test::make_mlp;
 using test::mlp_options;
+using test::relative_error;
+using test::train_both;
 
 namespace {
-
-template <class Real>
-std::vector<std::vector<Real>> weights_of(std::vector<synapse_matrix<Real>>& s) {
-  std::vector<std::vector<Real>> out;
-  for (auto& m : s) out.push_back(m.w);
-  return out;
-}
-
-// Runs `n` samples (rows 0..n-1 in order) on both engines; returns (event, baseline) weights.
-template <class Real>
-std::pair<std::vector<std::vector<Real>>, std::vector<std::vector<Real>>> train_both(const network_spec& spec,
-                                                                                      const dataset& d, std::size_t n,
-                                                                                      unsigned threads = 1) {
-  std::vector<std::uint64_t> order(n);
-  for (std::size_t k = 0; k < n; ++k) order[k] = k % d.rows;
-  const tick_t interval = rules::critical_path(spec) + 1;
-  rules::event_network<Real> ev(spec, d, order, interval, mode_kind::dataflow, threads);
-  ev.run_samples(n);
-  baseline::backprop<Real> bp(spec);
-  for (std::size_t k = 0; k < n; ++k) bp.train(d, order[k], k, n);
-  return {weights_of(ev.synapses()), weights_of(bp.synapses())};
-}
-
-double relative_error(const std::vector<std::vector<double>>& a, const std::vector<std::vector<double>>& b) {
-  double num = 0, den = 0;
-  for (std::size_t p = 0; p < a.size(); ++p)
-    for (std::size_t k = 0; k < a[p].size(); ++k) {
-      num += (a[p][k] - b[p][k]) * (a[p][k] - b[p][k]);
-      den += b[p][k] * b[p][k];
-    }
-  return std::sqrt(num / den);
-}
 
 // The loss of one sample under the spec's initial weights, W of projection p
 // shifted by h at synapse k (finite differences need the loss only).
