@@ -80,7 +80,6 @@ dyad_population<Real>::dyad_population(const population_wiring<Real>& w)
   ups_.assign(n, 0);
   downs_.assign(n, 0);
   learned_.assign(n, 0);
-  queued_.assign(n, 0);
   a_.assign(n, Real(0));
   sp_.assign(n, Real(0));
   sm_.assign(n, Real(0));
@@ -91,16 +90,14 @@ dyad_population<Real>::dyad_population(const population_wiring<Real>& w)
   loss_.assign(n, 0.0);
   shard_sample_.assign(w_.shards, ~std::uint64_t{0});
   shard_g_tag_.assign(w_.shards, no_tag);
-  all_ready_.assign(w_.shards, 0);
-  ready_.resize(w_.shards);
-  due_.resize(w_.shards);
+  ready_.init(n, w_.shards);
+  timers_.init(w_.shards);
   damping_.assign(w_.shards, Real(0));
   damping_sample_.assign(w_.shards, ~std::uint64_t{0});
   std::size_t widest = 0;
   for (auto* l : w_.in) widest = std::max<std::size_t>(widest, l->syn->n_pre);
   scratch_.assign(w_.shards, std::vector<Real>(widest));
-  target_row_.assign(w_.shards, 0);
-  target_tag_.assign(w_.shards, no_tag);
+  target_.init(w_.shards);
   if (w_.lateral_fan) {
     lateral_.assign(w_.shards, std::vector<Real>(n, Real(0)));
     lateral_gate_.init(*w_.lateral_fan, w_.shards);
@@ -133,14 +130,6 @@ void dyad_population<Real>::start_sample(index_t lo, index_t hi, std::uint64_t s
 }
 
 template <class Real>
-void dyad_population<Real>::mark(unsigned shard, index_t i) {
-  if (!queued_[i]) {
-    queued_[i] = 1;
-    ready_[shard].push_back(i);
-  }
-}
-
-template <class Real>
 void dyad_population<Real>::deliver(std::uint32_t port, std::span<const event> events, shard_context& ctx) {
   const unsigned s = ctx.shard;
   auto newer_sample = [](std::uint64_t a, std::uint64_t b) { return b == ~std::uint64_t{0} || a > b; };
@@ -152,11 +141,11 @@ void dyad_population<Real>::deliver(std::uint32_t port, std::span<const event> e
             shard_sample_[s] = tag_sample(tag);
             start_sample(ctx.lo, ctx.hi, tag_sample(tag));
           }
-          if (complete) all_ready_[s] = 1;
+          if (complete) ready_.mark_all(s);
         },
         [&](index_t i, tag_t tag, bool complete) {
           start_sample(i, i + 1, tag_sample(tag));
-          if (complete) mark(s, i);
+          if (complete) ready_.mark(s, i);
         });
     return;
   }
@@ -178,29 +167,20 @@ void dyad_population<Real>::deliver(std::uint32_t port, std::span<const event> e
             }
         },
         [&](tag_t, bool complete) {
-          if (complete) all_ready_[s] = 1;
+          if (complete) ready_.mark_all(s);
         },
         [&](index_t i, tag_t, bool complete) {
-          if (complete) mark(s, i);
+          if (complete) ready_.mark(s, i);
         });
     return;
   }
   if (port == w_.timer_port) {
-    auto& due = due_[s];
-    for (const event& e : events) {
-      if (e.source < ctx.lo || e.source >= ctx.hi) continue;
-      std::size_t k = 0;
-      for (; k < due.size() && due[k].first == e.seq; ++k) apply(due[k].second, s);
-      due.erase(due.begin(), due.begin() + static_cast<std::ptrdiff_t>(k));
-    }
+    timers_.fire(events, ctx, [&](index_t i) { apply(i, s); });
     return;
   }
   if (port == w_.target_port) {
-    for (const event& e : events) {
-      target_row_[s] = static_cast<std::uint64_t>(e.value);
-      target_tag_[s] = e.tag;
-    }
-    all_ready_[s] = 1;
+    target_.deliver(events, s);
+    ready_.mark_all(s);
     return;
   }
   if (port == w_.lateral_port) {
@@ -208,7 +188,7 @@ void dyad_population<Real>::deliver(std::uint32_t port, std::span<const event> e
       lateral_[s][e.source] = static_cast<Real>(e.value);
       lateral_gate_.arrive_shard(s, e);
     }
-    all_ready_[s] = 1;
+    ready_.mark_all(s);
     return;
   }
   throw internal_error("dyad_population: unknown port");
@@ -216,21 +196,7 @@ void dyad_population<Real>::deliver(std::uint32_t port, std::span<const event> e
 
 template <class Real>
 void dyad_population<Real>::react(shard_context& ctx) {
-  const unsigned s = ctx.shard;
-  if (all_ready_[s]) {
-    all_ready_[s] = 0;
-    for (index_t i : ready_[s]) queued_[i] = 0;
-    ready_[s].clear();
-    for (index_t i = ctx.lo; i < ctx.hi; ++i) process(i, ctx);
-    return;
-  }
-  auto& list = ready_[s];
-  std::sort(list.begin(), list.end());   // index order, whatever the arrival order
-  for (index_t i : list) {
-    queued_[i] = 0;
-    process(i, ctx);
-  }
-  list.clear();
+  ready_.drain(ctx, [&](index_t i) { process(i, ctx); });   // each once, in index order (R2)
 }
 
 // Parents' s_bar of `round` (the clamped input counts for every round; its
@@ -254,7 +220,7 @@ bool dyad_population<Real>::children_ready(index_t i, unsigned s, std::uint32_t 
 
 template <class Real>
 bool dyad_population<Real>::nudge_ready(index_t i, unsigned s, std::uint32_t round) const {
-  if (target_tag_[s] != tag(i, 0)) return false;
+  if (target_.tag(s) != tag(i, 0)) return false;
   return !w_.lateral_fan || lateral_gate_.complete(s, i, tag(i, round));
 }
 
@@ -343,7 +309,7 @@ template <class Real>
 void dyad_population<Real>::nudge(index_t i, shard_context& ctx) {
   const std::uint32_t r = downs_[i];
   const unsigned s = ctx.shard;
-  const std::uint64_t row = target_row_[s];
+  const std::uint64_t row = target_.row(s);
   const auto& data = *w_.data;
   const Real a = a_[i];
   const bool mse = learning_->loss == loss_kind::mse;
@@ -406,11 +372,7 @@ void dyad_population<Real>::learn(index_t i, shard_context& ctx) {
   const bool batch_end = (sample + 1) % learning_->batch == 0 || sample + 1 == w_.samples_total;
   // The update waits for the timer: the dyad's Deltas are read through its row of
   // W when they are delivered, so the row must not change before that.
-  if (batch_end) {
-    auto& due = due_[ctx.shard];
-    if (due.empty() || due.back().first != ctx.now) ctx.out.set_timer(w_.timer_out, ctx.lo, tag(i, rounds_));
-    due.emplace_back(ctx.now, i);
-  }
+  if (batch_end) timers_.arm(ctx, w_.timer_out, i, tag(i, rounds_));
 }
 
 // W <- optimizer step on the gradient -(1/beta) mean(Delta s_bar_pre) (spec §2.4).

@@ -37,6 +37,7 @@
 
 #include "sim/core/network_spec.hpp"
 #include "sim/neurons/learning_population.hpp"
+#include "sim/neurons/population_parts.hpp"
 #include "sim/neurons/synaptic_input.hpp"
 #include "sim/rules/optimizer.hpp"
 
@@ -187,7 +188,6 @@ class dyad_population final : public learning_population<Real> {
  private:
   bool is_output() const { return spec_->role == role_kind::output; }
   void start_sample(index_t lo, index_t hi, std::uint64_t sample);
-  void mark(unsigned shard, index_t i);
   void process(index_t i, shard_context& ctx);
   bool parents_ready(index_t i, unsigned shard, std::uint32_t round) const;
   bool children_ready(index_t i, unsigned shard, std::uint32_t round) const;
@@ -216,7 +216,7 @@ class dyad_population final : public learning_population<Real> {
   // Per neuron, the current sample.
   std::vector<std::uint64_t> sample_;
   std::vector<std::uint32_t> ups_, downs_;   // compartment updates done this sample
-  std::vector<char> learned_, queued_;
+  std::vector<char> learned_;
   std::vector<Real> a_, sp_, sm_, g_, g0_;
   std::vector<tag_t> g_tag_;
   std::vector<std::uint32_t> accumulated_;
@@ -224,15 +224,13 @@ class dyad_population final : public learning_population<Real> {
   // Per shard.
   std::vector<std::uint64_t> shard_sample_;
   std::vector<tag_t> shard_g_tag_;
-  std::vector<char> all_ready_;
-  std::vector<std::vector<index_t>> ready_;
-  std::vector<std::vector<std::pair<tick_t, index_t>>> due_;
+  ready_set ready_;
+  timer_queue timers_;
   std::vector<Real> damping_;                  // per shard: L of this layer (damped DP)
   std::vector<std::uint64_t> damping_sample_;  // per shard: the sample it was computed for
   std::vector<std::vector<Real>> scratch_;     // per shard: one gradient row (batch 1)
   // Output only.
-  std::vector<std::uint64_t> target_row_;
-  std::vector<tag_t> target_tag_;
+  target_inbox target_;
   std::vector<std::vector<Real>> lateral_;
   fan_in_gate lateral_gate_;
 };
