@@ -109,14 +109,14 @@ template <typename T>
 T parse_integer(const std::string& path, const pb::FieldDescriptor& f, std::string_view v) {
   const bool is_unsigned = !std::numeric_limits<T>::is_signed;
   if (is_unsigned && !v.empty() && v.front() == '-') {
-    fail(path, "'" + std::string(v) + "': " + f.name() + " is unsigned, so it cannot be negative; allowed: 0 to " +
+    fail(path, std::string("'").append(v) + "': " + f.name() + " is unsigned, so it cannot be negative; allowed: 0 to " +
                    std::to_string(std::numeric_limits<T>::max()));
   }
   if (!v.empty() && v.front() == '+') v.remove_prefix(1);
   T out{};
   const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   if (ec == std::errc::result_out_of_range) {
-    fail(path, "'" + std::string(v) + "' is out of range for " + f.name() + " (" + f.type_name() + "); allowed: " +
+    fail(path, std::string("'").append(v) + "' is out of range for " + f.name() + " (" + f.type_name() + "); allowed: " +
                    std::to_string(std::numeric_limits<T>::min()) + " to " + std::to_string(std::numeric_limits<T>::max()));
   }
   if (ec != std::errc() || end != v.data() + v.size() || v.empty()) {
@@ -153,7 +153,7 @@ const pb::EnumValueDescriptor& parse_enum(const std::string& path, const pb::Fie
   for (int i = 0; i < e.value_count(); ++i) {
     if (lower(e.value(i)->name()) == want) return *e.value(i);
   }
-  fail(path, "'" + std::string(v) + "' is not a " + e.full_name() + "; allowed: " + enum_names(e));
+  fail(path, std::string("'").append(v) + "' is not a " + e.full_name() + "; allowed: " + enum_names(e));
 }
 
 // Error collector for message-valued overrides: keeps the first problem's text.
@@ -273,7 +273,7 @@ override_site apply_override(pb::Message& root, const std::string& arg) {
                        (f.message_type() && f.message_type()->FindFieldByName("name") ? " or " + f.name() + "[NAME]" : ""));
       }
       index = element_index(path, *msg, f, *c.key);
-      site.canonical += "[" + std::to_string(index) + "]";
+      site.canonical.append("[").append(std::to_string(index)).append("]");
     } else if (c.key) {
       fail(path, f.name() + " is not a list, so it takes no [" + *c.key + "]");
     }

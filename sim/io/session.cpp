@@ -55,6 +55,7 @@ struct trainer {
   virtual std::vector<synapse_matrix<Real>>& synapses() = 0;
   virtual const std::vector<Real>* bias(pop_t v) = 0;
   virtual double take_loss() = 0;
+  virtual double take_energy() = 0;   // relaxation energy summed since the last call (0: rule has none)
   virtual counters totals() const = 0;
   virtual tick_t now() const = 0;
   virtual std::vector<float> report(pop_t v, std::uint64_t last_row) = 0;
@@ -69,6 +70,12 @@ struct event_trainer final : trainer<Real> {
   std::vector<synapse_matrix<Real>>& synapses() override { return net.synapses(); }
   const std::vector<Real>* bias(pop_t v) override { return v == spec.input ? &empty : &net.bias(v); }
   double take_loss() override { return net.take_loss(); }
+  double take_energy() override {
+    double e = 0;   // in population order: deterministic at any thread count
+    for (pop_t v = 0; v < spec.populations.size(); ++v)
+      if (v != spec.input) e += net.learner(v)->take_energy();
+    return e;
+  }
   counters totals() const override { return net.totals(); }
   tick_t now() const override { return net.now(); }
   std::vector<float> report(pop_t v, std::uint64_t last_row) override {
@@ -99,6 +106,7 @@ struct baseline_trainer final : trainer<Real> {
   std::vector<synapse_matrix<Real>>& synapses() override { return sync->synapses(); }
   const std::vector<Real>* bias(pop_t v) override { return &sync->bias(v); }
   double take_loss() override { return sync->take_loss(); }
+  double take_energy() override { return sync->take_energy(); }
   counters totals() const override { return counters{0, sync->synaptic_ops(), 0}; }
   tick_t now() const override { return 0; }
   std::vector<float> report(pop_t v, std::uint64_t last_row) override {
@@ -170,6 +178,9 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
   // Extra metrics: regression error, and feedback alignment per random-feedback projection.
   std::vector<std::string> extra_columns;
   if (test.target_cols) extra_columns.push_back("test_nse");
+  // Rules that relax (IL, IL-prox) report their energy per sample at the end of inference.
+  const bool relaxes = spec.learning.rule == "il" || spec.learning.rule == "il_prox";
+  if (relaxes) extra_columns.push_back("energy");
   for (const auto& p : spec.projections)
     if (p.feedback == feedback_kind::random) {
       extra_columns.push_back("alignment/" + p.name + "/weight_cosine");
@@ -238,7 +249,7 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
   const std::uint64_t rep_every = m.record().sample_every() ? m.record().sample_every() : eval_every;
   const std::uint64_t flush_every = m.record().flush_every() ? m.record().flush_every() : 1000;
   const auto t0 = clock_type::now();
-  double train_s = 0, loss_sum = 0;
+  double train_s = 0, loss_sum = 0, energy_sum = 0;
   std::uint64_t loss_n = 0, s = 0;
   auto last_print = t0;
   const char* tag = opt.engine == engine_kind::event ? "event" : "baseline";
@@ -250,10 +261,11 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
     const counters c = t->totals();
     eval_row r{s, t->now(), loss_n ? loss_sum / double(loss_n) : std::nan(""), ev.accuracy, ev.loss,
                c.events, c.synaptic_ops,
-               std::chrono::duration<double>(clock_type::now() - t0).count()};
-    loss_sum = 0;
-    loss_n = 0;
+               std::chrono::duration<double>(clock_type::now() - t0).count(), {}};
     if (test.target_cols) r.extra.push_back(ev.nse);
+    if (relaxes) r.extra.push_back(loss_n ? energy_sum / double(loss_n) : std::nan(""));
+    loss_sum = energy_sum = 0;
+    loss_n = 0;
     // Alignment is probed on (at most) the first 100 test samples.
     for (const auto& a : baseline::measure_alignment<Real>(spec, t->synapses(), b, test, 100)) {
       r.extra.push_back(a.weight_cosine);
@@ -289,6 +301,7 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
       t->run_samples(to);
       train_s += std::chrono::duration<double>(clock_type::now() - c0).count();
       loss_sum += t->take_loss();
+      energy_sum += t->take_energy();
       loss_n += to - s;
       s = to;
       if (tw && s % rep_every == 0)
