@@ -83,7 +83,6 @@ il_population<Real>::il_population(const population_wiring<Real>& w)
   iter_.assign(n, 0);
   fwd_done_.assign(n, 0);
   out_done_.assign(n, 0);
-  queued_.assign(n, 0);
   for (auto* v : {&x_, &a_, &mu_, &eps_, &g_, &p_, &sq_, &sq_acc_}) v->assign(n, Real(0));
   accumulated_.assign(n, 0);
   seen_fwd_.assign(n, no_tag);
@@ -91,11 +90,9 @@ il_population<Real>::il_population(const population_wiring<Real>& w)
   loss_.assign(n, 0.0);
   energy_.assign(n, 0.0);
   shard_sample_.assign(w_.shards, 0);
-  all_ready_.assign(w_.shards, 0);
-  ready_.resize(w_.shards);
-  due_.resize(w_.shards);
-  target_row_.assign(w_.shards, 0);
-  target_tag_.assign(w_.shards, no_tag);
+  ready_.init(n, w_.shards);
+  timers_.init(w_.shards);
+  target_.init(w_.shards);
   seen_lat_.assign(w_.shards, no_tag);
   if (w_.lateral_fan) {
     lateral_.assign(w_.shards, std::vector<Real>(n, Real(0)));
@@ -113,14 +110,6 @@ void il_population<Real>::start(index_t lo, index_t hi, std::uint64_t sample) {
     iter_[i] = 0;
     fwd_done_[i] = out_done_[i] = 0;
     g_[i] = Real(0);
-  }
-}
-
-template <class Real>
-void il_population<Real>::mark(unsigned shard, index_t i) {
-  if (!queued_[i]) {
-    queued_[i] = 1;
-    ready_[shard].push_back(i);
   }
 }
 
@@ -147,12 +136,12 @@ void il_population<Real>::deliver(std::uint32_t port, std::span<const event> eve
           if (eager)
             for (index_t i = ctx.lo; i < ctx.hi; ++i)
               if (newer_tag(tag, seen_fwd_[i])) seen_fwd_[i] = tag;
-          if (complete || eager) all_ready_[s] = 1;
+          if (complete || eager) ready_.mark_all(s);
         },
         [&](index_t i, tag_t tag, bool complete) {
           start(i, i + 1, tag_sample(tag));
           if (eager && newer_tag(tag, seen_fwd_[i])) seen_fwd_[i] = tag;
-          if (complete || eager) mark(s, i);
+          if (complete || eager) ready_.mark(s, i);
         });
     return;
   }
@@ -169,29 +158,20 @@ void il_population<Real>::deliver(std::uint32_t port, std::span<const event> eve
               if (newer_tag(tag, seen_err_[i])) seen_err_[i] = tag;
         },
         [&](tag_t, bool complete) {
-          if (complete || eager) all_ready_[s] = 1;
+          if (complete || eager) ready_.mark_all(s);
         },
         [&](index_t i, tag_t, bool complete) {
-          if (complete || eager) mark(s, i);
+          if (complete || eager) ready_.mark(s, i);
         });
     return;
   }
   if (port == w_.timer_port) {
-    auto& due = due_[s];
-    for (const event& e : events) {
-      if (e.source < ctx.lo || e.source >= ctx.hi) continue;
-      std::size_t k = 0;
-      for (; k < due.size() && due[k].first == e.seq; ++k) apply(due[k].second);
-      due.erase(due.begin(), due.begin() + static_cast<std::ptrdiff_t>(k));
-    }
+    timers_.fire(events, ctx, [&](index_t i) { apply(i); });
     return;
   }
   if (port == w_.target_port) {
-    for (const event& e : events) {
-      target_row_[s] = static_cast<std::uint64_t>(e.value);
-      target_tag_[s] = e.tag;
-    }
-    all_ready_[s] = 1;
+    target_.deliver(events, s);
+    ready_.mark_all(s);
     return;
   }
   if (port == w_.lateral_port) {
@@ -200,7 +180,7 @@ void il_population<Real>::deliver(std::uint32_t port, std::span<const event> eve
       lateral_gate_.arrive_shard(s, e);
       if (newer_tag(e.tag, seen_lat_[s])) seen_lat_[s] = e.tag;
     }
-    all_ready_[s] = 1;
+    ready_.mark_all(s);
     return;
   }
   throw internal_error("il_population: unknown port");
@@ -208,21 +188,7 @@ void il_population<Real>::deliver(std::uint32_t port, std::span<const event> eve
 
 template <class Real>
 void il_population<Real>::react(shard_context& ctx) {
-  const unsigned s = ctx.shard;
-  if (all_ready_[s]) {
-    all_ready_[s] = 0;
-    for (index_t i : ready_[s]) queued_[i] = 0;
-    ready_[s].clear();
-    for (index_t i = ctx.lo; i < ctx.hi; ++i) process(i, ctx);
-    return;
-  }
-  auto& list = ready_[s];
-  std::sort(list.begin(), list.end());   // index order, whatever the arrival order
-  for (index_t i : list) {
-    queued_[i] = 0;
-    process(i, ctx);
-  }
-  list.clear();
+  ready_.drain(ctx, [&](index_t i) { process(i, ctx); });
 }
 
 template <class Real>
@@ -256,7 +222,7 @@ bool il_population<Real>::backward_ready(index_t i, unsigned s, std::uint32_t t)
 template <class Real>
 bool il_population<Real>::lateral_ready(index_t i, unsigned s, std::uint32_t t) const {
   const std::uint64_t smp = sample_[i] - 1;
-  if (target_tag_[s] == no_tag || tag_sample(target_tag_[s]) != smp) return false;
+  if (target_.tag(s) == no_tag || tag_sample(target_.tag(s)) != smp) return false;
   if (!w_.lateral_fan) return true;
   const tag_t tag = make_tag(smp, t);
   if (w_.mode == mode_kind::eager) return seen_lat_[s] != no_tag && seen_lat_[s] >= tag;
@@ -295,7 +261,7 @@ void il_population<Real>::diverged(index_t i, const char* what, double v) const 
 
 template <class Real>
 Real il_population<Real>::target_of(index_t i, unsigned s) const {
-  const std::uint64_t row = target_row_[s];
+  const std::uint64_t row = target_.row(s);
   const auto& data = *w_.data;
   if (learning_->loss == loss_kind::mse && data.target_cols) return static_cast<Real>(data.target(row)[i]);
   return data.labels[row] == i ? Real(1) : Real(0);
@@ -452,12 +418,7 @@ void il_population<Real>::learn(index_t i, Real delta, shard_context& ctx) {
   const bool batch_end = (sample + 1) % learning_->batch == 0 || sample + 1 == w_.samples_total;
   // Applied through the timer: errors this neuron sent are read through its row of
   // W at delivery, so the row must not change before they have all arrived.
-  if (batch_end) {
-    auto& due = due_[ctx.shard];
-    if (due.empty() || due.back().first != ctx.now)
-      ctx.out.set_timer(w_.timer_out, ctx.lo, make_tag(sample, T_));
-    due.emplace_back(ctx.now, i);
-  }
+  if (batch_end) timers_.arm(ctx, w_.timer_out, i, make_tag(sample, T_));
 }
 
 template <class Real>

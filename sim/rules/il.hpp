@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "sim/neurons/learning_population.hpp"
+#include "sim/neurons/population_parts.hpp"
 #include "sim/neurons/synaptic_input.hpp"
 #include "sim/rules/optimizer.hpp"
 
@@ -70,7 +71,6 @@ class il_population final : public learning_population<Real> {
   bool is_output() const { return spec_->role == role_kind::output; }
   bool prox() const { return learning_->rule == "il_prox"; }
   void start(index_t lo, index_t hi, std::uint64_t sample);
-  void mark(unsigned shard, index_t i);
   void process(index_t i, shard_context& ctx);
   bool forward_ready(index_t i, unsigned shard, std::uint32_t t) const;
   bool backward_ready(index_t i, unsigned shard, std::uint32_t t) const;
@@ -97,19 +97,17 @@ class il_population final : public learning_population<Real> {
   // Per neuron.
   std::vector<std::uint64_t> sample_;     // sample + 1 of the current sample (0: none yet)
   std::vector<std::uint32_t> iter_;
-  std::vector<char> fwd_done_, out_done_, queued_;
+  std::vector<char> fwd_done_, out_done_;
   std::vector<Real> x_, a_, mu_, eps_, g_, p_, sq_, sq_acc_;
   std::vector<std::uint32_t> accumulated_;
   std::vector<tag_t> seen_fwd_, seen_err_;   // eager: newest tag seen per neuron
   std::vector<double> loss_, energy_;
   // Per shard.
   std::vector<std::uint64_t> shard_sample_;
-  std::vector<char> all_ready_;
-  std::vector<std::vector<index_t>> ready_;
-  std::vector<std::vector<std::pair<tick_t, index_t>>> due_;
+  ready_set ready_;
+  timer_queue timers_;
   // Output only.
-  std::vector<std::uint64_t> target_row_;
-  std::vector<tag_t> target_tag_;
+  target_inbox target_;
   std::vector<std::vector<Real>> lateral_;
   std::vector<tag_t> seen_lat_;
   fan_in_gate lateral_gate_;
