@@ -375,7 +375,9 @@ void dyad_population<Real>::learn(index_t i, shard_context& ctx) {
   if (batch_end) timers_.arm(ctx, w_.timer_out, i, tag(i, rounds_));
 }
 
-// W <- optimizer step on the gradient -(1/beta) mean(Delta s_bar_pre) (spec §2.4).
+// W <- optimizer step on the gradient -(1/beta) mean(Delta s_bar_pre) (spec §2.4;
+// the 1/beta of get_J / train_DP.jl. The 2023 Julia code scales by 2 gamma / B instead;
+// with Adam the constant does not matter, with SGD it sets the effective rate, §8 9d).
 template <class Real>
 void dyad_population<Real>::apply(index_t i, unsigned shard) {
   if (accumulated_[i] == 0) return;

@@ -162,6 +162,8 @@ inline double spectral_norm(const synapse_matrix<Real>& W, unsigned iters) {
 // Damping constant of a hidden layer from the spectral norms of its out-projections
 // (train_DP.jl infer_z_DDP!): L = max(0, (|W|_2^2 - 1) / 2) |1 - 2 alpha| (U6). With
 // several out-projections the largest norm is used (an extension: the code has one).
+// The JAX class cnn_dualprop_RAOVR_dampened_ff drops the |1 - 2 alpha| factor (and
+// runs 50 power iterations); the Julia MLP form is the one replicated here (§6.2 T8).
 inline double damping(double sigma, double alpha) {
   return std::max(0.0, (sigma * sigma - 1) / 2) * std::abs(1 - 2 * alpha);
 }
