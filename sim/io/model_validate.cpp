@@ -224,6 +224,12 @@ class checker {
     if (fb.kind() != v1::RANDOM && (fb.tie_to_forward() || fb.has_init()))
       add(path + ".feedback", "init and tie_to_forward describe the random matrix B; allowed only with kind: RANDOM");
     if (fb.kind() == v1::RANDOM && fb.has_init()) check_init(path + ".feedback.init", fb.init());
+    // Feedback alignment is defined for the error wave of Z-IL (= backprop); the IL and
+    // DP neurons and their synchronous forms send their signals back through W^T.
+    if (fb.kind() == v1::RANDOM && model_.rule().kind_case() != v1::Rule::kZil &&
+        model_.rule().kind_case() != v1::Rule::KIND_NOT_SET)
+      add(path + ".feedback.kind", "RANDOM (feedback alignment) is implemented for rule zil only; allowed with "
+                                   "this rule: SYMMETRIC or NONE");
     if (!(std::isfinite(q.lr_scale()) && q.lr_scale() >= 0))
       add(path + ".lr_scale", num(q.lr_scale()) + " is not allowed; allowed: a finite number >= 0 (0 means 1)");
     if (!(std::isfinite(q.weight_decay()) && q.weight_decay() >= 0))

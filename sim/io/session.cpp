@@ -59,6 +59,7 @@ struct trainer {
   virtual counters totals() const = 0;
   virtual tick_t now() const = 0;
   virtual std::vector<float> report(pop_t v, std::uint64_t last_row) = 0;
+  virtual std::vector<std::string> elements(pop_t v) = 0;   // names of report() values per neuron
 };
 
 template <class Real>
@@ -90,6 +91,9 @@ struct event_trainer final : trainer<Real> {
       for (unsigned e = 0; e < k; ++e) out.push_back(static_cast<float>(l->element(i, e)));
     return out;
   }
+  std::vector<std::string> elements(pop_t v) override {
+    return v == spec.input ? std::vector<std::string>{"x"} : net.learner(v)->elements();
+  }
   const network_spec& spec;
   const dataset& data;
   rules::event_network<Real> net;
@@ -114,6 +118,9 @@ struct baseline_trainer final : trainer<Real> {
     if (v == spec.input)
       for (float x : data.sample(last_row)) out.push_back(x);
     return out;   // the synchronous form keeps no per-neuron relaxation state to report
+  }
+  std::vector<std::string> elements(pop_t v) override {
+    return v == spec.input ? std::vector<std::string>{"x"} : std::vector<std::string>{};
   }
   const network_spec& spec;
   const dataset& data;
@@ -212,16 +219,15 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
     for (const auto& name : m.record().populations())
       for (pop_t v = 0; v < spec.populations.size(); ++v)
         if (spec.populations[v].name == name) {
-          reported.push_back(v);
           report_spec r;
           r.population = name;
           r.nodes = spec.populations[v].size;
           r.first_node_id = 1;   // vertex 0 is the data source; populations follow in order
           for (pop_t u = 0; u < v; ++u) r.first_node_id += spec.populations[u].size;
-          r.elements = v == spec.input || opt.engine == engine_kind::baseline ? std::vector<std::string>{"x"}
-                                                                               : std::vector<std::string>{"x", "eps"};
-          if (v != spec.input && opt.engine == engine_kind::baseline) continue;   // no relaxation state
+          r.elements = t->elements(v);   // each rule names its state (x/eps, s_plus/s_minus/...)
+          if (r.elements.empty()) continue;   // the synchronous forms keep no per-neuron state
           tw->add_report(r);
+          reported.push_back(v);
         }
     for (const auto& c : extra_columns) tw->add_metric(c);
     tw->start_streaming();
@@ -305,9 +311,7 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
       loss_n += to - s;
       s = to;
       if (tw && s % rep_every == 0)
-        for (pop_t v : reported)
-          if (v == spec.input || opt.engine == engine_kind::event)
-            tw->append_report(spec.populations[v].name, s, t->now(), t->report(v, order[s - 1]));
+        for (pop_t v : reported) tw->append_report(spec.populations[v].name, s, t->now(), t->report(v, order[s - 1]));
       if (s % snap_every == 0 || s == total) snapshot(s);
       if (s % eval_every == 0 || s == total) {
         evaluate_now();
