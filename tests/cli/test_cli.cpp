@@ -187,3 +187,22 @@ TEST_CASE("a disk that fills mid-run: exit status 4, one message, and a trace th
   CHECK(phaseless::io::read_dataset(f, "/metrics/samples").size() >= 2);
   sh("umount " + dir.string());
 }
+
+TEST_CASE("dyad traces: the report holds s_plus and s_minus as SONATA elements 0 and 1") {
+  const auto f = tmp("dyads.h5");
+  REQUIRE(sh(cli() + " run " + src("tests/models/good/dp_small.textproto") + " -q --out " + f.string()).status == 0);
+  const auto ids = phaseless::io::read_dataset(f, "/report/h/mapping/element_ids");
+  REQUIRE(ids.size() == 16 * 4);
+  CHECK(ids[0] == 0);
+  CHECK(ids[1] == 1);
+  CHECK(ids[4] == 0);
+  const auto data = phaseless::io::read_dataset(f, "/report/h/data");
+  REQUIRE(data.size() == 2 * 16 * 4);   // two frames (500, 1000 samples)
+  for (std::size_t n = 0; n < 16; ++n) {   // element 2 is delta = s_plus - s_minus
+    const double* v = data.data() + 16 * 4 + n * 4;
+    CHECK(v[2] == doctest::Approx(v[0] - v[1]).epsilon(1e-5));
+  }
+  CHECK(sh("/usr/bin/python3 -c \"import h5py; f=h5py.File('" + f.string() +
+           "','r'); assert f['report/h/mapping'].attrs['element_names']=='s_plus,s_minus,delta,s_bar'\"")
+            .status == 0);
+}
