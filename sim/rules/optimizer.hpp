@@ -7,6 +7,7 @@
 // Rules hand in the *gradient* g of the loss (descent: w <- w - lr * step(g)).
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace phaseless::rules {
@@ -48,7 +49,7 @@ class optimizer {
       const bool first = t_[row]++ == 0;
       for (std::size_t k = 0; k < n; ++k) {
         Real d = scale * g[k] + wd * w[k];
-        if (buf) d = buf[k] = first ? d : mu * buf[k] + d;   // torch: the first step copies g
+        if (buf) d = buf[k] = flush(first ? d : mu * buf[k] + d);   // torch: the first step copies g
         w[k] -= lr * d;
       }
       return;
@@ -62,13 +63,18 @@ class optimizer {
     Real* v = v_.data() + offset;
     for (std::size_t k = 0; k < n; ++k) {
       const Real d = scale * g[k] + wd * w[k];
-      m[k] = b1 * m[k] + (Real(1) - b1) * d;
-      v[k] = b2 * v[k] + (Real(1) - b2) * d * d;
+      m[k] = flush(b1 * m[k] + (Real(1) - b1) * d);
+      v[k] = flush(b2 * v[k] + (Real(1) - b2) * d * d);
       w[k] -= lr * (m[k] / c1) / (std::sqrt(v[k] / c2) + eps);
     }
   }
 
  private:
+  // Moments of a synapse that stops receiving gradient decay geometrically into
+  // subnormal numbers, which the FPU handles tens of times slower; their effect on
+  // the step (|m| / (sqrt(v) + eps) with eps = 1e-8) is nil, so they become 0.
+  static Real flush(Real x) { return std::abs(x) < std::numeric_limits<Real>::min() ? Real(0) : x; }
+
   optimizer_spec spec_;
   std::vector<Real> m_, v_;
   std::vector<std::uint64_t> t_;
