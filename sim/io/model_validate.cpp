@@ -444,7 +444,8 @@ class checker {
       if (std::isnan(lr)) add("rule.zil.lr", "is NaN" + allowed);
       else if (std::isinf(lr)) add("rule.zil.lr", "is infinite (" + num(lr) + ")" + allowed);
       else if (lr < 0) add("rule.zil.lr", "is negative (" + num(lr) + "): it would climb the loss" + allowed);
-      else if (lr == 0) add("rule.zil.lr", "is 0 or missing: nothing would be learned" + allowed);
+      else if (lr == 0 && !r.zil().has_optimizer())   // an optimizer block carries its own rate
+        add("rule.zil.lr", "is 0 or missing: nothing would be learned" + allowed);
       const double g = r.zil().gamma();
       if (!(g > 0 && g <= 1)) {
         add("rule.zil.gamma", num(g) + " is out of range; allowed: (0, 1], normally 1 (0 means 1)");
