@@ -100,4 +100,15 @@ class target_inbox {
   std::vector<tag_t> tag_;
 };
 
+// Per-neuron accumulators (loss, energy) read by the runner: the sum, in neuron
+// order (deterministic at any shard count), and reset.
+inline double drain_sum(std::vector<double>& acc) {
+  double s = 0;
+  for (double& v : acc) {
+    s += v;
+    v = 0;
+  }
+  return s;
+}
+
 }  // namespace phaseless::neurons

@@ -403,12 +403,7 @@ void dyad_population<Real>::apply(index_t i, unsigned shard) {
 
 template <class Real>
 double dyad_population<Real>::take_loss() {
-  double s = 0;
-  for (double& l : loss_) {
-    s += l;
-    l = 0;
-  }
-  return s;
+  return drain_sum(loss_);
 }
 
 template class dyad_population<float>;

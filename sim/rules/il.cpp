@@ -445,22 +445,12 @@ void il_population<Real>::apply(index_t i) {
 
 template <class Real>
 double il_population<Real>::take_loss() {
-  double s = 0;
-  for (double& l : loss_) {
-    s += l;
-    l = 0;
-  }
-  return s;
+  return drain_sum(loss_);
 }
 
 template <class Real>
 double il_population<Real>::take_energy() {
-  double s = 0;
-  for (double& l : energy_) {
-    s += l;
-    l = 0;
-  }
-  return s;
+  return drain_sum(energy_);
 }
 
 template class il_population<float>;

@@ -324,12 +324,7 @@ void zil_population<Real>::apply_optimizer(index_t i, unsigned shard) {
 
 template <class Real>
 double zil_population<Real>::take_loss() {
-  double s = 0;
-  for (double& l : loss_) {
-    s += l;
-    l = 0;
-  }
-  return s;
+  return drain_sum(loss_);
 }
 
 template class zil_population<float>;
