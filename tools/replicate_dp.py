@@ -96,7 +96,7 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--plot-only", action="store_true")
-    ap.add_argument("--epochs-damped", type=int, default=1)
+    ap.add_argument("--epochs-damped", type=int, default=3)
     ap.add_argument("--only", nargs="*", help="row keys to (re)run")
     a = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
