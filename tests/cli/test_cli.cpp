@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -205,4 +206,17 @@ TEST_CASE("dyad traces: the report holds s_plus and s_minus as SONATA elements 0
   CHECK(sh("/usr/bin/python3 -c \"import h5py; f=h5py.File('" + f.string() +
            "','r'); assert f['report/h/mapping'].attrs['element_names']=='s_plus,s_minus,delta,s_bar'\"")
             .status == 0);
+}
+
+TEST_CASE("learning that diverges: exit status 3, one message, a readable trace ending in a NaN row") {
+  const auto f = tmp("diverged.h5");
+  const auto r = sh(cli() + " run " + small + " -q --out " + f.string() + " --set rule.zil.lr=1e37");
+  CHECK(r.status == 3);
+  CHECK(r.out.find("diverged") != std::string::npos);
+  CHECK(r.out.find("smaller learning rate") != std::string::npos);
+  CHECK(sh("h5dump -H " + f.string() + " > /dev/null").status == 0);
+  const auto acc = phaseless::io::read_dataset(f, "/metrics/test_accuracy");
+  REQUIRE(acc.size() >= 2);
+  CHECK(std::isnan(acc.back()));   // the marked row
+  CHECK(!std::isnan(acc.front()));
 }

@@ -40,7 +40,7 @@ int cmd_run(int argc, char** argv) {
               r.samples ? double(last.synaptic_ops) / double(r.samples) : 0.0);
   std::printf("simulated    %lld ticks (presentation interval %lld)\n", (long long)last.ticks, (long long)r.interval);
   if (!r.diverged.empty()) {
-    std::fprintf(stderr, "phaseless run: learning diverged: %s\ntrace (closed, readable): %s\n", r.diverged.c_str(),
+    std::fprintf(stderr, "phaseless run: %s\ntrace (closed, readable): %s\n", r.diverged.c_str(),
                  out.c_str());
     return exit_diverged;
   }
