@@ -22,7 +22,7 @@ double cosine(const std::vector<double>& a, const std::vector<double>& b) {
 
 // g[j] = sum_i delta[i] m[i][j]: what the pre population receives through m.
 template <class Real>
-std::vector<double> send_back(const synapse_matrix<Real>& m, const std::vector<double>& delta) {
+std::vector<double> back_through(const synapse_matrix<Real>& m, const std::vector<double>& delta) {
   std::vector<double> g(m.n_pre, 0.0);
   for (index_t i = 0; i < m.n_post; ++i)
     for (auto k = m.row_begin(i); k < m.row_end(i); ++k) g[m.pre_of(k)] += delta[i] * double(m.w[k]);
@@ -79,7 +79,7 @@ std::vector<alignment> measure_alignment(const network_spec& spec, const std::ve
       for (std::size_t k = 0; k < spec.projections.size(); ++k) {
         const auto& p = spec.projections[k];
         if (p.pre != v || p.feedback == feedback_kind::none || delta[p.post].empty()) continue;
-        const auto gk = send_back(p.feedback == feedback_kind::random ? b[k] : w[k], delta[p.post]);
+        const auto gk = back_through(p.feedback == feedback_kind::random ? b[k] : w[k], delta[p.post]);
         for (std::size_t j = 0; j < g.size(); ++j) g[j] += gk[j];
       }
       delta[v].resize(g.size());
@@ -89,7 +89,7 @@ std::vector<alignment> measure_alignment(const network_spec& spec, const std::ve
     for (auto& a : out) {
       const auto& p = spec.projections[a.projection];
       if (delta[p.post].empty()) continue;
-      a.signal_cosine += cosine(send_back(b[a.projection], delta[p.post]), send_back(w[a.projection], delta[p.post]));
+      a.signal_cosine += cosine(back_through(b[a.projection], delta[p.post]), back_through(w[a.projection], delta[p.post]));
     }
   }
   for (auto& a : out) a.signal_cosine /= double(rows);

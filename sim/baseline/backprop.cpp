@@ -110,17 +110,7 @@ void backprop<Real>::train(const dataset& data, std::uint64_t row, std::uint64_t
       any = true;
       // Feedback alignment: errors go back through the fixed matrix B instead of W^T.
       const auto& s = p.feedback == feedback_kind::random && !p.b_tied() ? feedback_[k] : syn_[k];
-      for (index_t i = 0; i < s.n_post; ++i) {
-        const Real e = eps_[p.post][i];
-        if (e == Real(0)) continue;
-        const auto rb = s.row_begin(i);
-        if (s.dense) {
-          kernels::axpy(e, s.w.data() + rb, g.data(), s.n_pre);
-        } else {
-          for (auto q = rb; q < s.row_end(i); ++q) g[s.pre_of(q)] += e * s.w[q];
-        }
-        ops_ += s.row_end(i) - rb;
-      }
+      ops_ += send_back(s, [&](index_t i) { return eps_[p.post][i]; }, g.data());
     }
     const auto& pv = spec_.populations[v];
     const Real gamma = static_cast<Real>(spec_.learning.gamma);

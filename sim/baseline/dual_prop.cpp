@@ -163,17 +163,7 @@ void dual_prop<Real>::hidden(pop_t v, std::uint32_t r, bool up) {
       const auto& p = spec_.projections[k];
       if (p.pre != v || p.feedback == feedback_kind::none) continue;
       const auto& s = syn_[k];
-      for (index_t i = 0; i < s.n_post; ++i) {
-        const Real e = sp_[p.post][i] - sm_[p.post][i];
-        if (e == Real(0)) continue;
-        const auto rb = s.row_begin(i);
-        if (s.dense) {
-          kernels::axpy(e, s.w.data() + rb, g.data(), s.n_pre);
-        } else {
-          for (auto q = rb; q < s.row_end(i); ++q) g[s.pre_of(q)] += e * s.w[q];
-        }
-        ops_ += s.row_end(i) - rb;
-      }
+      ops_ += send_back(s, [&](index_t i) { return sp_[p.post][i] - sm_[p.post][i]; }, g.data());
     }
   }
   const Real L = up && r == 0 ? Real(0) : damping(v, cur_sample_);

@@ -22,6 +22,27 @@ const Real* row_inputs(const synapse_matrix<Real>& s, index_t i, const std::vect
   return tmp.data();
 }
 
+// g[pre] += e(i) * s[i][pre] for every post row i with e(i) != 0, rows in order: what
+// the pre population receives back through one projection (W^T e, or B^T e). The
+// event engine's error_input does the same operations in the same order, which keeps
+// the synchronous forms bitwise equal to it. Returns the multiply-adds done.
+template <class Real, class Error>
+std::uint64_t send_back(const synapse_matrix<Real>& s, Error&& e, Real* g) {
+  std::uint64_t ops = 0;
+  for (index_t i = 0; i < s.n_post; ++i) {
+    const Real ei = e(i);
+    if (ei == Real(0)) continue;
+    const auto rb = s.row_begin(i);
+    if (s.dense) {
+      kernels::axpy(ei, s.w.data() + rb, g, s.n_pre);
+    } else {
+      for (auto q = rb; q < s.row_end(i); ++q) g[s.pre_of(q)] += ei * s.w[q];
+    }
+    ops += s.row_end(i) - rb;
+  }
+  return ops;
+}
+
 // act[v] = f(mu[v]) (input: f(x)), mu[v] for non-input populations. Returns MACs done.
 template <class Real>
 std::uint64_t forward_pass(const network_spec& spec, const std::vector<synapse_matrix<Real>>& syn,

@@ -174,17 +174,7 @@ void il_sync<Real>::train(const dataset& data, std::uint64_t row, std::uint64_t 
         const auto& p = spec_.projections[k];
         if (p.pre != v || p.feedback == feedback_kind::none) continue;
         const auto& s = syn_[k];
-        for (index_t i = 0; i < s.n_post; ++i) {
-          const Real e = down_[p.post][i];
-          if (e == Real(0)) continue;
-          const auto rb = s.row_begin(i);
-          if (s.dense) {
-            kernels::axpy(e, s.w.data() + rb, g.data(), s.n_pre);
-          } else {
-            for (auto q = rb; q < s.row_end(i); ++q) g[s.pre_of(q)] += e * s.w[q];
-          }
-          ops_ += s.row_end(i) - rb;
-        }
+        ops_ += send_back(s, [&](index_t i) { return down_[p.post][i]; }, g.data());
       }
       const auto& pv = spec_.populations[v];
       for (index_t i = 0; i < pv.size; ++i) {

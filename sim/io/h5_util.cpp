@@ -51,8 +51,8 @@ std::string type_name(hid_t type) {
   const size_t bits = H5Tget_size(type) * 8;
   switch (H5Tget_class(type)) {
     case H5T_INTEGER:
-      return (H5Tget_sign(type) == H5T_SGN_NONE ? "u" : "i") + std::to_string(bits);
-    case H5T_FLOAT: return "f" + std::to_string(bits);
+      return std::string(H5Tget_sign(type) == H5T_SGN_NONE ? "u" : "i").append(std::to_string(bits));
+    case H5T_FLOAT: return std::string("f").append(std::to_string(bits));
     case H5T_STRING: return "str";
     default: return "other";
   }

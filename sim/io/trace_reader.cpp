@@ -27,7 +27,7 @@ struct numeric {
   values v;
 };
 
-std::string quoted(const fs::path& file) { return "'" + file.string() + "'"; }
+std::string quoted(const fs::path& file) { return std::string("'").append(file.string()).append("'"); }
 
 h5::handle open_trace(const fs::path& file) {
   h5::quiet_errors();

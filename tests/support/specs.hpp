@@ -46,7 +46,7 @@ inline network_spec make_mlp(const mlp_options& o) {
   counter_rng rng(o.seed, 7);
   for (std::size_t l = 0; l < o.sizes.size(); ++l) {
     population_spec p;
-    p.name = "p" + std::to_string(l);
+    p.name = std::string("p").append(std::to_string(l));
     p.size = o.sizes[l];
     p.role = l == 0 ? role_kind::input : (l + 1 == o.sizes.size() ? role_kind::output : role_kind::hidden);
     p.activation = p.role == role_kind::hidden ? o.hidden : activation_kind::identity;
@@ -60,7 +60,7 @@ inline network_spec make_mlp(const mlp_options& o) {
   s.output = static_cast<pop_t>(o.sizes.size() - 1);
   for (std::size_t l = 1; l < o.sizes.size(); ++l) {
     projection_spec p;
-    p.name = "w" + std::to_string(l);
+    p.name = std::string("w").append(std::to_string(l));
     p.pre = static_cast<pop_t>(l - 1);
     p.post = static_cast<pop_t>(l);
     p.syn.name = p.name;
