@@ -14,6 +14,11 @@ namespace phaseless::core {
 
 enum class role_kind { input, hidden, output };
 enum class loss_kind { softmax_ce, mse };
+// How a population combines its in-projections u_k = W_k x_pre_k into the prediction.
+enum class combine_kind {
+  sum,       // mu = b + sum_k u_k (every vertex of an MLP, CNN, RNN, residual merge)
+  product    // mu = prod_k u_k, elementwise (multiplicative vertex, spec pc-family.md §3.3)
+};
 enum class feedback_kind {
   symmetric,   // errors go back through W^T (the forward weights, read live)
   random,      // through a fixed matrix B of the same layout as W (feedback alignment)
@@ -27,6 +32,9 @@ struct population_spec {
   activation_kind activation = activation_kind::identity;
   bool bias = false;
   std::vector<double> b;          // initial bias (size entries when bias)
+  combine_kind combine = combine_kind::sum;
+  int bias_tie = -1;                     // >= 0: the bias is shared (index into network_spec::ties):
+  std::vector<std::uint32_t> bias_param; //   neuron i's bias is ties[bias_tie].theta[bias_param[i]]
 };
 
 struct delay_spec {
@@ -46,7 +54,23 @@ struct projection_spec {
                                        // feedback synapses); empty when B := W^T is tied
   double lr_scale = 1;                 // this projection's learning rate = lr * lr_scale
   double weight_decay = 0;             // l2 penalty on this projection's weights
+  bool plastic = true;                 // false: fixed weights (identity relays, inputs of a product)
+  int tie = -1;                        // >= 0: weights shared with other synapses (conv kernel, unrolled
+  std::vector<std::uint32_t> param;    //   RNN): synapse s has weight ties[tie].theta[param[s]]
   bool b_tied() const { return feedback == feedback_kind::random && b.w.empty(); }
+};
+
+// One shared parameter vector (spec pc-family.md §3.3, "shared (tied) weights"): the
+// kernel of a convolution, the recurrent or input weights of an unrolled RNN, a
+// per-channel bias. Every member synapse (or bias) holds a copy of its parameter;
+// each copy's update is that copy's backprop contribution, and the tied parameter
+// receives their sum once the sample's error wave is over (deferred), then every
+// copy is rewritten. Applying copies immediately is not backprop (measured 0.44).
+struct tie_spec {
+  std::string name;                    // the projection's name, or "<population>.bias"
+  std::vector<double> theta;           // initial shared parameters
+  double lr_scale = 1;
+  double weight_decay = 0;
 };
 
 struct learning_spec {
@@ -91,6 +115,7 @@ struct learning_spec {
 struct network_spec {
   std::vector<population_spec> populations;
   std::vector<projection_spec> projections;   // in topological order of their post population
+  std::vector<tie_spec> ties;
   learning_spec learning;
   pop_t input = 0, output = 0;
   std::vector<pop_t> topo;                    // populations in topological order (input first)
