@@ -41,6 +41,22 @@ backprop<Real>::backprop(const network_spec& spec) : spec_(spec) {
     feedback_.push_back(convert<Real>(p.b));   // B of random feedback (empty otherwise)
   }
   gather_.resize(1);
+  u_.resize(spec.projections.size());
+  reached_.assign(np, 0);
+  reached_[spec.output] = 1;
+  for (const auto& p : spec.projections)
+    if (p.feedback != feedback_kind::none) reached_[p.pre] = 1;
+  for (const auto& t : spec.ties) ties_.emplace_back().init(t, spec.learning);
+  tie_grad_.assign(spec.projections.size(), nullptr);
+  for (std::size_t k = 0; k < spec.projections.size(); ++k) {
+    const auto& p = spec.projections[k];
+    if (p.tie >= 0 && p.plastic && reached_[p.post]) tie_grad_[k] = ties_[p.tie].add_synapses(syn_[k], p.param);
+  }
+  bias_tie_grad_.assign(np, nullptr);
+  for (pop_t v = 0; v < np; ++v) {
+    const auto& p = spec.populations[v];
+    if (p.bias && p.bias_tie >= 0 && reached_[v]) bias_tie_grad_[v] = ties_[p.bias_tie].add_bias(p.bias_param, &b_[v]);
+  }
   if (spec.learning.optimizer.set) {
     rules::optimizer_spec os;
     const auto& o = spec.learning.optimizer;
@@ -63,7 +79,7 @@ backprop<Real>::backprop(const network_spec& spec) : spec_(spec) {
 
 template <class Real>
 void backprop<Real>::forward(std::span<const float> x) {
-  ops_ += forward_pass(spec_, syn_, bias_ptrs(b_), x, mu_, act_, gather_[0]);
+  ops_ += forward_pass(spec_, syn_, bias_ptrs(b_), x, mu_, act_, gather_[0], &u_);
 }
 
 template <class Real>
@@ -76,26 +92,7 @@ template <class Real>
 void backprop<Real>::train(const dataset& data, std::uint64_t row, std::uint64_t sample, std::uint64_t samples_total) {
   forward(data.sample(row));
   const pop_t out = spec_.output;
-  const auto& po = spec_.populations[out];
-  auto& z = mu_[out];
-  // Output delta: -dL/dmu.
-  if (spec_.learning.loss == loss_kind::softmax_ce) {
-    Real m = z[0];
-    for (index_t k = 1; k < z.size(); ++k) m = std::max(m, z[k]);
-    Real sum = 0;
-    for (index_t k = 0; k < z.size(); ++k) sum += std::exp(z[k] - m);
-    const index_t label = data.labels[row];
-    for (index_t i = 0; i < po.size; ++i) eps_[out][i] = (i == label ? Real(1) : Real(0)) - std::exp(z[i] - m) / sum;
-    loss_ += double(std::log(sum) - (z[label] - m));
-  } else {
-    for (index_t i = 0; i < po.size; ++i) {
-      const Real t = data.target_cols ? static_cast<Real>(data.target(row)[i])
-                                      : (data.labels[row] == i ? Real(1) : Real(0));
-      const Real a = activate<Real>(po.activation, z[i]);
-      loss_ += 0.5 * double(t - a) * double(t - a);
-      eps_[out][i] = (t - a) * activate_prime<Real>(po.activation, z[i]);
-    }
-  }
+  loss_ += output_delta(spec_, data, row, mu_[out], eps_[out]);
   // Backward in reverse topological order: g = W^T eps, summed child projection by
   // child projection and, within one, post-neuron by post-neuron (axpy over rows).
   for (auto it = spec_.topo.rbegin(); it != spec_.topo.rend(); ++it) {
@@ -110,29 +107,34 @@ void backprop<Real>::train(const dataset& data, std::uint64_t row, std::uint64_t
       any = true;
       // Feedback alignment: errors go back through the fixed matrix B instead of W^T.
       const auto& s = p.feedback == feedback_kind::random && !p.b_tied() ? feedback_[k] : syn_[k];
-      ops_ += send_back(s, [&](index_t i) { return eps_[p.post][i]; }, g.data());
+      ops_ += send_back(s, [&](index_t i) { return link_error(k, i); }, g.data());
     }
     const auto& pv = spec_.populations[v];
     const Real gamma = static_cast<Real>(spec_.learning.gamma);
     for (index_t i = 0; i < pv.size; ++i)
       eps_[v][i] = any ? gamma * activate_prime<Real>(pv.activation, mu_[v][i]) * g[i] : Real(0);
   }
-  // Accumulate: G += eps x_pre^T for every projection into a learning population.
-  // At batch 1 apply() uses eps and x directly (same rounding, no G traffic).
-  for (std::size_t k = 0; k < spec_.projections.size() && spec_.learning.batch > 1; ++k) {
+  // Accumulate: G += e x_pre^T for every projection into a learning population.
+  // At batch 1 apply() uses e and x directly (same rounding, no G traffic); shared
+  // parameters always collect their copies' contributions for the deferred step.
+  for (std::size_t k = 0; k < spec_.projections.size(); ++k) {
     const auto& p = spec_.projections[k];
+    Real* G = tie_grad_[k] ? tie_grad_[k] : spec_.learning.batch > 1 && learns(k) ? grad_[k].data() : nullptr;
+    if (!G) continue;
     const auto& s = syn_[k];
     for (index_t i = 0; i < s.n_post; ++i) {
       const auto rb = s.row_begin(i);
-      kernels::axpy(eps_[p.post][i], row_inputs(s, i, act_[p.pre], gather_[0]), grad_[k].data() + rb,
-                    s.row_end(i) - rb);
+      kernels::axpy(link_error(k, i), row_inputs(s, i, act_[p.pre], gather_[0]), G + rb, s.row_end(i) - rb);
     }
   }
-  for (pop_t v = 0; v < spec_.populations.size(); ++v)
-    if (v != spec_.input)
-      for (index_t i = 0; i < spec_.populations[v].size; ++i) grad_b_[v][i] += eps_[v][i];
+  for (pop_t v = 0; v < spec_.populations.size(); ++v) {
+    if (v == spec_.input) continue;
+    Real* G = bias_tie_grad_[v] ? bias_tie_grad_[v] : grad_b_[v].data();
+    for (index_t i = 0; i < spec_.populations[v].size; ++i) G[i] += eps_[v][i];
+  }
   ++accumulated_;
   if ((sample + 1) % spec_.learning.batch == 0 || sample + 1 == samples_total) apply();
+  for (auto& t : ties_) t.sample_done(sample, samples_total);
 }
 
 template <class Real>
@@ -143,14 +145,7 @@ void backprop<Real>::apply() {
   }
   const double base = spec_.learning.lr / accumulated_;
   for (std::size_t k = 0; k < syn_.size(); ++k) {
-    const bool learns = [&] {   // a population learns only if an error reaches it
-      const pop_t v = spec_.projections[k].post;
-      if (v == spec_.output) return true;
-      for (const auto& p : spec_.projections)
-        if (p.pre == v && p.feedback != feedback_kind::none) return true;
-      return false;
-    }();
-    if (!learns) continue;
+    if (!learns(k)) continue;
     const auto& p = spec_.projections[k];
     auto& s = syn_[k];
     const Real scale = static_cast<Real>(base * p.lr_scale);
@@ -159,7 +154,7 @@ void backprop<Real>::apply() {
     for (index_t i = 0; i < s.n_post; ++i) {
       const auto rb = s.row_begin(i), n = s.row_end(i) - rb;
       const Real* x = batched ? nullptr : row_inputs(s, i, act_[p.pre], gather_[0]);
-      const Real e = eps_[p.post][i];
+      const Real e = link_error(k, i);
       if (p.weight_decay != 0)
         kernels::decayed_update(scale, decay, e, x, x ? nullptr : grad_[k].data() + rb, s.w.data() + rb, n);
       else if (x)
@@ -177,7 +172,7 @@ void backprop<Real>::apply() {
         break;
       }
     const Real scale = static_cast<Real>(base * lr_scale);
-    if (spec_.populations[v].bias)
+    if (spec_.populations[v].bias && !bias_tie_grad_[v])
       for (index_t i = 0; i < b_[v].size(); ++i) b_[v][i] += scale * grad_b_[v][i];
     std::fill(grad_b_[v].begin(), grad_b_[v].end(), Real(0));
   }
@@ -189,11 +184,7 @@ template <class Real>
 void backprop<Real>::apply_optimizer() {
   const Real scale = static_cast<Real>(-1.0 / double(accumulated_));
   for (std::size_t k = 0; k < syn_.size(); ++k) {
-    const pop_t post = spec_.projections[k].post;
-    bool learns = post == spec_.output;   // a population learns only if an error reaches it
-    for (const auto& p : spec_.projections)
-      if (p.pre == post && p.feedback != feedback_kind::none) learns = true;
-    if (!learns) continue;
+    if (!learns(k)) continue;
     const auto& p = spec_.projections[k];
     auto& s = syn_[k];
     for (index_t i = 0; i < s.n_post; ++i) {
@@ -202,18 +193,33 @@ void backprop<Real>::apply_optimizer() {
         opt_[k].step(i, rb, n, s.w.data() + rb, grad_[k].data() + rb, scale);
       } else {
         const Real* x = row_inputs(s, i, act_[p.pre], gather_[0]);
-        for (std::size_t j = 0; j < n; ++j) opt_row_[j] = Real(0) + eps_[post][i] * x[j];
+        const Real e = link_error(k, i);
+        for (std::size_t j = 0; j < n; ++j) opt_row_[j] = Real(0) + e * x[j];
         opt_[k].step(i, rb, n, s.w.data() + rb, opt_row_.data(), scale);
       }
     }
     if (spec_.learning.batch > 1) std::fill(grad_[k].begin(), grad_[k].end(), Real(0));
   }
   for (pop_t v = 0; v < spec_.populations.size(); ++v) {
-    if (spec_.populations[v].bias)
+    if (spec_.populations[v].bias && !bias_tie_grad_[v])
       for (index_t i = 0; i < b_[v].size(); ++i) bias_opt_[v].step(i, i, 1, &b_[v][i], &grad_b_[v][i], scale);
     std::fill(grad_b_[v].begin(), grad_b_[v].end(), Real(0));
   }
   accumulated_ = 0;
+}
+
+// A product vertex's error reaches in-projection k scaled by the other factors.
+template <class Real>
+Real backprop<Real>::link_error(std::size_t k, index_t i) const {
+  const pop_t post = spec_.projections[k].post;
+  if (spec_.populations[post].combine != combine_kind::product) return eps_[post][i];
+  return eps_[post][i] * product_partial(spec_, u_, k, i);
+}
+
+template <class Real>
+bool backprop<Real>::learns(std::size_t k) const {
+  const auto& p = spec_.projections[k];
+  return p.plastic && p.tie < 0 && reached_[p.post];
 }
 
 template <class Real>

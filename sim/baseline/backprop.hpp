@@ -4,12 +4,14 @@
 // weights and sample order as the event engine, and is the oracle the event engine
 // must equal in dataflow mode (DESIGN R4). It shares only the numeric primitives
 // (core/kernels.hpp) with the engine, so equal arithmetic means equal results.
+#include <deque>
 #include <vector>
 
 #include "sim/core/dataset.hpp"
 #include "sim/core/network_spec.hpp"
 #include "sim/baseline/sync_engine.hpp"
 #include "sim/rules/optimizer.hpp"
+#include "sim/rules/tie_group.hpp"
 
 namespace phaseless::baseline {
 
@@ -37,6 +39,8 @@ class backprop final : public sync_engine<Real> {
   void forward(std::span<const float> x);
   void apply();
   void apply_optimizer();   // learning.optimizer set: the same local optimizer as the event engine
+  Real link_error(std::size_t k, index_t i) const;   // the error projection k's row i learns from
+  bool learns(std::size_t k) const;                  // plastic, untied, and an error reaches its post
 
   const network_spec& spec_;
   std::vector<synapse_matrix<Real>> syn_;
@@ -44,6 +48,11 @@ class backprop final : public sync_engine<Real> {
   std::vector<std::vector<Real>> b_, mu_, act_, eps_, g_, grad_b_;
   std::vector<std::vector<Real>> grad_;   // per projection
   std::vector<std::vector<Real>> gather_; // per projection: presynaptic values of one row (sparse)
+  std::vector<std::vector<Real>> u_;      // per projection into a product vertex: W x_pre
+  std::deque<rules::tie_group<Real>> ties_;
+  std::vector<Real*> tie_grad_;           // per projection: its tie's contribution buffer (or null)
+  std::vector<Real*> bias_tie_grad_;      // per population
+  std::vector<char> reached_;             // per population: an error reaches it
   std::uint32_t accumulated_ = 0;
   std::vector<rules::optimizer<Real>> opt_, bias_opt_;   // per projection / population (optimizer set)
   std::vector<Real> opt_row_;

@@ -29,6 +29,9 @@ struct forward_link {
   bool from_input = false;                 // the pre population is the clamped input (IL: sends once per sample)
   double lr_scale = 1;        // this projection's share of the rule's learning rate
   double weight_decay = 0;    // its l2 penalty
+  bool plastic = true;        // false: fixed weights, never updated
+  Real* tie_grad = nullptr;   // shared weights: the tie group's buffer for this link's eps * x_pre
+                              // (rules/tie_group.hpp); the post population never writes the row itself
 };
 
 // An out-projection seen from its pre population: errors come back through it.
@@ -51,6 +54,10 @@ struct population_wiring {
   std::vector<feedback_link<Real>*> back;   // out-projections that send errors back
   out_t activity_out = ~out_t{0};           // to children's forward ports
   out_t error_out = ~out_t{0};              // to parents' feedback ports (none if no parent learns from it)
+  std::vector<out_t> link_error_out;        // product vertex: one error port per in-link (each parent gets
+                                            // eps times the other factors); empty otherwise
+  out_t done_out = ~out_t{0};               // to tie groups: "my contribution of this sample is in"
+  Real* bias_tie_grad = nullptr;            // shared bias: the tie group's eps buffer
   out_t timer_out = ~out_t{0};
   out_t lateral_out = ~out_t{0};            // output only (softmax)
   std::uint32_t timer_port = no_port, target_port = no_port, lateral_port = no_port, clamp_port = no_port;

@@ -24,6 +24,15 @@ tick_t min_delay(const network_spec& spec) {
 
 bool sends_errors(const network_spec& spec, pop_t v);
 
+// A population learns only if an error reaches it.
+std::vector<char> reached(const network_spec& spec) {
+  std::vector<char> r(spec.populations.size(), 0);
+  r[spec.output] = 1;
+  for (const auto& p : spec.projections)
+    if (p.feedback != feedback_kind::none) r[p.pre] = 1;
+  return r;
+}
+
 }  // namespace
 
 // A learning neuron applies its batch update once every error it sent has been
@@ -91,6 +100,26 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
     E.add_population(spec.populations[v].name, spec.populations[v].size);
     gb.add_population(pop_of(v), spec.populations[v].size);
   }
+  // Tie groups (shared parameters) that something learns: one neuron each, after
+  // the spec populations. Members: the learning populations whose synapses or bias use it.
+  const auto learns = reached(spec);
+  std::vector<std::vector<pop_t>> tie_members(spec.ties.size());
+  auto add_member = [&](int t, pop_t v) {
+    auto& m = tie_members[t];
+    if (learns[v] && std::find(m.begin(), m.end(), v) == m.end()) m.push_back(v);
+  };
+  for (const auto& p : spec.projections)
+    if (p.tie >= 0 && p.plastic) add_member(p.tie, p.post);
+  for (pop_t v = 0; v < np; ++v)
+    if (spec.populations[v].bias && spec.populations[v].bias_tie >= 0) add_member(spec.populations[v].bias_tie, v);
+  std::vector<pop_t> tie_pop(spec.ties.size(), ~pop_t{0});
+  pop_t next_pop = static_cast<pop_t>(np + 1);
+  for (std::size_t t = 0; t < spec.ties.size(); ++t) {
+    if (tie_members[t].empty()) continue;
+    tie_pop[t] = next_pop++;
+    E.add_population("tie:" + spec.ties[t].name, 1);
+    gb.add_population(tie_pop[t], 1);
+  }
 
   // Wiring descriptions, one per spec population.
   std::vector<population_wiring<Real>> w(np);
@@ -111,6 +140,7 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
     if (!spec.projections[k].b.w.empty()) feedback_syn_[k] = convert<Real>(spec.projections[k].b);
   }
   std::vector<port_t> fwd_port(spec.projections.size()), back_port(spec.projections.size(), ~port_t{0});
+  std::vector<std::size_t> link_of(spec.projections.size());   // projection -> index among its post's in-links
   for (std::size_t k = 0; k < spec.projections.size(); ++k) {
     const auto& p = spec.projections[k];
     auto& s = syn_.emplace_back(convert<Real>(p.syn));
@@ -121,8 +151,10 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
     link->from_input = p.pre == spec.input;
     link->lr_scale = p.lr_scale;
     link->weight_decay = p.weight_decay;
+    link->plastic = p.plastic;
     link->local_port = next_local[p.post]++;
     fwd_port[k] = E.add_in_port(pop_of(p.post), link->local_port);
+    link_of[k] = w[p.post].in.size();
     w[p.post].in.push_back(link.get());
     fwd_links_.push_back(std::move(link));
   }
@@ -148,7 +180,14 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
     w[v].timer_port = next_local[v]++;
     w[v].timer_out = E.add_out_port(pop_of(v));
     E.connect(w[v].timer_out, E.add_in_port(pop_of(v), w[v].timer_port), 0, timer_delay(spec, v));
-    if (sends_errors(spec, v)) w[v].error_out = E.add_out_port(pop_of(v));
+    if (!sends_errors(spec, v)) continue;
+    if (spec.populations[v].combine == combine_kind::product) {
+      for (const auto& p : spec.projections)   // one error port per in-link, in link order
+        if (p.post == v)
+          w[v].link_error_out.push_back(p.feedback == feedback_kind::none ? ~out_t{0} : E.add_out_port(pop_of(v)));
+    } else {
+      w[v].error_out = E.add_out_port(pop_of(v));
+    }
   }
   w[out].target_port = next_local[out]++;
   const port_t target_port = E.add_in_port(pop_of(out), w[out].target_port);
@@ -168,9 +207,11 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
     const auto& p = spec.projections[k];
     for (std::uint32_t c = 0; c < p.forward.class_delay.size(); ++c)
       E.connect(w[p.pre].activity_out, fwd_port[k], c, p.forward.class_delay[c]);
-    if (p.feedback != feedback_kind::none)
+    if (p.feedback != feedback_kind::none) {
+      const out_t from = w[p.post].link_error_out.empty() ? w[p.post].error_out : w[p.post].link_error_out[link_of[k]];
       for (std::uint32_t c = 0; c < p.backward.class_delay.size(); ++c)
-        E.connect(w[p.post].error_out, back_port[k], c, p.backward.class_delay[c]);
+        E.connect(from, back_port[k], c, p.backward.class_delay[c]);
+    }
     const std::uint32_t pre0 = gb.first_vertex(pop_of(p.pre)), post0 = gb.first_vertex(pop_of(p.post));
     for (index_t i = 0; i < p.syn.n_post; ++i)
       for (auto s = p.syn.row_begin(i); s < p.syn.row_end(i); ++s) {
@@ -187,6 +228,19 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
   if (lateral_port != ~port_t{0})
     for (index_t a = 0; a < n_out; ++a)
       for (index_t b = 0; b < n_out; ++b) gb.add_edge(out0 + a, out0 + b, {lateral_port, 0, 0});
+  // "Contribution in" messages to tie groups, delayed like the member's timer: by
+  // then every error the member sent through its copies has been delivered.
+  std::vector<port_t> tie_port(spec.ties.size(), ~port_t{0});
+  for (std::size_t t = 0; t < spec.ties.size(); ++t) {
+    if (tie_pop[t] == ~pop_t{0}) continue;
+    tie_port[t] = E.add_in_port(tie_pop[t], 0);
+    for (pop_t v : tie_members[t]) {
+      if (w[v].done_out == ~out_t{0}) w[v].done_out = E.add_out_port(pop_of(v));
+      E.connect(w[v].done_out, tie_port[t], 0, timer_delay(spec, v));
+      const std::uint32_t v0 = gb.first_vertex(pop_of(v)), t0 = gb.first_vertex(tie_pop[t]);
+      for (index_t i = 0; i < spec.populations[v].size; ++i) gb.add_edge(v0 + i, t0, {tie_port[t], 0, 0});
+    }
+  }
   graph_ = gb.build();
 
   // Delivery tables from the graph.
@@ -209,6 +263,24 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
   // Models.
   models_.push_back(std::make_unique<neurons::data_source>(std::move(order), clamp_out, target_out, source_timer_out));
   E.set_model(0, models_.back().get());
+  ties_.assign(spec.ties.size(), nullptr);
+  for (std::size_t t = 0; t < spec.ties.size(); ++t) {
+    if (tie_pop[t] == ~pop_t{0}) continue;
+    std::uint64_t expected = 0;
+    for (pop_t v : tie_members[t]) expected += spec.populations[v].size;
+    auto m = std::make_unique<tie_population<Real>>(spec.ties[t], spec.learning, expected, total_);
+    ties_[t] = m.get();
+    E.set_model(tie_pop[t], m.get());
+    models_.push_back(std::move(m));
+  }
+  for (std::size_t k = 0; k < spec.projections.size(); ++k) {
+    const auto& p = spec.projections[k];
+    if (p.tie >= 0 && p.plastic && learns[p.post]) fwd_links_[k]->tie_grad = ties_[p.tie]->group().add_synapses(syn_[k], p.param);
+  }
+  for (pop_t v = 0; v < np; ++v) {
+    const auto& ps = spec.populations[v];
+    if (ps.bias && ps.bias_tie >= 0 && learns[v]) w[v].bias_tie_grad = ties_[ps.bias_tie]->group().add_bias(ps.bias_param);
+  }
   learners_.assign(np, nullptr);
   const auto& make = find_rule<Real>(spec.learning.rule).make;
   for (pop_t v = 0; v < np; ++v) {
@@ -221,6 +293,7 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
       models_.push_back(std::move(m));
     }
     E.set_model(pop_of(v), models_.back().get());
+    if (w[v].bias_tie_grad) ties_[spec.populations[v].bias_tie]->group().bind_bias(w[v].bias_tie_grad, learners_[v]->bias());
   }
   E.finalize();
   if (total_ > 0) E.schedule(event{0, source_timer, 0, 0, 0, -1, make_tag(0, 0), 0.0});

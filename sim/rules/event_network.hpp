@@ -15,6 +15,7 @@
 #include "sim/core/network_spec.hpp"
 #include "sim/neurons/learning_population.hpp"
 #include "sim/neurons/wiring.hpp"
+#include "sim/rules/tie_population.hpp"
 
 namespace phaseless::rules {
 
@@ -46,6 +47,9 @@ class event_network {
 
   std::vector<synapse_matrix<Real>>& synapses() { return syn_; }   // by projection
   std::vector<Real>& bias(pop_t spec_pop);                          // by spec population (hidden/output)
+  const std::vector<Real>* shared(std::size_t tie) const {          // a tie group's parameters (or null)
+    return ties_.at(tie) ? &ties_[tie]->group().theta() : nullptr;
+  }
   neurons::learning_population<Real>* learner(pop_t spec_pop) { return learners_[spec_pop]; }
   double take_loss();                                               // output loss since the last call
 
@@ -64,6 +68,7 @@ class event_network {
   std::unique_ptr<fanout> lateral_fan_;
   std::vector<std::unique_ptr<population_model>> models_;
   std::vector<neurons::learning_population<Real>*> learners_;   // by spec population; null for input
+  std::vector<tie_population<Real>*> ties_;                      // by spec tie; null when nothing learns it
 };
 
 }  // namespace phaseless::rules

@@ -26,10 +26,6 @@ const std::map<std::string, rule_entry<Real>>& table() {
                    [](const auto& s) { return std::make_unique<baseline::il_sync<Real>>(s); }}},
       {"dp", {[](const auto& w) { return std::make_unique<dyad_population<Real>>(w); }, dyad::critical_path,
               [](const auto& s) { return std::make_unique<baseline::dual_prop<Real>>(s); }}},
-      {"il", {[](const auto& w) { return std::make_unique<il_population<Real>>(w); }, il_critical_path,
-              [](const auto& s) { return std::make_unique<baseline::il_sync<Real>>(s); }}},
-      {"il_prox", {[](const auto& w) { return std::make_unique<il_population<Real>>(w); }, il_critical_path,
-                   [](const auto& s) { return std::make_unique<baseline::il_sync<Real>>(s); }}},
   };
   return t;
 }

@@ -46,6 +46,7 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
   eps_.assign(n, Real(0));
   g_.assign(n, Real(0));
   last_sent_.assign(n, Real(0));
+  if (product()) u_.assign(in_.size(), std::vector<Real>(n, Real(0)));
   fwd_done_.assign(n, 0);
   bwd_done_.assign(n, 0);
   fwd_news_.assign(n, 0);
@@ -183,10 +184,20 @@ void zil_population<Real>::process(index_t i, shard_context& ctx) {
 
 template <class Real>
 void zil_population<Real>::forward(index_t i, shard_context& ctx) {
-  Real mu = b_[i];
-  for (auto& in : in_) {
-    mu += in.potential(i, in.pre_values(i, ctx.shard));
-    ctx.stats.synaptic_ops += in.fan_in(i);
+  Real mu;
+  if (product()) {   // u_0 u_1 ..., in link order (no bias)
+    mu = Real(1);
+    for (std::size_t k = 0; k < in_.size(); ++k) {
+      u_[k][i] = in_[k].potential(i, in_[k].pre_values(i, ctx.shard));
+      mu *= u_[k][i];
+      ctx.stats.synaptic_ops += in_[k].fan_in(i);
+    }
+  } else {
+    mu = b_[i];
+    for (auto& in : in_) {
+      mu += in.potential(i, in.pre_values(i, ctx.shard));
+      ctx.stats.synaptic_ops += in.fan_in(i);
+    }
   }
   ++ctx.stats.reactions;
   mu_[i] = mu;   // C1: the value node starts at its prediction, so eps = 0
@@ -245,7 +256,12 @@ void zil_population<Real>::backward(index_t i, shard_context& ctx) {
     throw numeric_error("population '" + spec_->name + "' neuron " + std::to_string(i) + ": error became " +
                         std::to_string(double(eps)) + " at sample " + std::to_string(tag_sample(tag_[i])) +
                         "; learning diverged (try a smaller learning rate)");
-  if (w_.error_out != ~out_t{0}) ctx.out.emit(w_.error_out, i, tag_[i], double(eps));
+  if (!w_.link_error_out.empty()) {
+    for (std::size_t k = 0; k < in_.size(); ++k)
+      if (w_.link_error_out[k] != ~out_t{0}) ctx.out.emit(w_.link_error_out[k], i, tag_[i], double(link_error(k, i)));
+  } else if (w_.error_out != ~out_t{0}) {
+    ctx.out.emit(w_.error_out, i, tag_[i], double(eps));
+  }
   learn(i, eps, ctx);
 }
 
@@ -253,13 +269,16 @@ template <class Real>
 void zil_population<Real>::learn(index_t i, Real eps, shard_context& ctx) {
   // At batch 1 the update is applied straight from eps and the presynaptic values
   // (still held until the next sample arrives): no gradient buffer to fill and clear.
-  if (learning_->batch > 1)
-    for (std::size_t k = 0; k < in_.size(); ++k) {
-      const auto& syn = *w_.in[k]->syn;
-      const auto rb = syn.row_begin(i);
-      kernels::axpy(eps, in_[k].pre_values(i, ctx.shard), grad_[k].data() + rb, syn.row_end(i) - rb);
-    }
-  grad_b_[i] += eps;
+  // Shared weights always collect (their step waits for every copy).
+  for (std::size_t k = 0; k < in_.size(); ++k) {
+    const auto& link = *w_.in[k];
+    Real* G = link.tie_grad ? link.tie_grad : learning_->batch > 1 && link.plastic ? grad_[k].data() : nullptr;
+    if (!G) continue;
+    const auto rb = link.syn->row_begin(i);
+    kernels::axpy(link_error(k, i), in_[k].pre_values(i, ctx.shard), G + rb, link.syn->row_end(i) - rb);
+  }
+  (w_.bias_tie_grad ? w_.bias_tie_grad : grad_b_.data())[i] += eps;
+  if (w_.done_out != ~out_t{0}) ctx.out.emit(w_.done_out, i, tag_[i], 0.0);
   ++accumulated_[i];
   const std::uint64_t sample = tag_sample(tag_[i]);
   const bool batch_end = (sample + 1) % learning_->batch == 0 || sample + 1 == w_.samples_total;
@@ -277,16 +296,18 @@ void zil_population<Real>::apply(index_t i, unsigned shard) {
   }
   const double base = learning_->lr / accumulated_[i];
   for (std::size_t k = 0; k < in_.size(); ++k) {
+    if (!own_update(k)) continue;
     const auto& link = *w_.in[k];
     auto& syn = *link.syn;
     const auto rb = syn.row_begin(i), n = syn.row_end(i) - rb;
     const Real scale = static_cast<Real>(base * link.lr_scale);
     const Real* x = learning_->batch > 1 ? nullptr : in_[k].pre_values(i, shard);
+    const Real e = link_error(k, i);
     if (link.weight_decay != 0) {
       const Real decay = static_cast<Real>(learning_->lr * link.lr_scale * link.weight_decay);
-      kernels::decayed_update(scale, decay, eps_[i], x, x ? nullptr : grad_[k].data() + rb, syn.w.data() + rb, n);
+      kernels::decayed_update(scale, decay, e, x, x ? nullptr : grad_[k].data() + rb, syn.w.data() + rb, n);
     } else if (x) {
-      kernels::outer_update(scale, eps_[i], x, syn.w.data() + rb, n);
+      kernels::outer_update(scale, e, x, syn.w.data() + rb, n);
     } else {
       kernels::axpy(scale, grad_[k].data() + rb, syn.w.data() + rb, n);
     }
@@ -294,7 +315,7 @@ void zil_population<Real>::apply(index_t i, unsigned shard) {
   }
   // The bias is the neuron's own parameter: the first in-projection's rate, no decay.
   const double bias_scale = base * (in_.empty() ? 1.0 : w_.in[0]->lr_scale);
-  if (spec_->bias) b_[i] += static_cast<Real>(bias_scale) * grad_b_[i];
+  if (spec_->bias && !w_.bias_tie_grad) b_[i] += static_cast<Real>(bias_scale) * grad_b_[i];
   grad_b_[i] = 0;
   accumulated_[i] = 0;
 }
@@ -306,6 +327,7 @@ template <class Real>
 void zil_population<Real>::apply_optimizer(index_t i, unsigned shard) {
   const Real scale = static_cast<Real>(-1.0 / double(accumulated_[i]));
   for (std::size_t k = 0; k < in_.size(); ++k) {
+    if (!own_update(k)) continue;
     auto& syn = *w_.in[k]->syn;
     const auto rb = syn.row_begin(i), n = syn.row_end(i) - rb;
     if (learning_->batch > 1) {
@@ -313,13 +335,24 @@ void zil_population<Real>::apply_optimizer(index_t i, unsigned shard) {
       std::fill_n(grad_[k].data() + rb, n, Real(0));
     } else {
       const Real* x = in_[k].pre_values(i, shard);
-      for (std::size_t j = 0; j < n; ++j) opt_row_[j] = Real(0) + eps_[i] * x[j];
+      const Real e = link_error(k, i);
+      for (std::size_t j = 0; j < n; ++j) opt_row_[j] = Real(0) + e * x[j];
       opt_[k].step(i, rb, n, syn.w.data() + rb, opt_row_.data(), scale);
     }
   }
-  if (spec_->bias) bias_opt_.step(i, i, 1, &b_[i], &grad_b_[i], scale);
+  if (spec_->bias && !w_.bias_tie_grad) bias_opt_.step(i, i, 1, &b_[i], &grad_b_[i], scale);
   grad_b_[i] = 0;
   accumulated_[i] = 0;
+}
+
+// A product vertex's VJP: d mu / d u_k = prod of the other factors (link order).
+template <class Real>
+Real zil_population<Real>::link_error(std::size_t k, index_t i) const {
+  if (!product()) return eps_[i];
+  Real d = Real(1);
+  for (std::size_t q = 0; q < in_.size(); ++q)
+    if (q != k) d *= u_[q][i];
+  return eps_[i] * d;
 }
 
 template <class Real>

@@ -18,6 +18,11 @@
 //             the timers its neurons set in that tick)
 // The output neuron's error is -dL/dmu: y - softmax(mu) (softmax from lateral
 // messages of its siblings) or (t - f(mu)) f'(mu) for squared loss.
+//
+// Computational graphs (spec §3.3): a product vertex (mu = prod_k u_k, u_k = W_k x_k)
+// sends each parent eps times the other factors, its VJP; synapses with shared
+// weights (conv kernels, unrolled RNNs) do not write their copy but add eps * x_pre to
+// their tie group, which steps once the error wave is over (tie_population.hpp).
 #include <memory>
 #include <vector>
 
@@ -56,6 +61,9 @@ class zil_population final : public learning_population<Real> {
   void learn(index_t i, Real eps, shard_context& ctx);
   void apply(index_t i, unsigned shard);
   void apply_optimizer(index_t i, unsigned shard);   // learning.optimizer set (SGD+momentum/decay, Adam)
+  bool product() const { return spec_->combine == combine_kind::product; }
+  Real link_error(std::size_t k, index_t i) const;   // the error in-link k carries back and learns from
+  bool own_update(std::size_t k) const { return w_.in[k]->plastic && !w_.in[k]->tie_grad; }
 
   population_wiring<Real> w_;
   const population_spec* spec_;
@@ -67,6 +75,7 @@ class zil_population final : public learning_population<Real> {
   // Per neuron state of the current step.
   std::vector<tag_t> tag_;
   std::vector<Real> mu_, eps_, g_, last_sent_;
+  std::vector<std::vector<Real>> u_;      // product vertex: per in-link, W x_pre of each neuron
   std::vector<char> fwd_done_, bwd_done_, fwd_news_;
   std::vector<std::uint32_t> sent_, accumulated_;
   std::vector<double> loss_;
