@@ -72,7 +72,9 @@ def mse(out, targets):
 
 
 def draw_inputs(gen, n_in):
-    return torch.randn((BATCH, n_in), generator=gen, dtype=DTYPE)
+    # Rounded to float32 values: Phaseless datasets hold float32 features, so the
+    # reference must be computed at exactly the inputs the engines will see.
+    return torch.randn((BATCH, n_in), generator=gen, dtype=DTYPE).float().to(DTYPE)
 
 
 def draw_labels(gen, n_out):
@@ -161,7 +163,7 @@ def case_residual(gen):
         "w3": uniform(gen, (4, 4), 0.8), "out.bias": uniform(gen, (4,), 0.5),
     }
     x = draw_inputs(gen, 6)
-    targets = torch.randn((BATCH, 4), generator=gen, dtype=DTYPE)
+    targets = torch.randn((BATCH, 4), generator=gen, dtype=DTYPE).float().to(DTYPE)   # float32 targets, as inputs
 
     def loss(q):
         h1 = x @ q["w1"].T + q["h1.bias"]
