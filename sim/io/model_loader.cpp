@@ -225,6 +225,7 @@ void apply_defaults(v1::Model& m) {
   }
   for (v1::Projection& q : *m.mutable_projections()) {
     if (q.connectivity_case() == v1::Projection::CONNECTIVITY_NOT_SET) q.mutable_dense();
+    if (q.has_conv() && q.conv().stride() == 0) q.mutable_conv()->set_stride(1);
     fill_init(*q.mutable_init());
     const v1::Population* post = find_population(q.post());
     if (q.has_bias_init()) {

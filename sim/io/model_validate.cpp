@@ -26,6 +26,7 @@ namespace v1 = phaseless::v1;
 constexpr std::uint32_t max_population_size = 10'000'000;
 constexpr std::uint32_t max_delay_ticks = 64;
 constexpr std::uint32_t max_threads = 256;
+constexpr std::uint32_t max_unroll = 10000;
 
 // Shortest text that reads back as the same double ("0.1", "nan", "-inf").
 std::string num(double x) {
@@ -57,6 +58,7 @@ class checker {
     check_populations();
     check_projections();
     check_graph();
+    check_graph_features();
     check_rule();
     check_data();
     check_run_settings();
@@ -69,6 +71,33 @@ class checker {
 
  private:
   void add(const std::string& path, const std::string& what) { lines_.push_back(src_.where(path) + path + ": " + what); }
+
+  // "h@1, h@2, h@3": the names of an unrolled population's steps.
+  std::string step_names(int i) const {
+    std::string s;
+    for (std::uint32_t t = 1; t <= steps(i); ++t) s += (t > 1 ? ", " : "") + pop_name(i) + "@" + std::to_string(t);
+    return s;
+  }
+
+  // "h@2" names step 2 of an unrolled population h.
+  bool is_step_name(const std::string& name) const {
+    const std::size_t at = name.rfind('@');
+    if (at == std::string::npos) return false;
+    const auto it = pop_index_.find(name.substr(0, at));
+    std::uint32_t t = 0;
+    const char* end = name.data() + name.size();
+    const auto [ptr, ec] = std::from_chars(name.data() + at + 1, end, t);
+    return it != pop_index_.end() && ec == std::errc() && ptr == end && name[at + 1] != '0' && t >= 1 &&
+           t <= steps(it->second);
+  }
+
+  // The populations as built, which is what record.populations names.
+  std::string recordable_populations() const {
+    std::string s;
+    for (int i = 0; i < model_.populations_size(); ++i)
+      s += (s.empty() ? "" : ", ") + (steps(i) ? step_names(i) : pop_name(i));
+    return s.empty() ? "(none)" : s;
+  }
 
   std::string known_populations() const {
     std::string s;
@@ -124,6 +153,8 @@ class checker {
       if (p.role() == v1::INPUT && p.bias()) {
         add(path + ".bias", "the INPUT population is clamped to the data, so it cannot have a bias; allowed: false");
       }
+      check_shape(path, p);
+      check_unroll_combine(path, p);
       for (auto [role, slot] : {std::pair{v1::INPUT, &input_}, std::pair{v1::OUTPUT, &output_}}) {
         if (p.role() != role) continue;
         if (*slot < 0) {
@@ -172,8 +203,9 @@ class checker {
         const v1::Population& a = model_.populations(pre);
         const v1::Population& b = model_.populations(post);
         bool ok = true;
-        if (pre == post) {
-          add(path + ".post", "'" + b.name() + "' is also the pre population; allowed: two different populations");
+        if (pre == post && steps(pre) == 0) {
+          add(path + ".post", "'" + b.name() + "' is also the pre population; allowed: two different populations "
+                              "(a projection onto itself only on an unrolled population, unroll >= 2: its recurrence)");
           ok = false;
         }
         if (b.role() == v1::INPUT) {
@@ -193,6 +225,7 @@ class checker {
         } else if (ok) {
           edges_[pre].push_back({post, j});
         }
+        ok = check_connectivity(path, q, pre, post) && ok;
         graph_complete_ = graph_complete_ && ok;
       } else {
         graph_complete_ = false;
@@ -236,6 +269,160 @@ class checker {
       add(path + ".weight_decay", num(q.weight_decay()) + " is not allowed; allowed: a finite number >= 0");
   }
 
+  // Steps of an unrolled population (0: not unrolled, or its unroll was rejected).
+  std::uint32_t steps(int i) const {
+    const v1::Population& p = model_.populations(i);
+    return p.role() == v1::HIDDEN && p.unroll() >= 2 && p.unroll() <= max_unroll ? p.unroll() : 0;
+  }
+
+  // A usable shape: every side >= 1 and the product equal to size (else reported).
+  bool shape_ok(const v1::Population& p) const {
+    const v1::Shape& s = p.shape();
+    return p.has_shape() && s.channels() >= 1 && s.height() >= 1 && s.width() >= 1 &&
+           std::uint64_t{s.channels()} * s.height() * s.width() == p.size();
+  }
+
+  static std::string shape_text(std::uint64_t c, std::uint64_t h, std::uint64_t w) {
+    return std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w);
+  }
+
+  void check_shape(const std::string& path, const v1::Population& p) {
+    if (!p.has_shape()) return;
+    const v1::Shape& s = p.shape();
+    bool sides = true;
+    for (auto [f, v] : {std::pair{"channels", s.channels()}, std::pair{"height", s.height()}, std::pair{"width", s.width()}})
+      if (v < 1) {
+        add(path + ".shape." + f, "missing or 0; allowed: >= 1");
+        sides = false;
+      }
+    const std::uint64_t n = std::uint64_t{s.channels()} * s.height() * s.width();
+    if (sides && n != p.size())
+      add(path + ".shape", "channels * height * width = " + shape_text(s.channels(), s.height(), s.width()) + " = " +
+                               std::to_string(n) + ", but '" + p.name() + "' has size " + std::to_string(p.size()) +
+                               "; allowed: a shape whose product is " + std::to_string(p.size()) + ", or size: " +
+                               std::to_string(n));
+  }
+
+  void check_unroll_combine(const std::string& path, const v1::Population& p) {
+    if (p.unroll() != 0) {
+      if (p.role() != v1::HIDDEN && p.role() != v1::ROLE_UNSPECIFIED)
+        add(path + ".unroll", "'" + p.name() + "' is an " + v1::Role_Name(p.role()) +
+                                  " population; only a HIDDEN population can be unrolled; allowed: 0 (not unrolled)");
+      else if (p.unroll() < 2 || p.unroll() > max_unroll)
+        add(path + ".unroll", std::to_string(p.unroll()) + " steps is out of range; allowed: 0 (not unrolled) or 2 to " +
+                                  std::to_string(max_unroll));
+    }
+    if (p.combine() != v1::PRODUCT) return;
+    if (p.role() == v1::INPUT)
+      add(path + ".combine", "the INPUT population is clamped to the data and combines nothing; allowed: SUM");
+    else if (p.bias())
+      add(path + ".bias", "combine PRODUCT multiplies its in-projections (mu = prod_k W_k x_k) and has no bias; "
+                          "allowed: bias: false, or combine SUM");
+  }
+
+  // Conv, one-to-one, step_slice and the unrolled wiring of one resolved projection.
+  // Returns false when the projection has no defined place in the unrolled graph.
+  bool check_connectivity(const std::string& path, const v1::Projection& q, int pre, int post) {
+    const v1::Population& a = model_.populations(pre);
+    const v1::Population& b = model_.populations(post);
+    if (q.has_conv()) check_conv(path + ".conv", q.conv(), a, b);
+    if (q.has_one_to_one() && a.size() != b.size())
+      add(path + ".one_to_one", "connects neuron i of '" + a.name() + "' (size " + std::to_string(a.size()) +
+                                    ") to neuron i of '" + b.name() + "' (size " + std::to_string(b.size()) +
+                                    "); allowed: equal sizes, or dense/sparse/conv");
+    const std::uint32_t Ta = steps(pre), Tb = steps(post);
+    if (Tb != 0 && !q.has_dense())
+      add(path + (q.connectivity_case() ? "." + q.GetDescriptor()->FindFieldByNumber(q.connectivity_case())->name() : ""),
+          "projections into the unrolled population '" + b.name() + "' are dense (every step reads all of pre, or "
+          "its step_slice); allowed: dense");
+    if (q.step_slice() != 0) {
+      if (Ta != 0 || Tb == 0) {
+        add(path + ".step_slice", "applies only from a population that is not unrolled into an unrolled one, but '" +
+                                      a.name() + "' is " + (Ta ? "" : "not ") + "unrolled and '" + b.name() + "' is " +
+                                      (Tb ? "" : "not ") + "unrolled; allowed: 0");
+      } else if (std::uint64_t{q.step_slice()} * Tb != a.size()) {
+        const std::string fit = a.size() % Tb == 0 ? std::to_string(a.size() / Tb) + " (" : "";
+        add(path + ".step_slice", "step_slice " + std::to_string(q.step_slice()) + " x " + std::to_string(Tb) +
+                                      " steps of '" + b.name() + "' = " + std::to_string(std::uint64_t{q.step_slice()} * Tb) +
+                                      " neurons, but the pre population '" + a.name() + "' has " +
+                                      std::to_string(a.size()) + "; allowed: " + fit + "step_slice * steps = size of '" +
+                                      a.name() + "'" + (fit.empty() ? "" : ")") + ", or 0 (every step reads all of pre)");
+      }
+    }
+    if (Ta != 0 && Tb != 0 && pre != post && Ta != Tb) {
+      add(path, "'" + a.name() + "' is unrolled over " + std::to_string(Ta) + " steps and '" + b.name() + "' over " +
+                    std::to_string(Tb) + "; a projection between unrolled populations runs step by step (" + a.name() +
+                    "@t -> " + b.name() + "@t); allowed: equal unroll");
+      return false;
+    }
+    return true;
+  }
+
+  void check_conv(const std::string& path, const v1::Conv& c, const v1::Population& a, const v1::Population& b) {
+    const std::uint32_t K = c.kernel(), S = c.stride() == 0 ? 1 : c.stride(), P = c.padding();
+    if (K < 1) add(path + ".kernel", "missing or 0; allowed: a kernel side >= 1");
+    if (K >= 1 && P >= K)
+      add(path + ".padding", std::to_string(P) + " is not less than the kernel side " + std::to_string(K) +
+                                 "; allowed: 0 to " + std::to_string(K - 1));
+    for (const v1::Population* p : {&a, &b})
+      if (!p->has_shape())
+        add(path, "needs a shape on " + std::string(p == &a ? "pre" : "post") + " population '" + p->name() + "' (size " +
+                      std::to_string(p->size()) + "); allowed: shape { channels: ... height: ... width: ... } on '" +
+                      p->name() + "'");
+    if (K < 1 || P >= K || !shape_ok(a) || !shape_ok(b)) return;
+    const v1::Shape& in = a.shape();
+    const v1::Shape& out = b.shape();
+    const std::string over = "a conv of kernel " + std::to_string(K) + " stride " + std::to_string(S) + " padding " +
+                             std::to_string(P) + " over '" + a.name() + "' (" +
+                             shape_text(in.channels(), in.height(), in.width()) + ")";
+    const std::uint64_t H = in.height() + 2ull * P, W = in.width() + 2ull * P;
+    if (H < K || W < K) {
+      add(path + ".kernel", over + " does not fit: the padded input is " + std::to_string(H) + "x" + std::to_string(W) +
+                                "; allowed: kernel <= " + std::to_string(std::min(H, W)) + ", or more padding");
+      return;
+    }
+    const std::uint64_t Ho = (H - K) / S + 1, Wo = (W - K) / S + 1;
+    if (out.height() != Ho || out.width() != Wo)
+      add("populations[" + std::to_string(pop_index_.at(b.name())) + "].shape",
+          "'" + b.name() + "' has shape " + shape_text(out.channels(), out.height(), out.width()) + ", but " + over +
+              " gives " + shape_text(out.channels(), Ho, Wo) + " (H_out = (H + 2 padding - kernel) / stride + 1); "
+              "allowed: shape { channels: " + std::to_string(out.channels()) + " height: " + std::to_string(Ho) +
+              " width: " + std::to_string(Wo) + " } (size " + std::to_string(out.channels() * Ho * Wo) + ")");
+  }
+
+  // Shared parameters, product vertices, one-to-one relays and unrolling are built for
+  // the Z-IL error wave in dataflow order; the other rules and EAGER mode do not read them.
+  void check_graph_features() {
+    std::vector<std::pair<std::string, std::string>> uses;   // (field path, what)
+    for (int i = 0; i < model_.populations_size(); ++i) {
+      const v1::Population& p = model_.populations(i);
+      const std::string path = "populations[" + std::to_string(i) + "]";
+      if (p.unroll() != 0) uses.push_back({path + ".unroll", "unroll"});
+      if (p.combine() == v1::PRODUCT) uses.push_back({path + ".combine", "combine PRODUCT"});
+      if (p.bias() && shape_ok(p) && p.shape().height() * p.shape().width() > 1)
+        uses.push_back({path + ".bias", "a bias shared per channel (shape with height * width > 1)"});
+    }
+    for (int j = 0; j < model_.projections_size(); ++j) {
+      const v1::Projection& q = model_.projections(j);
+      const std::string path = "projections[" + std::to_string(j) + "]";
+      if (q.has_conv()) uses.push_back({path + ".conv", "conv"});
+      if (q.has_one_to_one()) uses.push_back({path + ".one_to_one", "one_to_one"});
+      if (q.fixed()) uses.push_back({path + ".fixed", "fixed"});
+      if (q.step_slice() != 0) uses.push_back({path + ".step_slice", "step_slice"});
+    }
+    const v1::Rule& r = model_.rule();
+    const bool other_rule = r.has_il() || r.has_il_prox() || r.has_dp();
+    const std::string rule = r.has_il() ? "il" : r.has_il_prox() ? "il_prox" : "dp";
+    for (const auto& [path, what] : uses) {
+      if (other_rule)
+        add(path, what + " is supported by rule zil only, but the rule is " + rule + "; allowed: rule zil, or a plain "
+                  "(dense or sparse, unshared) network");
+      else if (model_.execution().mode() == v1::EAGER)
+        add(path, what + " is supported in dataflow only (execution.mode DATAFLOW), but the mode is EAGER; allowed: "
+                  "execution.mode DATAFLOW");
+    }
+  }
+
   void check_init(const std::string& path, const v1::WeightInit& w) {
     const double s = w.scale();
     if (!std::isfinite(s)) {
@@ -274,6 +461,7 @@ class checker {
     color[u] = 1;
     stack.push_back(u);
     for (auto [v, j] : edges_[u]) {
+      if (v == u && steps(u) != 0) continue;   // an unrolled population's recurrence: h@t-1 -> h@t
       if (color[v] == 1) {
         std::string cycle;
         for (auto it = std::find(stack.begin(), stack.end(), v); it != stack.end(); ++it) cycle += pop_name(*it) + " -> ";
@@ -287,11 +475,38 @@ class checker {
     color[u] = 2;
   }
 
-  std::vector<bool> reachable_from(int start, bool backward) const {
-    const std::size_t n = edges_.size();
+  // The graph as built (network_builder): an unrolled population is one vertex per
+  // step, so a step that cannot reach the output is found like any dead end.
+  struct unrolled_graph {
+    std::vector<int> first;                  // per population: its first vertex
+    std::vector<std::vector<int>> adj;       // per vertex: successors
+  };
+  unrolled_graph unroll_graph() const {
+    unrolled_graph g;
+    const int n = static_cast<int>(edges_.size());
+    int count = 0;
+    for (int i = 0; i < n; ++i) g.first.push_back(count), count += std::max<int>(static_cast<int>(steps(i)), 1);
+    g.adj.resize(count);
+    auto at = [&](int i, std::uint32_t t) { return g.first[i] + (steps(i) ? static_cast<int>(t) - 1 : 0); };
+    for (int u = 0; u < n; ++u)
+      for (auto [v, j] : edges_[u]) {
+        const std::uint32_t Tu = steps(u), Tv = steps(v);
+        if (Tv == 0) {
+          g.adj[at(u, Tu)].push_back(at(v, 0));   // from the last step (many-to-one)
+        } else if (u == v) {
+          for (std::uint32_t t = 2; t <= Tv; ++t) g.adj[at(u, t - 1)].push_back(at(v, t));
+        } else {
+          for (std::uint32_t t = 1; t <= Tv; ++t) g.adj[at(u, Tu ? t : 0)].push_back(at(v, t));
+        }
+      }
+    return g;
+  }
+
+  static std::vector<bool> reachable_from(const unrolled_graph& g, int start, bool backward) {
+    const std::size_t n = g.adj.size();
     std::vector<std::vector<int>> adj(n);
     for (std::size_t u = 0; u < n; ++u) {
-      for (auto [v, j] : edges_[u]) backward ? adj[v].push_back(static_cast<int>(u)) : adj[u].push_back(v);
+      for (int v : g.adj[u]) backward ? adj[v].push_back(static_cast<int>(u)) : adj[u].push_back(v);
     }
     std::vector<bool> seen(n, false);
     std::vector<int> todo{start};
@@ -306,6 +521,31 @@ class checker {
     return seen;
   }
 
+  // "'h1'", or for an unrolled population the steps not in `seen`: "h@1, h@2 (steps of 'h')".
+  std::string unseen(const unrolled_graph& g, const std::vector<bool>& seen, int i) const {
+    if (steps(i) == 0) return seen[g.first[i]] ? "" : "'" + pop_name(i) + "'";
+    std::string s;
+    for (std::uint32_t t = 1; t <= steps(i); ++t)
+      if (!seen[g.first[i] + t - 1]) s += (s.empty() ? "" : ", ") + pop_name(i) + "@" + std::to_string(t);
+    return s.empty() ? s : s + " (steps of the unrolled population '" + pop_name(i) + "')";
+  }
+
+  void check_products() {
+    for (int i = 0; i < model_.populations_size(); ++i) {
+      const v1::Population& p = model_.populations(i);
+      if (p.combine() != v1::PRODUCT || p.role() == v1::INPUT) continue;
+      std::string names;
+      int k = 0;
+      for (const v1::Projection& q : model_.projections())
+        if (q.post() == p.name() && q.pre() != p.name()) names += std::string(k++ ? ", " : "") + "'" + q.name() + "'";
+      if (k < 2)
+        add("populations[" + std::to_string(i) + "].combine",
+            "combine PRODUCT multiplies its in-projections, but '" + p.name() + "' has " + std::to_string(k) +
+                (k ? " (" + names + ")" : "") + (steps(i) ? " besides its recurrence (step 1 has none)" : "") +
+                "; allowed: at least 2 in-projections, or combine SUM");
+    }
+  }
+
   void check_graph() {
     const int n = model_.populations_size();
     std::vector<int> color(n, 0);
@@ -313,24 +553,31 @@ class checker {
     for (int u = 0; u < n; ++u) {
       if (color[u] == 0) find_cycles(u, color, stack);
     }
+    check_products();
     // With a projection rejected, "unreachable" would mostly echo that error.
     if (!graph_complete_) return;
+    const unrolled_graph g = unroll_graph();
     if (input_ >= 0) {
-      const std::vector<bool> seen = reachable_from(input_, false);
+      const std::vector<bool> seen = reachable_from(g, g.first[input_], false);
       for (int i = 0; i < n; ++i) {
-        if (seen[i] || model_.populations(i).role() == v1::INPUT) continue;
+        const std::string what = unseen(g, seen, i);
+        if (what.empty() || model_.populations(i).role() == v1::INPUT) continue;
         add("populations[" + std::to_string(i) + "]",
-            "'" + pop_name(i) + "' is not reachable from the INPUT population '" + pop_name(input_) +
+            what + " is not reachable from the INPUT population '" + pop_name(input_) +
                 "'; allowed: every HIDDEN and OUTPUT population on a projection path from the input");
       }
     }
     if (output_ >= 0) {
-      const std::vector<bool> seen = reachable_from(output_, true);
+      const std::vector<bool> seen = reachable_from(g, g.first[output_], true);
       for (int i = 0; i < n; ++i) {
-        if (seen[i] || model_.populations(i).role() != v1::HIDDEN) continue;
+        const std::string what = unseen(g, seen, i);
+        if (what.empty() || model_.populations(i).role() != v1::HIDDEN) continue;
         add("populations[" + std::to_string(i) + "]",
-            "the OUTPUT population '" + pop_name(output_) + "' is not reachable from '" + pop_name(i) +
-                "', so it never affects the loss; allowed: every HIDDEN population on a path to the output");
+            "the OUTPUT population '" + pop_name(output_) + "' is not reachable from " + what +
+                ", so it never affects the loss; allowed: every HIDDEN population on a path to the output" +
+                (steps(i) ? " (only the last step feeds a population that is not unrolled; a projection from '" +
+                                pop_name(i) + "' to itself links the steps)"
+                          : ""));
       }
     }
   }
@@ -491,9 +738,13 @@ class checker {
     }
     const auto& rec = model_.record().populations();
     for (int k = 0; k < rec.size(); ++k) {
-      if (!pop_index_.contains(rec[k])) {
-        add("record.populations[" + std::to_string(k) + "]",
-            "no population named '" + rec[k] + "'; known populations: " + known_populations());
+      const std::string path = "record.populations[" + std::to_string(k) + "]";
+      if (const auto it = pop_index_.find(rec[k]); it != pop_index_.end()) {
+        // A trace records populations as built: an unrolled one exists only as its steps.
+        if (steps(it->second))
+          add(path, "'" + rec[k] + "' is unrolled, so it is recorded step by step; allowed: " + step_names(it->second));
+      } else if (!is_step_name(rec[k])) {
+        add(path, "no population named '" + rec[k] + "'; known populations: " + recordable_populations());
       }
     }
   }

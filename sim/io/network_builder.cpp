@@ -70,13 +70,15 @@ delay_spec draw_delays(const pb::Delay& d, std::uint64_t n, std::uint64_t seed) 
   return out;
 }
 
-std::vector<pop_t> topological_order(const pb::Model& m, const std::map<std::string, pop_t>& id) {
-  const std::size_t n = m.populations_size();
+// Kahn's algorithm on the built (unrolled) graph, lowest id first: deterministic, and
+// for a model without unrolled populations the order the model graph gives.
+std::vector<pop_t> topological_order(const network_spec& spec) {
+  const std::size_t n = spec.populations.size();
   std::vector<int> indeg(n, 0);
-  for (const auto& p : m.projections()) ++indeg[id.at(p.post())];
+  for (const auto& p : spec.projections) ++indeg[p.post];
   std::vector<pop_t> order;
   std::vector<char> done(n, 0);
-  while (order.size() < n) {   // Kahn's algorithm, lowest id first: deterministic
+  while (order.size() < n) {
     pop_t pick = static_cast<pop_t>(n);
     for (pop_t v = 0; v < n; ++v)
       if (!done[v] && indeg[v] == 0) {
@@ -86,84 +88,294 @@ std::vector<pop_t> topological_order(const pb::Model& m, const std::map<std::str
     if (pick == n) throw user_error("the population graph has a cycle");   // validation reports which
     done[pick] = 1;
     order.push_back(pick);
-    for (const auto& p : m.projections())
-      if (id.at(p.pre()) == pick) --indeg[id.at(p.post())];
+    for (const auto& p : spec.projections)
+      if (p.pre == pick) --indeg[p.post];
   }
   return order;
 }
+
+feedback_kind to_feedback(pb::FeedbackKind k) {
+  return k == pb::NONE ? feedback_kind::none : k == pb::RANDOM ? feedback_kind::random : feedback_kind::symmetric;
+}
+
+// (channels, height, width); an unset shape is (size, 1, 1).
+struct shape3 {
+  index_t c, h, w;
+};
+shape3 shape_of(const pb::Population& p) {
+  if (!p.has_shape()) return {p.size(), 1, 1};
+  return {p.shape().channels(), p.shape().height(), p.shape().width()};
+}
+
+// Builds the spec from a validated model. Model population i becomes spec populations
+// first_[i] .. first_[i] + copies(i) - 1 (one unless unrolled).
+class builder {
+ public:
+  builder(const pb::Model& m, network_spec& spec) : m_(m), spec_(spec) {}
+
+  void run() {
+    for (int i = 0; i < m_.populations_size(); ++i) add_population(i);
+    for (const auto& q : m_.projections()) add_projection(q);
+    for (int i = 0; i < m_.populations_size(); ++i) add_bias(i);
+    spec_.topo = topological_order(spec_);
+    // "In topological order of their post population": stable, so copies and the
+    // projections into one population keep the file's order.
+    std::vector<std::size_t> rank(spec_.populations.size());
+    for (std::size_t k = 0; k < spec_.topo.size(); ++k) rank[spec_.topo[k]] = k;
+    std::stable_sort(spec_.projections.begin(), spec_.projections.end(),
+                     [&](const projection_spec& a, const projection_spec& b) { return rank[a.post] < rank[b.post]; });
+  }
+
+ private:
+  std::uint32_t steps(int i) const { return m_.populations(i).unroll() >= 2 ? m_.populations(i).unroll() : 0; }
+  // Spec index of model population i at step t (1-based; ignored when not unrolled).
+  pop_t at(int i, std::uint32_t t) const { return first_[i] + (steps(i) ? t - 1 : 0); }
+  int model_index(const std::string& name) const { return index_.at(name); }
+
+  void add_population(int i) {
+    const pb::Population& p = m_.populations(i);
+    index_[p.name()] = i;
+    first_.push_back(static_cast<pop_t>(spec_.populations.size()));
+    const std::uint32_t T = steps(i);
+    for (std::uint32_t t = 1; t <= std::max<std::uint32_t>(T, 1); ++t) {
+      population_spec ps;
+      ps.name = T ? p.name() + "@" + std::to_string(t) : p.name();
+      ps.role = to_role(p.role());
+      ps.size = p.size();
+      ps.activation = to_activation(p.activation());
+      ps.bias = p.bias();
+      ps.combine = p.combine() == pb::PRODUCT ? combine_kind::product : combine_kind::sum;
+      const pop_t v = static_cast<pop_t>(spec_.populations.size());
+      if (ps.role == role_kind::input) spec_.input = v;
+      if (ps.role == role_kind::output) spec_.output = v;
+      spec_.populations.push_back(std::move(ps));
+    }
+  }
+
+  // One shared parameter vector of n entries drawn in index order from `seed`.
+  int add_tie(const std::string& name, std::size_t n, const pb::WeightInit& init, std::uint64_t seed,
+              double fan_in, double fan_out, double lr_scale, double weight_decay) {
+    tie_spec t;
+    t.name = name;
+    t.theta.resize(n);
+    counter_rng rng(seed, 0);
+    for (auto& x : t.theta) x = draw(init, rng, fan_in, fan_out);
+    t.lr_scale = lr_scale;
+    t.weight_decay = weight_decay;
+    spec_.ties.push_back(std::move(t));
+    return static_cast<int>(spec_.ties.size()) - 1;
+  }
+  int add_weight_tie(const pb::Projection& q, std::size_t n, double fan_in, double fan_out) {
+    return add_tie(q.name(), n, q.init(), stream_seed(q.init(), m_.seed(), "weights:" + q.name()), fan_in, fan_out,
+                   lr_scale(q), q.weight_decay());
+  }
+  static double lr_scale(const pb::Projection& q) { return q.lr_scale() == 0 ? 1.0 : q.lr_scale(); }
+
+  // A spec projection with empty synapses; the caller fills syn (rows, cols, weights).
+  projection_spec start(const pb::Projection& q, const std::string& name, pop_t pre, pop_t post) {
+    projection_spec ps;
+    ps.name = name;
+    ps.pre = pre;
+    ps.post = post;
+    ps.syn.name = name;
+    ps.syn.n_pre = spec_.populations[pre].size;
+    ps.syn.n_post = spec_.populations[post].size;
+    ps.feedback = to_feedback(q.feedback().kind());
+    ps.lr_scale = lr_scale(q);
+    ps.weight_decay = q.weight_decay();
+    ps.plastic = !q.fixed();
+    return ps;
+  }
+
+  // Untied weights, today's law: row i draws with fan_in = its length, fan_out = n_post.
+  void draw_untied(const pb::Projection& q, synapse_matrix<double>& s) {
+    s.w.resize(s.dense ? std::uint64_t(s.n_post) * s.n_pre : s.col.size());
+    counter_rng rng(stream_seed(q.init(), m_.seed(), "weights:" + q.name()), 0);
+    for (index_t i = 0; i < s.n_post; ++i) {
+      const double fan_in = double(s.row_end(i) - s.row_begin(i));
+      for (auto k = s.row_begin(i); k < s.row_end(i); ++k) s.w[k] = draw(q.init(), rng, fan_in, s.n_post);
+    }
+  }
+
+  // Delays and random feedback B, per synapse and per copy (streams keyed by `name`).
+  void finish(const pb::Projection& q, projection_spec&& ps) {
+    const auto& s = ps.syn;
+    const std::uint64_t n = s.w.size();
+    ps.forward = draw_delays(q.delay(), n, mix64(m_.seed() ^ hash_name("delay:" + ps.name)));
+    if (ps.feedback == feedback_kind::random && !q.feedback().tie_to_forward()) {
+      // B: the layout of W (row i = post i's feedback synapses), its own stream, never trained.
+      ps.b = s;
+      counter_rng brng(stream_seed(q.feedback().init(), m_.seed(), "feedback:" + ps.name), 0);
+      for (index_t i = 0; i < s.n_post; ++i) {
+        const double fan_in = double(s.row_end(i) - s.row_begin(i));
+        for (auto k = s.row_begin(i); k < s.row_end(i); ++k) ps.b.w[k] = draw(q.feedback().init(), brng, fan_in, s.n_post);
+      }
+    }
+    ps.backward = draw_delays(q.feedback().delay(), n, mix64(m_.seed() ^ hash_name("feedback-delay:" + ps.name)));
+    spec_.projections.push_back(std::move(ps));
+  }
+
+  void add_projection(const pb::Projection& q) {
+    const int a = model_index(q.pre()), b = model_index(q.post());
+    const std::uint32_t Ta = steps(a), Tb = steps(b);
+    if (Tb == 0) {   // into a population that is not unrolled: from pre's last step if unrolled
+      projection_spec ps = start(q, q.name(), at(a, Ta), at(b, 0));
+      if (q.has_conv()) {
+        conv(q, ps);
+      } else {
+        connect_untied(q, ps.syn);
+        draw_untied(q, ps.syn);
+      }
+      finish(q, std::move(ps));
+      return;
+    }
+    const index_t n_post = m_.populations(b).size(), n_pre = m_.populations(a).size();
+    const std::uint32_t k = Ta == 0 ? q.step_slice() : 0;
+    const index_t row = k ? k : n_pre;
+    // One tie per projection, torch nn.Linear layout (n_post x row), as a dense draw.
+    const int tie = add_weight_tie(q, std::size_t(n_post) * row, row, n_post);
+    for (std::uint32_t t = (a == b ? 2 : 1); t <= Tb; ++t) {
+      const pop_t pre = a == b ? at(a, t - 1) : at(a, Ta ? t : 0);
+      projection_spec ps = start(q, q.name() + "@" + std::to_string(t), pre, at(b, t));
+      auto& s = ps.syn;
+      if (k) {   // step t reads pre neurons [(t-1) k, t k)
+        s.dense = false;
+        s.row_ptr.push_back(0);
+        for (index_t i = 0; i < n_post; ++i) {
+          for (index_t j = 0; j < k; ++j) {
+            s.col.push_back((t - 1) * k + j);
+            ps.param.push_back(i * k + j);
+          }
+          s.row_ptr.push_back(s.col.size());
+        }
+      } else {
+        ps.param.resize(std::size_t(n_post) * n_pre);
+        for (std::size_t x = 0; x < ps.param.size(); ++x) ps.param[x] = static_cast<std::uint32_t>(x);
+      }
+      bind(ps, tie);
+      finish(q, std::move(ps));
+    }
+  }
+
+  // Rows of an untied projection: dense, sparse (each possible synapse with probability p,
+  // its own stream) or one-to-one.
+  void connect_untied(const pb::Projection& q, synapse_matrix<double>& s) {
+    s.dense = q.has_dense() || q.connectivity_case() == pb::Projection::CONNECTIVITY_NOT_SET;
+    if (s.dense) return;
+    s.row_ptr.push_back(0);
+    if (q.has_one_to_one()) {
+      for (index_t i = 0; i < s.n_post; ++i) {
+        s.col.push_back(i);
+        s.row_ptr.push_back(s.col.size());
+      }
+      return;
+    }
+    counter_rng mask(mix64(m_.seed() ^ hash_name("mask:" + q.name())), 0);
+    for (index_t i = 0; i < s.n_post; ++i) {
+      for (index_t j = 0; j < s.n_pre; ++j)
+        if (mask.uniform() < q.sparse().p()) s.col.push_back(j);
+      s.row_ptr.push_back(s.col.size());
+    }
+  }
+
+  // Tied synapses start at their parameter's value.
+  void bind(projection_spec& ps, int tie) {
+    ps.tie = tie;
+    const auto& theta = spec_.ties[tie].theta;
+    ps.syn.w.resize(ps.param.size());
+    for (std::size_t s = 0; s < ps.param.size(); ++s) ps.syn.w[s] = theta[ps.param[s]];
+  }
+
+  // A convolution as sparse rows over the padded window (layout: the header).
+  void conv(const pb::Projection& q, projection_spec& ps) {
+    const shape3 in = shape_of(m_.populations(model_index(q.pre())));
+    const shape3 out = shape_of(m_.populations(model_index(q.post())));
+    const index_t K = q.conv().kernel(), S = std::max<index_t>(q.conv().stride(), 1);
+    const long P = q.conv().padding();
+    auto& s = ps.syn;
+    s.dense = false;
+    s.row_ptr.push_back(0);
+    for (index_t co = 0; co < out.c; ++co)
+      for (index_t oy = 0; oy < out.h; ++oy)
+        for (index_t ox = 0; ox < out.w; ++ox) {
+          for (index_t ci = 0; ci < in.c; ++ci)
+            for (index_t ky = 0; ky < K; ++ky)
+              for (index_t kx = 0; kx < K; ++kx) {
+                const long iy = long(oy) * S - P + ky, ix = long(ox) * S - P + kx;
+                if (iy < 0 || ix < 0 || iy >= long(in.h) || ix >= long(in.w)) continue;   // padding
+                s.col.push_back(static_cast<index_t>((ci * in.h + iy) * in.w + ix));
+                ps.param.push_back(((co * in.c + ci) * K + ky) * K + kx);
+              }
+          s.row_ptr.push_back(s.col.size());
+        }
+    const int tie = add_weight_tie(q, std::size_t(out.c) * in.c * K * K, double(in.c) * K * K, double(out.c) * K * K);
+    bind(ps, tie);
+  }
+
+  // The bias, drawn from the first in-projection's bias stream (as nn.Linear does). Shared
+  // (a tie) when unrolled or per channel (height * width > 1); else one per neuron.
+  void add_bias(int i) {
+    const pb::Population& p = m_.populations(i);
+    const pop_t v0 = first_[i];
+    const std::uint32_t copies = std::max<std::uint32_t>(steps(i), 1);
+    if (!p.bias()) return;
+    const pb::Projection* q = nullptr;
+    for (const auto& x : m_.projections())
+      if (x.post() == p.name()) {
+        q = &x;
+        break;
+      }
+    const index_t n = p.size();
+    if (q == nullptr) {   // validation rejects this (unreachable); keep a defined value
+      for (std::uint32_t t = 0; t < copies; ++t) spec_.populations[v0 + t].b.assign(n, 0.0);
+      return;
+    }
+    const auto& bi = q->has_bias_init() ? q->bias_init() : q->init();
+    const std::uint64_t seed = stream_seed(bi, m_.seed(), "bias:" + q->name()) ^ 0x5bd1e995u;
+    const int a = model_index(q->pre());
+    double fan_in = m_.populations(a).size(), fan_out = n;
+    if (q->has_conv()) {
+      const double kk = double(q->conv().kernel()) * q->conv().kernel();
+      fan_in = shape_of(m_.populations(a)).c * kk;
+      fan_out = shape_of(p).c * kk;
+    } else if (q->has_one_to_one()) {
+      fan_in = 1;
+    } else if (q->step_slice() && steps(i) && !steps(a)) {
+      fan_in = q->step_slice();
+    }
+    const shape3 sh = shape_of(p);
+    const bool per_channel = sh.h * sh.w > 1;
+    if (!per_channel && copies == 1) {   // one bias per neuron, untied (every MLP)
+      counter_rng rng(seed, 0);
+      auto& b = spec_.populations[v0].b;
+      b.resize(n);
+      for (auto& x : b) x = draw(bi, rng, fan_in, fan_out);
+      return;
+    }
+    // Biases carry the first in-projection's learning-rate scale and no weight decay (as untied).
+    const int tie = add_tie(p.name() + ".bias", per_channel ? sh.c : n, bi, seed, fan_in, fan_out, lr_scale(*q), 0);
+    std::vector<std::uint32_t> param(n);
+    for (index_t j = 0; j < n; ++j) param[j] = per_channel ? j / (sh.h * sh.w) : j;
+    for (std::uint32_t t = 0; t < copies; ++t) {
+      auto& ps = spec_.populations[v0 + t];
+      ps.bias_tie = tie;
+      ps.bias_param = param;
+      ps.b.resize(n);
+      for (index_t j = 0; j < n; ++j) ps.b[j] = spec_.ties[tie].theta[param[j]];
+    }
+  }
+
+  const pb::Model& m_;
+  network_spec& spec_;
+  std::map<std::string, int> index_;
+  std::vector<pop_t> first_;
+};
 
 }  // namespace
 
 network_spec build_network_spec(const pb::Model& m) {
   network_spec spec;
-  std::map<std::string, pop_t> id;
-  for (const auto& p : m.populations()) {
-    const pop_t v = static_cast<pop_t>(spec.populations.size());
-    id[p.name()] = v;
-    population_spec ps;
-    ps.name = p.name();
-    ps.role = to_role(p.role());
-    ps.size = p.size();
-    ps.activation = to_activation(p.activation());
-    ps.bias = p.bias();
-    if (ps.role == role_kind::input) spec.input = v;
-    if (ps.role == role_kind::output) spec.output = v;
-    spec.populations.push_back(std::move(ps));
-  }
-  spec.topo = topological_order(m, id);
-  for (const auto& p : m.projections()) {
-    projection_spec ps;
-    ps.name = p.name();
-    ps.pre = id.at(p.pre());
-    ps.post = id.at(p.post());
-    auto& s = ps.syn;
-    s.name = p.name();
-    s.n_pre = spec.populations[ps.pre].size;
-    s.n_post = spec.populations[ps.post].size;
-    s.dense = !p.has_sparse();
-    if (!s.dense) {   // each possible synapse exists with probability p, its own stream
-      counter_rng mask(mix64(m.seed() ^ hash_name("mask:" + p.name())), 0);
-      s.row_ptr.push_back(0);
-      for (index_t i = 0; i < s.n_post; ++i) {
-        for (index_t j = 0; j < s.n_pre; ++j)
-          if (mask.uniform() < p.sparse().p()) s.col.push_back(j);
-        s.row_ptr.push_back(s.col.size());
-      }
-    }
-    const std::uint64_t n = s.dense ? std::uint64_t(s.n_post) * s.n_pre : s.col.size();
-    s.w.resize(n);
-    counter_rng rng(stream_seed(p.init(), m.seed(), "weights:" + p.name()), 0);
-    for (index_t i = 0; i < s.n_post; ++i) {
-      const double fan_in = double(s.row_end(i) - s.row_begin(i));
-      for (auto k = s.row_begin(i); k < s.row_end(i); ++k) s.w[k] = draw(p.init(), rng, fan_in, s.n_post);
-    }
-    auto& post = spec.populations[ps.post];
-    if (post.bias && post.b.empty()) {   // the first in-projection initializes the bias, as nn.Linear does
-      const auto& bi = p.has_bias_init() ? p.bias_init() : p.init();
-      counter_rng brng(stream_seed(bi, m.seed(), "bias:" + p.name()) ^ 0x5bd1e995u, 0);
-      post.b.resize(post.size);
-      for (auto& b : post.b) b = draw(bi, brng, double(s.n_pre), s.n_post);
-    }
-    ps.forward = draw_delays(p.delay(), n, mix64(m.seed() ^ hash_name("delay:" + p.name())));
-    ps.feedback = p.feedback().kind() == pb::NONE     ? feedback_kind::none
-                  : p.feedback().kind() == pb::RANDOM ? feedback_kind::random
-                                                      : feedback_kind::symmetric;
-    if (ps.feedback == feedback_kind::random && !p.feedback().tie_to_forward()) {
-      // B: the layout of W (row i = post i's feedback synapses), its own stream, never trained.
-      ps.b = s;
-      counter_rng brng(stream_seed(p.feedback().init(), m.seed(), "feedback:" + p.name()), 0);
-      for (index_t i = 0; i < s.n_post; ++i) {
-        const double fan_in = double(s.row_end(i) - s.row_begin(i));
-        for (auto k = s.row_begin(i); k < s.row_end(i); ++k) ps.b.w[k] = draw(p.feedback().init(), brng, fan_in, s.n_post);
-      }
-    }
-    ps.lr_scale = p.lr_scale() == 0 ? 1.0 : p.lr_scale();
-    ps.weight_decay = p.weight_decay();
-    ps.backward = draw_delays(p.feedback().delay(), n, mix64(m.seed() ^ hash_name("feedback-delay:" + p.name())));
-    spec.projections.push_back(std::move(ps));
-  }
-  for (auto& ps : spec.populations)
-    if (ps.bias && ps.b.empty()) ps.b.assign(ps.size, 0.0);
+  builder(m, spec).run();
   auto& L = spec.learning;
   L.loss = m.rule().loss() == pb::MSE ? loss_kind::mse : loss_kind::softmax_ce;
   L.batch = m.schedule().batch_size();

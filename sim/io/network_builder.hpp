@@ -2,6 +2,22 @@
 // Model file -> network_spec: populations in topological order, projections with
 // their initial weights (drawn from each projection's own counter-based stream,
 // so adding a projection never changes another's weights) and per-synapse delays.
+//
+// Graph features (rule zil), laid out as the engines and the reference-gradient
+// script expect:
+// * conv: sparse rows, post neuron (co, oy, ox) = (co Ho + oy) Wo + ox in order; its
+//   synapses run over ci, ky, kx (padded positions have none), col (ci H + iy) W + ix,
+//   param ((co Cin + ci) K + ky) K + kx into one tie named after the projection
+//   (Cout Cin K K values, fan_in Cin K K, fan_out Cout K K).
+// * a bias of a shaped population with height * width > 1: one per channel, a tie
+//   "<population>.bias"; bias_param[i] = channel of neuron i.
+// * one_to_one: sparse, row i = {col i}, untied. fixed: plastic = false.
+// * unroll T: copies "p@1".."p@T" in place of p. Into p: copies "<proj>@t" sharing one
+//   tie (n_post x row, post-major; row = step_slice k, then step t reads pre neurons
+//   [(t-1) k, t k), or n_pre). p -> p: copies t = 2..T from p@t-1. p -> q unrolled:
+//   p@t -> q@t. p -> not unrolled: one untied projection from p@T. A bias of p is one
+//   tie "p.bias" shared by the copies.
+// Every copy draws its own delays and random feedback B (streams keyed by its name).
 #include "phaseless.pb.h"
 #include "sim/core/network_spec.hpp"
 
