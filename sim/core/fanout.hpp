@@ -58,7 +58,10 @@ class fan_in_gate {
   // An event reached target i. True when that completes i's step.
   bool arrive(index_t i, const event& e) { return e.repeat == 0 && bump(per_target_[i], e.tag, fan_->expected[i]); }
 
+  // A target that expects nothing (no synapse of this projection reaches it, e.g.
+  // a pixel a strided convolution never reads) is complete: waiting would stall it.
   bool complete(unsigned shard, index_t i, tag_t tag) const {
+    if (fan_->expected_of(i) == 0) return true;
     const slot& s = fan_->all_targets ? shared_[shard] : per_target_[i];
     return s.tag == tag && s.count == fan_->expected_of(i);
   }

@@ -78,17 +78,7 @@ TEST_CASE("The paper's layer-timed schedule: wrong on an unlevelled residual blo
   REQUIRE(lev.populations.size() == spec.populations.size() + 1);
   baseline::zil_schedule<double> z(lev);
   const auto after = sync_step(lev, z, d);
-  flat kept;   // the levelled flat layout minus the relay's projection and (zero) bias
-  std::size_t off = 0;
-  for (std::size_t k = 0; k < lev.projections.size(); ++k) {
-    if (k < spec.projections.size()) kept.insert(kept.end(), after.begin() + off, after.begin() + off + lev.projections[k].syn.size());
-    off += lev.projections[k].syn.size();
-  }
-  for (pop_t v = 0; v < lev.populations.size(); ++v) {
-    if (v == lev.input) continue;
-    if (v < spec.populations.size()) kept.insert(kept.end(), after.begin() + off, after.begin() + off + lev.populations[v].size);
-    off += lev.populations[v].size;
-  }
+  const auto kept = original_part(spec, lev, after);
   CHECK(relative_step_error(before, kept, fd) <= 1e-9);
 }
 

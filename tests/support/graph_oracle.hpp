@@ -146,6 +146,25 @@ inline flat fd_step(const network_spec& spec, const dataset& d) {
   return out;
 }
 
+// The entries of `grown` (the flat layout of a spec with populations and projections
+// appended, such as a levelled copy) that belong to `original`'s parameters.
+inline flat original_part(const network_spec& original, const network_spec& grown, const flat& f) {
+  flat kept;
+  std::size_t off = 0;
+  for (std::size_t k = 0; k < grown.projections.size(); ++k) {
+    const std::size_t n = grown.projections[k].syn.size();
+    if (k < original.projections.size()) kept.insert(kept.end(), f.begin() + off, f.begin() + off + n);
+    off += n;
+  }
+  for (pop_t v = 0; v < grown.populations.size(); ++v) {
+    if (v == grown.input) continue;
+    const std::size_t n = grown.populations[v].size;
+    if (v < original.populations.size()) kept.insert(kept.end(), f.begin() + off, f.begin() + off + n);
+    off += n;
+  }
+  return kept;
+}
+
 // || (a - before) - (b - before) || / || b - before ||.
 inline double relative_step_error(const flat& before, const flat& a, const flat& b) {
   double num = 0, den = 0;

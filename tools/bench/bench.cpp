@@ -3,7 +3,7 @@
 // at batch 1 and 64 through tools/bench_torch.py when Debian's python3-torch is
 // there. Prints ratios against the baselines of this run; absolute times drift.
 //
-//   phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--no-torch] [--no-il] [--il-model M] [--no-dp]
+//   phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--no-torch] [--no-il] [--il-model M] [--no-dp] [--no-cnn]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   bool torch = true;
   bool dp = true;   // dual propagation, one sweep, against its synchronous form and BP (batch 1)
   bool il = true;
+  bool cnn = true;   // Z-IL on the convolutional model (shared kernels) against its synchronous baseline
   std::string il_model = std::string(PHASELESS_SOURCE_DIR) + "/models/fmnist_il.textproto";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -78,9 +79,10 @@ int main(int argc, char** argv) {
     else if (a == "--no-torch") torch = false;
     else if (a == "--no-dp") dp = false;
     else if (a == "--no-il") il = false;
+    else if (a == "--no-cnn") cnn = false;
     else if (a == "--il-model") il_model = value();
     else if (a == "--help") {
-      std::puts("usage: phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--no-torch] [--no-il] [--il-model M] [--no-dp]");
+      std::puts("usage: phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--no-torch] [--no-il] [--il-model M] [--no-dp] [--no-cnn]");
       return 0;
     } else model = a;
   }
@@ -121,6 +123,19 @@ int main(int argc, char** argv) {
       } else {
         std::printf("pytorch: not measured (/usr/bin/python3 with python3-torch not available)\n");
       }
+    }
+    if (cnn) {
+      // Z-IL on a CNN (models/fmnist_cnn.textproto): every kernel weight is shared by its
+      // copies (tie groups), so this also times the deferred summed kernel updates.
+      const auto mc = io::load_model(std::string(PHASELESS_SOURCE_DIR) + "/models/fmnist_cnn.textproto", sets);
+      const auto ce = measure(mc, io::engine_kind::event, threads, repeat);
+      const auto cs = measure(mc, io::engine_kind::baseline, threads, repeat);
+      std::printf("CNN model %s, %u samples at batch %u\n", mc.model.name().c_str(), samples,
+                  mc.model.schedule().batch_size());
+      std::printf("%-34s %12.0f samples/s  (%.0f synaptic ops/sample)\n", "CNN event engine (Z-IL messages)", ce.rate,
+                  ce.ops);
+      std::printf("%-34s %12.0f samples/s\n", "CNN synchronous baseline (backprop)", cs.rate);
+      std::printf("CNN ratio event / synchronous        %12.2f   (target >= 0.5)\n", ce.rate / cs.rate);
     }
     if (il) {
       // IL (T relaxation steps per sample, spec pc-family.md §2.3) on the same network:
