@@ -1,8 +1,9 @@
 #pragma once
 // A tie group on the event engine: one neuron that holds a shared parameter
-// (rules/tie_group.hpp). Every neuron whose synapses or bias use it sends it one
-// "contribution in" message per sample, delayed until that neuron's errors have
-// been delivered (they are read through the copies). When all have arrived the
+// (rules/tie_group.hpp). Every neuron whose synapses or bias use it reports once per
+// sample that its contribution is in, delayed until that neuron's errors have been
+// delivered (they are read through the copies); a shard sends one message per tick
+// whose value counts the neurons that finished then. When all have arrived the
 // sample's error wave is over for every copy: the group sums the contributions
 // and, at batch ends, steps the parameter and rewrites the copies. No other shard
 // reads the copies then: the next sample starts after the critical path.
@@ -30,7 +31,8 @@ class tie_population final : public population_model {
         tag_ = e.tag;
         count_ = 0;
       }
-      if (++count_ == expected_) group_.sample_done(tag_sample(tag_), total_);
+      count_ += static_cast<std::uint64_t>(e.value);
+      if (count_ == expected_) group_.sample_done(tag_sample(tag_), total_);
     }
   }
   void react(shard_context&) override {}

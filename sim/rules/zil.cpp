@@ -54,6 +54,7 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
   accumulated_.assign(n, 0);
   loss_.assign(n, 0.0);
   shard_tag_.assign(w_.shards, no_tag);
+  done_.assign(w_.shards, {0, no_tag});
   ready_.init(n, w_.shards);
   timers_.init(w_.shards);
   target_.init(w_.shards);
@@ -146,6 +147,13 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
 template <class Real>
 void zil_population<Real>::react(shard_context& ctx) {
   ready_.drain(ctx, [&](index_t i) { process(i, ctx); });
+  // One "contributions in" message per shard and tick, carrying how many neurons
+  // finished (samples never overlap, so they share one tag).
+  auto& [count, tag] = done_[ctx.shard];
+  if (count > 0) {
+    ctx.out.emit(w_.done_out, ctx.lo, tag, double(count));
+    count = 0;
+  }
 }
 
 template <class Real>
@@ -278,7 +286,7 @@ void zil_population<Real>::learn(index_t i, Real eps, shard_context& ctx) {
     kernels::axpy(link_error(k, i), in_[k].pre_values(i, ctx.shard), G + rb, link.syn->row_end(i) - rb);
   }
   (w_.bias_tie_grad ? w_.bias_tie_grad : grad_b_.data())[i] += eps;
-  if (w_.done_out != ~out_t{0}) ctx.out.emit(w_.done_out, i, tag_[i], 0.0);
+  if (w_.done_out != ~out_t{0}) done_[ctx.shard] = {done_[ctx.shard].first + 1, tag_[i]};
   ++accumulated_[i];
   const std::uint64_t sample = tag_sample(tag_[i]);
   const bool batch_end = (sample + 1) % learning_->batch == 0 || sample + 1 == w_.samples_total;

@@ -81,6 +81,7 @@ class zil_population final : public learning_population<Real> {
   std::vector<double> loss_;
   // Per shard.
   std::vector<tag_t> shard_tag_;
+  std::vector<std::pair<std::uint32_t, tag_t>> done_;   // neurons whose tie contributions are in, this tick
   ready_set ready_;
   timer_queue timers_;
   // Output only: target and lateral (softmax) inputs, per shard.
