@@ -318,11 +318,11 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
       } else if (tw && s % flush_every == 0) {
         tw->flush();
       }
-      if (opt.progress && std::chrono::duration<double>(clock_type::now() - last_print).count() > 2.0) {
+      // (Right after an evaluation the training-loss window is empty: the line waits.)
+      if (opt.progress && loss_n > 0 && std::chrono::duration<double>(clock_type::now() - last_print).count() > 2.0) {
         last_print = clock_type::now();
         std::fprintf(stderr, "[%s] %llu/%llu samples  %.0f samples/s  train loss %.4f\n", tag,
-                     (unsigned long long)s, (unsigned long long)total, double(s) / train_s,
-                     loss_n ? loss_sum / double(loss_n) : 0.0);
+                     (unsigned long long)s, (unsigned long long)total, double(s) / train_s, loss_sum / double(loss_n));
       }
     }
   } catch (const numeric_error& e) {
