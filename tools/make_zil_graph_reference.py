@@ -197,12 +197,39 @@ def case_product(gen):
     return p, loss, {"x": x, "labels": labels}, "SOFTMAX_CE"
 
 
+def case_attention(gen):
+    """Single-head attention over T = 3 tokens of 4 features (spec Z6):
+    q, k, v = per-token linear maps (weights shared by the tokens, no bias);
+    A = softmax(q k^T / sqrt(4)) over each row; z = A v; out = wo z + b_out
+    (z flattened token-major), softmax CE. The model is built in code
+    (tests/support/graph_specs.hpp make_attention): the model schema has no attention block."""
+    T, d_in, d = 3, 4, 4
+    p = {
+        "wq": uniform(gen, (d, d_in), 0.8), "wk": uniform(gen, (d, d_in), 0.8),
+        "wv": uniform(gen, (d, d_in), 0.8),
+        "wo": uniform(gen, (3, T * d), 0.8), "out.bias": uniform(gen, (3,), 0.5),
+    }
+    x = draw_inputs(gen, T * d_in)
+    labels = draw_labels(gen, 3)
+
+    def loss(q):
+        tokens = x.view(BATCH, T, d_in)
+        qq, kk, vv = (tokens @ q[w].T for w in ("wq", "wk", "wv"))
+        scores = qq @ kk.transpose(1, 2) / 2.0           # 1 / sqrt(d)
+        z = torch.softmax(scores, dim=-1) @ vv            # (B, T, d)
+        out = z.reshape(BATCH, T * d) @ q["wo"].T + q["out.bias"]
+        return softmax_ce(out, labels)
+
+    return p, loss, {"x": x, "labels": labels}, "SOFTMAX_CE"
+
+
 CASES = [  # name, builder, seed (one per case: adding a case changes no other)
     ("mlp", case_mlp, 101),
     ("cnn", case_cnn, 102),
     ("rnn", case_rnn, 103),
     ("residual", case_residual, 104),
     ("product", case_product, 105),
+    ("attention", case_attention, 106),
 ]
 
 
@@ -286,7 +313,8 @@ def write_h5(case, params, grads, data, loss, loss_kind):
         f.attrs["case"] = case
         f.attrs["loss_kind"] = loss_kind
         f.attrs["batch_size"] = BATCH
-        f.attrs["model"] = f"tests/models/good/zil_graph/{case}.textproto"
+        f.attrs["model"] = ("tests/support/graph_specs.hpp make_attention" if case == "attention"
+                            else f"tests/models/good/zil_graph/{case}.textproto")
         f.attrs["generator"] = GENERATOR
     return path
 
@@ -302,7 +330,7 @@ def main():
         fd_err = finite_difference_error({k: v.clone() for k, v in params.items()}, loss_fn, grads)
         worst_all = max(worst_all, fd_err)
         path = write_h5(case, params, grads, data, loss, loss_kind)
-        if "labels" in data:
+        if "labels" in data and case != "attention":   # attention has no model file to load data
             write_idx(case, data["x"], data["labels"])
         n = sum(v.numel() for v in params.values())
         print(f"{case:9s} loss {loss:.12f}  {n:4d} parameters  "

@@ -19,6 +19,7 @@ std::vector<const std::vector<Real>*> bias_ptrs(const std::vector<std::vector<Re
 
 template <class Real>
 backprop<Real>::backprop(const network_spec& spec) : spec_(spec) {
+  check_vertices(spec);
   const std::size_t np = spec.populations.size();
   b_.resize(np);
   mu_.resize(np);
@@ -41,7 +42,6 @@ backprop<Real>::backprop(const network_spec& spec) : spec_(spec) {
     feedback_.push_back(convert<Real>(p.b));   // B of random feedback (empty otherwise)
   }
   gather_.resize(1);
-  u_.resize(spec.projections.size());
   reached_.assign(np, 0);
   reached_[spec.output] = 1;
   for (const auto& p : spec.projections)
@@ -79,7 +79,7 @@ backprop<Real>::backprop(const network_spec& spec) : spec_(spec) {
 
 template <class Real>
 void backprop<Real>::forward(std::span<const float> x) {
-  ops_ += forward_pass(spec_, syn_, bias_ptrs(b_), x, mu_, act_, gather_[0], &u_);
+  ops_ += forward_pass(spec_, syn_, bias_ptrs(b_), x, mu_, act_, gather_[0], &vjp_);
 }
 
 template <class Real>
@@ -106,7 +106,7 @@ void backprop<Real>::train(const dataset& data, std::uint64_t row, std::uint64_t
       if (p.pre != v || p.feedback == feedback_kind::none) continue;
       any = true;
       // Feedback alignment: errors go back through the fixed matrix B instead of W^T.
-      const auto& s = p.feedback == feedback_kind::random && !p.b_tied() ? feedback_[k] : syn_[k];
+      const auto& s = p.feedback == feedback_kind::random && !p.b_tied() ? feedback_[k] : vjp_.back(spec_, syn_, k);
       ops_ += send_back(s, [&](index_t i) { return link_error(k, i); }, g.data());
     }
     const auto& pv = spec_.populations[v];
@@ -213,7 +213,7 @@ template <class Real>
 Real backprop<Real>::link_error(std::size_t k, index_t i) const {
   const pop_t post = spec_.projections[k].post;
   if (spec_.populations[post].combine != combine_kind::product) return eps_[post][i];
-  return eps_[post][i] * product_partial(spec_, u_, k, i);
+  return eps_[post][i] * product_partial(spec_, vjp_.u, k, i);
 }
 
 template <class Real>

@@ -9,6 +9,7 @@
 
 #include "sim/core/dataset.hpp"
 #include "sim/core/network_spec.hpp"
+#include "sim/baseline/forward_pass.hpp"
 #include "sim/baseline/sync_engine.hpp"
 #include "sim/rules/optimizer.hpp"
 #include "sim/rules/tie_group.hpp"
@@ -48,7 +49,7 @@ class backprop final : public sync_engine<Real> {
   std::vector<std::vector<Real>> b_, mu_, act_, eps_, g_, grad_b_;
   std::vector<std::vector<Real>> grad_;   // per projection
   std::vector<std::vector<Real>> gather_; // per projection: presynaptic values of one row (sparse)
-  std::vector<std::vector<Real>> u_;      // per projection into a product vertex: W x_pre
+  vjp_state<Real> vjp_;                   // product factors, Jacobian rows (forward_pass.hpp)
   std::deque<rules::tie_group<Real>> ties_;
   std::vector<Real*> tie_grad_;           // per projection: its tie's contribution buffer (or null)
   std::vector<Real*> bias_tie_grad_;      // per population

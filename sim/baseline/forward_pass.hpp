@@ -9,6 +9,7 @@
 
 #include "sim/core/dataset.hpp"
 #include "sim/core/kernels.hpp"
+#include "sim/core/vertex.hpp"
 #include "sim/core/network_spec.hpp"
 
 namespace phaseless::baseline {
@@ -46,32 +47,77 @@ std::uint64_t send_back(const synapse_matrix<Real>& s, Error&& e, Real* g) {
   return ops;
 }
 
-// mu[v] from the activities of v's parents: b + sum_k u_k, or prod_k u_k for a product
-// vertex, with u_k = W_k x_pre over v's in-projections in projection order; when `u`
-// is given, u[k] keeps them (a product's backward needs prod_{k' != k} u_k').
-// Returns MACs done.
+// What a backward pass needs from the forward pass besides mu and act: per
+// projection into a product vertex, u_k; into a bilinear or softmax vertex, the
+// Jacobian rows its errors travel back through (core/vertex.hpp).
+template <class Real>
+struct vjp_state {
+  std::vector<std::vector<Real>> u;          // by projection (product posts only)
+  std::vector<synapse_matrix<Real>> jac;     // by projection (bilinear/softmax posts only)
+  // The matrix errors cross going back over projection k: W, or the Jacobian.
+  const synapse_matrix<Real>& back(const network_spec& spec, const std::vector<synapse_matrix<Real>>& syn,
+                                   std::size_t k) const {
+    const auto c = spec.populations[spec.projections[k].post].combine;
+    return c == combine_kind::bilinear || c == combine_kind::softmax ? jac[k] : syn[k];
+  }
+};
+
+// mu[v] from the activities of v's parents (combine_kind in network_spec.hpp), with
+// u_k = W_k x_pre over v's in-projections in projection order; `st` (optional) keeps
+// what the backward pass needs. Returns MACs done.
 template <class Real>
 std::uint64_t predict_population(const network_spec& spec, const std::vector<synapse_matrix<Real>>& syn,
                                  const std::vector<Real>& bias, pop_t v, const std::vector<std::vector<Real>>& act,
-                                 std::vector<Real>& mu, std::vector<Real>& tmp, std::vector<std::vector<Real>>* u) {
+                                 std::vector<Real>& mu, std::vector<Real>& tmp, vjp_state<Real>* st) {
   std::uint64_t ops = 0;
   const auto& pv = spec.populations[v];
+  std::vector<std::size_t> in;
+  for (std::size_t k = 0; k < spec.projections.size(); ++k)
+    if (spec.projections[k].post == v) in.push_back(k);
+  if (st) {
+    st->u.resize(spec.projections.size());
+    st->jac.resize(spec.projections.size());
+  }
+  if (pv.combine == combine_kind::bilinear || pv.combine == combine_kind::softmax) {
+    const bool bilinear = pv.combine == combine_kind::bilinear;
+    for (std::size_t k : in)
+      if (st && st->jac[k].size() != syn[k].size()) st->jac[k] = syn[k];   // the layout; values per sample
+    std::vector<Real> tmp1;
+    mu.resize(pv.size);
+    const auto& s0 = syn[in[0]];
+    for (index_t i = 0; i < pv.size; ++i) {
+      const auto rb = s0.row_begin(i), n = s0.row_end(i) - rb;
+      const Real* x0 = row_inputs(s0, i, act[spec.projections[in[0]].pre], tmp);
+      Real* j0 = st ? st->jac[in[0]].w.data() + rb : nullptr;
+      if (bilinear) {
+        const auto& s1 = syn[in[1]];
+        const auto rb1 = s1.row_begin(i);
+        const Real* x1 = row_inputs(s1, i, act[spec.projections[in[1]].pre], tmp1);
+        mu[i] = bilinear_vertex(s0.w.data() + rb, x0, s1.w.data() + rb1, x1, n, j0,
+                                st ? st->jac[in[1]].w.data() + rb1 : nullptr);
+        ops += 2 * n;
+      } else {
+        mu[i] = softmax_vertex(s0.w.data() + rb, x0, n, i % n, j0);
+        ops += n;
+      }
+    }
+    return ops;
+  }
   const bool product = pv.combine == combine_kind::product;
   if (product)
     mu.assign(pv.size, Real(1));
   else
     mu.assign(bias.begin(), bias.end());
-  for (std::size_t k = 0; k < spec.projections.size(); ++k) {
+  for (std::size_t k : in) {
     const auto& p = spec.projections[k];
-    if (p.post != v) continue;
     const auto& s = syn[k];
-    if (u && product) (*u)[k].resize(pv.size);
+    if (st && product) st->u[k].resize(pv.size);
     for (index_t i = 0; i < pv.size; ++i) {
       const auto rb = s.row_begin(i), n = s.row_end(i) - rb;
       const Real uk = kernels::dot(s.w.data() + rb, row_inputs(s, i, act[p.pre], tmp), n);
       if (product) {
         mu[i] *= uk;
-        if (u) (*u)[k][i] = uk;
+        if (st) st->u[k][i] = uk;
       } else {
         mu[i] += uk;
       }
@@ -87,7 +133,7 @@ template <class Real>
 std::uint64_t forward_pass(const network_spec& spec, const std::vector<synapse_matrix<Real>>& syn,
                            const std::vector<const std::vector<Real>*>& bias, std::span<const float> x,
                            std::vector<std::vector<Real>>& mu, std::vector<std::vector<Real>>& act,
-                           std::vector<Real>& tmp, std::vector<std::vector<Real>>* u = nullptr) {
+                           std::vector<Real>& tmp, vjp_state<Real>* st = nullptr) {
   std::uint64_t ops = 0;
   const auto& in = spec.populations[spec.input];
   act[spec.input].resize(in.size);
@@ -96,7 +142,7 @@ std::uint64_t forward_pass(const network_spec& spec, const std::vector<synapse_m
   for (pop_t v : spec.topo) {
     if (v == spec.input) continue;
     const auto& pv = spec.populations[v];
-    ops += predict_population(spec, syn, *bias[v], v, act, mu[v], tmp, u);
+    ops += predict_population(spec, syn, *bias[v], v, act, mu[v], tmp, st);
     act[v].resize(pv.size);
     for (index_t i = 0; i < pv.size; ++i) act[v][i] = activate<Real>(pv.activation, mu[v][i]);
   }

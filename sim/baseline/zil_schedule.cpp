@@ -23,6 +23,7 @@ std::vector<int> distance_to_output(const network_spec& spec, distance_kind kind
 template <class Real>
 zil_schedule<Real>::zil_schedule(const network_spec& spec, distance_kind distance)
     : spec_(spec), d_(distance_to_output(spec, distance)) {
+  check_vertices(spec);
   const std::size_t np = spec.populations.size();
   for (auto* v : {&b_, &x_, &mu_, &act_, &eps_, &g_, &grad_b_}) v->resize(np);
   for (pop_t v = 0; v < np; ++v) {
@@ -36,7 +37,6 @@ zil_schedule<Real>::zil_schedule(const network_spec& spec, distance_kind distanc
     syn_.push_back(convert<Real>(p.syn));
     grad_.emplace_back(p.syn.size(), Real(0));
   }
-  u_.resize(spec.projections.size());
   for (const auto& t : spec.ties) ties_.emplace_back().init(t, spec.learning);
   tie_grad_.assign(spec.projections.size(), nullptr);
   for (std::size_t k = 0; k < spec.projections.size(); ++k) {
@@ -59,7 +59,7 @@ void zil_schedule<Real>::predict() {
     for (std::size_t i = 0; i < x_[v].size(); ++i) act_[v][i] = activate<Real>(f, x_[v][i]);
   }
   for (pop_t v : spec_.topo)
-    if (v != spec_.input) ops_ += predict_population(spec_, syn_, b_[v], v, act_, mu_[v], tmp_, &u_);
+    if (v != spec_.input) ops_ += predict_population(spec_, syn_, b_[v], v, act_, mu_[v], tmp_, &vjp_);
 }
 
 template <class Real>
@@ -67,7 +67,7 @@ void zil_schedule<Real>::train(const dataset& data, std::uint64_t row, std::uint
                                std::uint64_t samples_total) {
   std::vector<const std::vector<Real>*> bias;
   for (auto& b : b_) bias.push_back(&b);
-  ops_ += forward_pass(spec_, syn_, bias, data.sample(row), mu_, act_, tmp_, &u_);
+  ops_ += forward_pass(spec_, syn_, bias, data.sample(row), mu_, act_, tmp_, &vjp_);
   for (pop_t v = 0; v < spec_.populations.size(); ++v)
     if (v != spec_.input) x_[v] = mu_[v];   // C1
   const pop_t out = spec_.output;
@@ -88,13 +88,13 @@ void zil_schedule<Real>::train(const dataset& data, std::uint64_t row, std::uint
     auto link_error = [&](std::size_t k, index_t i) {
       const pop_t c = spec_.projections[k].post;
       const Real e = eps_[c][i];
-      return spec_.populations[c].combine == combine_kind::product ? e * product_partial(spec_, u_, k, i) : e;
+      return spec_.populations[c].combine == combine_kind::product ? e * product_partial(spec_, vjp_.u, k, i) : e;
     };
     for (pop_t v = 0; v < spec_.populations.size(); ++v) g_[v].assign(spec_.populations[v].size, Real(0));
     for (std::size_t k = 0; k < spec_.projections.size(); ++k) {
       const auto& p = spec_.projections[k];
       if (p.pre == spec_.input || p.feedback == feedback_kind::none) continue;
-      ops_ += send_back(syn_[k], [&](index_t i) { return link_error(k, i); }, g_[p.pre].data());
+      ops_ += send_back(vjp_.back(spec_, syn_, k), [&](index_t i) { return link_error(k, i); }, g_[p.pre].data());
     }
     // C2: the parameters of the vertices at distance t learn from the time-t state.
     for (std::size_t k = 0; k < spec_.projections.size(); ++k) {

@@ -16,6 +16,7 @@
 #include <deque>
 #include <vector>
 
+#include "sim/baseline/forward_pass.hpp"
 #include "sim/baseline/sync_engine.hpp"
 #include "sim/rules/tie_group.hpp"
 
@@ -48,7 +49,8 @@ class zil_schedule final : public sync_engine<Real> {
   const network_spec& spec_;
   std::vector<int> d_;
   std::vector<synapse_matrix<Real>> syn_;
-  std::vector<std::vector<Real>> b_, x_, mu_, act_, eps_, g_, grad_, grad_b_, u_;
+  std::vector<std::vector<Real>> b_, x_, mu_, act_, eps_, g_, grad_, grad_b_;
+  vjp_state<Real> vjp_;
   std::vector<Real> tmp_;
   std::deque<rules::tie_group<Real>> ties_;
   std::vector<Real*> tie_grad_, bias_tie_grad_;

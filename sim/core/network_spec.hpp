@@ -8,16 +8,22 @@
 #include <vector>
 
 #include "sim/core/activation.hpp"
+#include "sim/core/errors.hpp"
 #include "sim/core/synapses.hpp"
 
 namespace phaseless::core {
 
 enum class role_kind { input, hidden, output };
 enum class loss_kind { softmax_ce, mse };
-// How a population combines its in-projections u_k = W_k x_pre_k into the prediction.
+// How a population combines its in-projections into the prediction mu, with
+// u_k = W_k x_pre_k the k-th in-projection's input (rows in synapse order).
 enum class combine_kind {
-  sum,       // mu = b + sum_k u_k (every vertex of an MLP, CNN, RNN, residual merge)
-  product    // mu = prod_k u_k, elementwise (multiplicative vertex, spec pc-family.md §3.3)
+  sum,        // mu = b + sum_k u_k (every vertex of an MLP, CNN, RNN, residual merge)
+  product,    // mu = prod_k u_k, elementwise (multiplicative vertex, spec pc-family.md §3.3)
+  bilinear,   // two in-projections with rows of equal length: mu_i = sum_s (w0_s a_s)(w1_s b_s),
+              // a dot product of two neurons' vectors (attention scores q.k, weighted sums A v)
+  softmax     // one in-projection whose row i holds neuron i's group (say n inputs):
+              // mu_i = softmax(w_s x_s)_{i mod n} (attention weights over a row of scores)
 };
 enum class feedback_kind {
   symmetric,   // errors go back through W^T (the forward weights, read live)
@@ -120,5 +126,29 @@ struct network_spec {
   pop_t input = 0, output = 0;
   std::vector<pop_t> topo;                    // populations in topological order (input first)
 };
+
+// The in-projections of nonlinear vertices (bilinear, softmax) carry fixed weights
+// (the learnable maps sit before them, as in attention), in the numbers each needs.
+inline void check_vertices(const network_spec& spec) {
+  for (pop_t v = 0; v < spec.populations.size(); ++v) {
+    const auto& p = spec.populations[v];
+    if (p.combine != combine_kind::bilinear && p.combine != combine_kind::softmax) continue;
+    std::vector<const projection_spec*> in;
+    for (const auto& q : spec.projections)
+      if (q.post == v) in.push_back(&q);
+    const std::size_t want = p.combine == combine_kind::bilinear ? 2 : 1;
+    if (in.size() != want)
+      throw user_error("population '" + p.name + "': a " + (want == 2 ? "bilinear" : "softmax") + " vertex takes " +
+                       std::to_string(want) + " in-projection(s), not " + std::to_string(in.size()));
+    for (const auto* q : in) {
+      if (q->plastic || q->tie >= 0)
+        throw user_error("projection '" + q->name + "' into nonlinear vertex '" + p.name + "' must be fixed");
+      if (p.bias) throw user_error("population '" + p.name + "': a nonlinear vertex has no bias");
+      for (index_t i = 0; want == 2 && i < p.size; ++i)
+        if (in[0]->syn.row_end(i) - in[0]->syn.row_begin(i) != in[1]->syn.row_end(i) - in[1]->syn.row_begin(i))
+          throw user_error("population '" + p.name + "': the rows of a bilinear vertex's two in-projections differ in length");
+    }
+  }
+}
 
 }  // namespace phaseless::core

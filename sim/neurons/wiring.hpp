@@ -30,6 +30,8 @@ struct forward_link {
   double lr_scale = 1;        // this projection's share of the rule's learning rate
   double weight_decay = 0;    // its l2 penalty
   bool plastic = true;        // false: fixed weights, never updated
+  synapse_matrix<Real>* jac = nullptr;   // into a bilinear/softmax vertex: the post-neurons' Jacobian rows,
+                                         // written at their forward step, read by the errors going back
   Real* tie_grad = nullptr;   // shared weights: the tie group's buffer for this link's eps * x_pre
                               // (rules/tie_group.hpp); the post population never writes the row itself
 };

@@ -85,6 +85,7 @@ template <class Real>
 event_network<Real>::event_network(const network_spec& spec, const dataset& train, std::vector<std::uint64_t> order,
                                    tick_t interval, mode_kind mode, unsigned threads)
     : spec_(spec), interval_(interval), total_(order.size()) {
+  check_vertices(spec);
   if (interval <= critical_path(spec))
     throw internal_error("event_network: presentation interval shorter than the critical path");
   exec_ = std::make_unique<executor>(threads);
@@ -136,6 +137,7 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
   }
   syn_.reserve(spec.projections.size());
   feedback_syn_.resize(spec.projections.size());
+  jac_.resize(spec.projections.size());
   for (std::size_t k = 0; k < spec.projections.size(); ++k) {
     if (!spec.projections[k].b.w.empty()) feedback_syn_[k] = convert<Real>(spec.projections[k].b);
   }
@@ -152,6 +154,11 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
     link->lr_scale = p.lr_scale;
     link->weight_decay = p.weight_decay;
     link->plastic = p.plastic;
+    const auto combine = spec.populations[p.post].combine;
+    if (combine == combine_kind::bilinear || combine == combine_kind::softmax) {
+      jac_[k] = convert<Real>(p.syn);   // the layout; each post-neuron writes its row per sample
+      link->jac = &jac_[k];
+    }
     link->local_port = next_local[p.post]++;
     fwd_port[k] = E.add_in_port(pop_of(p.post), link->local_port);
     link_of[k] = w[p.post].in.size();
@@ -162,7 +169,7 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
     const auto& p = spec.projections[k];
     if (p.feedback == feedback_kind::none) continue;
     auto link = std::make_unique<neurons::feedback_link<Real>>();
-    link->syn = &syn_[k];   // W^T: the forward weights, read live
+    link->syn = fwd_links_[k]->jac ? fwd_links_[k]->jac : &syn_[k];   // W^T (read live), or the Jacobian
     if (p.feedback == feedback_kind::random && !p.b_tied()) link->syn = &feedback_syn_[k];
     link->local_port = next_local[p.pre]++;
     back_port[k] = E.add_in_port(pop_of(p.pre), link->local_port);

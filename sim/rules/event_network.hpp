@@ -63,6 +63,7 @@ class event_network {
   neuron_graph graph_;
   std::vector<synapse_matrix<Real>> syn_;
   std::vector<synapse_matrix<Real>> feedback_syn_;   // by projection: B of random feedback (else empty)
+  std::vector<synapse_matrix<Real>> jac_;            // by projection into a bilinear/softmax vertex (else empty)
   std::vector<std::unique_ptr<neurons::forward_link<Real>>> fwd_links_;
   std::vector<std::unique_ptr<neurons::feedback_link<Real>>> back_links_;
   std::unique_ptr<fanout> lateral_fan_;

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
 
 #include "sim/core/errors.hpp"
+#include "sim/core/vertex.hpp"
 
 namespace phaseless::rules {
 
@@ -193,7 +195,24 @@ void zil_population<Real>::process(index_t i, shard_context& ctx) {
 template <class Real>
 void zil_population<Real>::forward(index_t i, shard_context& ctx) {
   Real mu;
-  if (product()) {   // u_0 u_1 ..., in link order (no bias)
+  const auto combine = spec_->combine;
+  if (combine == combine_kind::bilinear || combine == combine_kind::softmax) {
+    // Nonlinear vertex: mu and the Jacobian rows its error will travel back through.
+    auto row = [&](std::size_t k) {
+      const auto& syn = *w_.in[k]->syn;
+      const auto rb = syn.row_begin(i);
+      ctx.stats.synaptic_ops += in_[k].fan_in(i);
+      return std::tuple{syn.w.data() + rb, in_[k].pre_values(i, ctx.shard), w_.in[k]->jac->w.data() + rb,
+                        syn.row_end(i) - rb};
+    };
+    const auto [w0, x0, j0, n] = row(0);
+    if (combine == combine_kind::bilinear) {
+      const auto [w1, x1, j1, n1] = row(1);
+      mu = bilinear_vertex(w0, x0, w1, x1, n, j0, j1);
+    } else {
+      mu = softmax_vertex(w0, x0, n, i % n, j0);
+    }
+  } else if (product()) {   // u_0 u_1 ..., in link order (no bias)
     mu = Real(1);
     for (std::size_t k = 0; k < in_.size(); ++k) {
       u_[k][i] = in_[k].potential(i, in_[k].pre_values(i, ctx.shard));

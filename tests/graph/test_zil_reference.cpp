@@ -1,7 +1,8 @@
-// Z-IL by messages on five computational graphs, loaded from model files
+// Z-IL by messages on six computational graphs, five loaded from model files
 // (tests/models/good/zil_graph/): an MLP, a CNN with per-channel shared biases, an
-// unrolled many-to-one RNN, a residual block without identity vertices, and a
-// multiplicative vertex; every projection has random delays 1..7 both ways. One
+// unrolled many-to-one RNN, a residual block without identity vertices, a
+// multiplicative vertex; and single-head attention built in code
+// (tests/support/graph_specs.hpp); every projection has random delays 1..7 both ways. One
 // training step (a batch of 4) must equal two independent oracles to 1e-9 relative:
 //   - torch autograd gradients stored in data/zil_graph/<case>.h5 by
 //     tools/make_zil_graph_reference.py (float64; the script checks them against
@@ -17,6 +18,7 @@
 #include "sim/io/model_loader.hpp"
 #include "sim/io/network_builder.hpp"
 #include "tests/support/graph_oracle.hpp"
+#include "tests/support/graph_specs.hpp"
 #include "tests/support/h5_reference.hpp"
 
 using namespace phaseless;
@@ -62,11 +64,11 @@ void place(const network_spec& spec, const std::string& name, const std::vector<
   FAIL("reference parameter '" << name << "' matches no tie, projection or bias of the model");
 }
 
-reference_case load_case(const std::string& name) {
+// The case's network: its model file, or `built` (attention has no model-file form).
+reference_case load_case(const std::string& name, const network_spec* built = nullptr) {
   const auto file = zil_graph_reference(name);
-  auto m = io::load_model(zil_graph_model(name));
   reference_case c;
-  c.spec = io::build_network_spec(m.model);
+  c.spec = built ? *built : io::build_network_spec(io::load_model(zil_graph_model(name)).model);
   auto& spec = c.spec;
   spec.learning.lr = read_attr(file, "lr");
   for (const auto& p : list_group(file, "params")) {
@@ -112,8 +114,8 @@ reference_case load_case(const std::string& name) {
   return c;
 }
 
-void check_case(const std::string& name) {
-  const auto c = load_case(name);
+void check_case(const std::string& name, const network_spec* built = nullptr) {
+  const auto c = load_case(name, built);
   const auto before = initial_params(c.spec);
   const auto ev = event_step(c.spec, c.data);
   const double vs_torch = relative_step_error(before, ev, c.torch_step);
@@ -150,3 +152,7 @@ TEST_CASE("Z-IL reference: residual block without identity vertices, delays 1..7
   }
 }
 TEST_CASE("Z-IL reference: multiplicative vertex, delays 1..7") { check_case("product"); }
+TEST_CASE("Z-IL reference: single-head attention (bilinear and softmax vertices), delays 1..7") {
+  const auto spec = make_attention(6, 1, 7);
+  check_case("attention", &spec);
+}
