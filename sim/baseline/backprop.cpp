@@ -55,7 +55,7 @@ backprop<Real>::backprop(const network_spec& spec) : spec_(spec) {
   bias_tie_grad_.assign(np, nullptr);
   for (pop_t v = 0; v < np; ++v) {
     const auto& p = spec.populations[v];
-    if (p.bias && p.bias_tie >= 0 && reached_[v]) bias_tie_grad_[v] = ties_[p.bias_tie].add_bias(p.bias_param, &b_[v]);
+    if (p.bias && p.bias_plastic && p.bias_tie >= 0 && reached_[v]) bias_tie_grad_[v] = ties_[p.bias_tie].add_bias(p.bias_param, &b_[v]);
   }
   if (spec.learning.optimizer.set) {
     rules::optimizer_spec os;
@@ -172,7 +172,7 @@ void backprop<Real>::apply() {
         break;
       }
     const Real scale = static_cast<Real>(base * lr_scale);
-    if (spec_.populations[v].bias && !bias_tie_grad_[v])
+    if (spec_.populations[v].bias && spec_.populations[v].bias_plastic && !bias_tie_grad_[v])
       for (index_t i = 0; i < b_[v].size(); ++i) b_[v][i] += scale * grad_b_[v][i];
     std::fill(grad_b_[v].begin(), grad_b_[v].end(), Real(0));
   }
@@ -201,7 +201,7 @@ void backprop<Real>::apply_optimizer() {
     if (spec_.learning.batch > 1) std::fill(grad_[k].begin(), grad_[k].end(), Real(0));
   }
   for (pop_t v = 0; v < spec_.populations.size(); ++v) {
-    if (spec_.populations[v].bias && !bias_tie_grad_[v])
+    if (spec_.populations[v].bias && spec_.populations[v].bias_plastic && !bias_tie_grad_[v])
       for (index_t i = 0; i < b_[v].size(); ++i) bias_opt_[v].step(i, i, 1, &b_[v][i], &grad_b_[v][i], scale);
     std::fill(grad_b_[v].begin(), grad_b_[v].end(), Real(0));
   }

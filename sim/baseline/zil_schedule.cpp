@@ -46,7 +46,7 @@ zil_schedule<Real>::zil_schedule(const network_spec& spec, distance_kind distanc
   bias_tie_grad_.assign(np, nullptr);
   for (pop_t v = 0; v < np; ++v) {
     const auto& p = spec.populations[v];
-    if (p.bias && p.bias_tie >= 0) bias_tie_grad_[v] = ties_[p.bias_tie].add_bias(p.bias_param, &b_[v]);
+    if (p.bias && p.bias_plastic && p.bias_tie >= 0) bias_tie_grad_[v] = ties_[p.bias_tie].add_bias(p.bias_param, &b_[v]);
   }
 }
 
@@ -136,7 +136,7 @@ void zil_schedule<Real>::apply() {
     std::fill(grad_[k].begin(), grad_[k].end(), Real(0));
   }
   for (pop_t v = 0; v < spec_.populations.size(); ++v) {
-    if (spec_.populations[v].bias && !bias_tie_grad_[v])
+    if (spec_.populations[v].bias && spec_.populations[v].bias_plastic && !bias_tie_grad_[v])
       kernels::axpy(scale, grad_b_[v].data(), b_[v].data(), b_[v].size());
     std::fill(grad_b_[v].begin(), grad_b_[v].end(), Real(0));
   }

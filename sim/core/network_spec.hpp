@@ -38,6 +38,7 @@ struct population_spec {
   activation_kind activation = activation_kind::identity;
   bool bias = false;
   std::vector<double> b;          // initial bias (size entries when bias)
+  bool bias_plastic = true;       // false: the bias keeps its initial value
   combine_kind combine = combine_kind::sum;
   int bias_tie = -1;                     // >= 0: the bias is shared (index into network_spec::ties):
   std::vector<std::uint32_t> bias_param; //   neuron i's bias is ties[bias_tie].theta[bias_param[i]]

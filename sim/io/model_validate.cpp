@@ -399,6 +399,9 @@ class checker {
       const std::string path = "populations[" + std::to_string(i) + "]";
       if (p.unroll() != 0) uses.push_back({path + ".unroll", "unroll"});
       if (p.combine() == v1::PRODUCT) uses.push_back({path + ".combine", "combine PRODUCT"});
+      if (p.fixed_bias() && !p.bias()) add(path + ".fixed_bias", "needs a bias to fix; allowed: bias: true, or no fixed_bias");
+      if (p.fixed_bias() && (model_.rule().has_il() || model_.rule().has_il_prox() || model_.rule().has_dp()))
+        add(path + ".fixed_bias", "is supported by rule zil only; allowed: rule zil, or no fixed_bias");
       if (p.bias() && shape_ok(p) && p.shape().height() * p.shape().width() > 1)
         uses.push_back({path + ".bias", "a bias shared per channel (shape with height * width > 1)"});
     }

@@ -144,6 +144,7 @@ class builder {
       ps.size = p.size();
       ps.activation = to_activation(p.activation());
       ps.bias = p.bias();
+      ps.bias_plastic = !p.fixed_bias();
       ps.combine = p.combine() == pb::PRODUCT ? combine_kind::product : combine_kind::sum;
       const pop_t v = static_cast<pop_t>(spec_.populations.size());
       if (ps.role == role_kind::input) spec_.input = v;

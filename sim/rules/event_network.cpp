@@ -112,7 +112,8 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
   for (const auto& p : spec.projections)
     if (p.tie >= 0 && p.plastic) add_member(p.tie, p.post);
   for (pop_t v = 0; v < np; ++v)
-    if (spec.populations[v].bias && spec.populations[v].bias_tie >= 0) add_member(spec.populations[v].bias_tie, v);
+    if (spec.populations[v].bias && spec.populations[v].bias_plastic && spec.populations[v].bias_tie >= 0)
+      add_member(spec.populations[v].bias_tie, v);
   std::vector<pop_t> tie_pop(spec.ties.size(), ~pop_t{0});
   pop_t next_pop = static_cast<pop_t>(np + 1);
   for (std::size_t t = 0; t < spec.ties.size(); ++t) {
@@ -286,7 +287,7 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
   }
   for (pop_t v = 0; v < np; ++v) {
     const auto& ps = spec.populations[v];
-    if (ps.bias && ps.bias_tie >= 0 && learns[v]) w[v].bias_tie_grad = ties_[ps.bias_tie]->group().add_bias(ps.bias_param);
+    if (ps.bias && ps.bias_plastic && ps.bias_tie >= 0 && learns[v]) w[v].bias_tie_grad = ties_[ps.bias_tie]->group().add_bias(ps.bias_param);
   }
   learners_.assign(np, nullptr);
   const auto& make = find_rule<Real>(spec.learning.rule).make;

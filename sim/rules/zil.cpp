@@ -342,7 +342,7 @@ void zil_population<Real>::apply(index_t i, unsigned shard) {
   }
   // The bias is the neuron's own parameter: the first in-projection's rate, no decay.
   const double bias_scale = base * (in_.empty() ? 1.0 : w_.in[0]->lr_scale);
-  if (spec_->bias && !w_.bias_tie_grad) b_[i] += static_cast<Real>(bias_scale) * grad_b_[i];
+  if (spec_->bias && spec_->bias_plastic && !w_.bias_tie_grad) b_[i] += static_cast<Real>(bias_scale) * grad_b_[i];
   grad_b_[i] = 0;
   accumulated_[i] = 0;
 }
@@ -367,7 +367,7 @@ void zil_population<Real>::apply_optimizer(index_t i, unsigned shard) {
       opt_[k].step(i, rb, n, syn.w.data() + rb, opt_row_.data(), scale);
     }
   }
-  if (spec_->bias && !w_.bias_tie_grad) bias_opt_.step(i, i, 1, &b_[i], &grad_b_[i], scale);
+  if (spec_->bias && spec_->bias_plastic && !w_.bias_tie_grad) bias_opt_.step(i, i, 1, &b_[i], &grad_b_[i], scale);
   grad_b_[i] = 0;
   accumulated_[i] = 0;
 }

@@ -107,3 +107,26 @@ TEST_CASE("The paper's schedule equals backprop on a levelled MLP, and gamma = 0
     }
   }
 }
+
+TEST_CASE("Fixed biases keep their initial values and the weights still follow backprop (IL paper's BP-SGD)") {
+  mlp_options o;
+  o.sizes = {8, 6, 5, 3};
+  o.batch = 4;
+  o.loss = loss_kind::softmax_ce;
+  o.delay_max = 5;
+  auto spec = make_mlp(o);
+  for (auto& p : spec.populations) p.bias_plastic = false;
+  const auto d = data_for(spec, 11);
+  const auto before = initial_params(spec);
+  const auto fd = fd_step(spec, d);
+  const auto ev = event_step(spec, d);
+  baseline::backprop<double> bp(spec);
+  const auto sync = sync_step(spec, bp, d);
+  CHECK(relative_step_error(before, ev, fd) <= 1e-9);
+  CHECK(relative_step_error(before, sync, fd) <= 1e-9);
+  std::size_t weights = 0;
+  for (const auto& p : spec.projections) weights += p.syn.size();
+  CHECK(std::equal(before.begin() + weights, before.end(), ev.begin() + weights));     // biases untouched
+  CHECK(std::equal(before.begin() + weights, before.end(), sync.begin() + weights));
+  CHECK(!std::equal(before.begin(), before.begin() + weights, ev.begin()));           // weights moved
+}

@@ -125,7 +125,7 @@ inline flat fd_step(const network_spec& spec, const dataset& d) {
             for (std::size_t s = 0; s < syn[k].size(); ++s)
               if (spec.projections[k].param[s] == j) f(syn[k].w[s], syn_off[k] + s);
         for (pop_t v = 0; v < spec.populations.size(); ++v)
-          if (spec.populations[v].bias && spec.populations[v].bias_tie == int(t))
+          if (spec.populations[v].bias && spec.populations[v].bias_plastic && spec.populations[v].bias_tie == int(t))
             for (index_t i = 0; i < spec.populations[v].size; ++i)
               if (spec.populations[v].bias_param[i] == j) f(b[v][i], bias_index(v, i));
       };
@@ -134,7 +134,7 @@ inline flat fd_step(const network_spec& spec, const dataset& d) {
     }
   for (pop_t v = 0; v < spec.populations.size(); ++v) {   // own biases, at the first in-projection's rate
     const auto& p = spec.populations[v];
-    if (v == spec.input || !p.bias || p.bias_tie >= 0) continue;
+    if (v == spec.input || !p.bias || !p.bias_plastic || p.bias_tie >= 0) continue;
     double scale = 1;
     for (const auto& q : spec.projections)
       if (q.post == v) {
