@@ -3,7 +3,9 @@
 §4.2 L1/L2, §4.3 Tables R1/R2) through the CLI, on Fashion-MNIST, batch 1.
 
   1. sweep: alpha in {0.01, 0.1, 1, 2.5, 10, 100} for BP-SGD (the Z-IL rule, which
-     equals backprop), IL-SGD and IL-prox (eps_n = 0), 5,000 samples, >= 3 seeds;
+     equals backprop, with the biases of h1, h2 and out frozen at their initial values
+     as in the authors' BP-SGD, spec §2.7/§2.8), IL-SGD and IL-prox (eps_n = 0),
+     5,000 samples, >= 3 seeds;
      evaluations every 500 samples on the first 2,000 test images (the final
      accuracy of the sweep is on those 2,000 too; stated in the table).
   2. best alpha: BP-SGD 0.01, IL-SGD 0.03, IL-prox 2.5 (eps_n 0.25), IL-prox Fast 2.5
@@ -12,12 +14,22 @@
 Every model reads raw pixels in [0, 1] as the authors' ToTensor() (the Z-IL model's
 standardization is switched off). A run that diverges exits with status 3 and its
 trace's last metrics row is NaN: it is reported as "diverged", never as a number.
+A run that finishes but ends at chance (final test accuracy <= 11 % on 10 classes
+with test cross-entropy >= 2.29, i.e. about ln 10) is reported as "collapsed
+(chance)": its accuracy is counted in the mean, and the cell says how many seeds
+collapsed.
 
   /usr/bin/python3 tools/replicate_il.py [--cli build/tools/phaseless] [--seeds 3]
       [--jobs 2] [--work /tmp/phaseless_il_runs] [--out data/replication/il]
+      [--only METHOD ...]
+
+--only runs just the named methods (e.g. --only BP-SGD) and merges their runs into
+the existing OUT/results.json, replacing that method's stored runs and keeping the
+others; the table and plots are then regenerated from the merged results.
 
 Writes OUT/table.md, OUT/results.json, OUT/accuracy_vs_alpha.png and
-OUT/accuracy_vs_samples.png. Traces stay in WORK (reused when complete).
+OUT/accuracy_vs_samples.png. Traces stay in WORK (reused when complete and run with
+the same settings).
 """
 import argparse
 import concurrent.futures as cf
@@ -38,10 +50,14 @@ import numpy as np  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALPHAS = [0.01, 0.1, 1, 2.5, 10, 100]
 RAW_PIXELS = ["data.pixel_scale=0.00392156862745098", "data.pixel_offset=0"]
+# The authors' BP-SGD updates weights only (`weight -= lr*grad`) and leaves every bias
+# at its initial value (spec pc-family.md §2.7 "BP baselines" and §2.8 "BP-SGD in this
+# code leaves biases frozen"); we replicate that with Population.fixed_bias.
+FIXED_BIAS = [f"populations[{p}].fixed_bias=true" for p in ("h1", "h2", "out")]
 
 # method -> (model file, how alpha is set, extra settings)
 METHODS = {
-    "BP-SGD": ("fmnist_zil.textproto", "rule.zil.lr={a}", RAW_PIXELS),
+    "BP-SGD": ("fmnist_zil.textproto", "rule.zil.lr={a}", RAW_PIXELS + FIXED_BIAS),
     "IL-SGD": ("fmnist_il.textproto", "rule.il.lr={a}", []),
     "IL-prox": ("fmnist_il_prox.textproto", "rule.il_prox.alpha={a}", []),
     "IL-prox Fast": ("fmnist_il_prox_fast.textproto", "rule.il_prox.alpha={a}", []),
@@ -53,12 +69,17 @@ BEST = [("BP-SGD", 0.01, []), ("IL-SGD", 0.03, []), ("IL-prox", 2.5, ["rule.il_p
 
 def run_one(cli, work, tag, method, alpha, seed, samples, test_subset, extra):
     model, aset, base = METHODS[method]
-    out = os.path.join(work, f"{tag}-{method.replace(' ', '_')}-a{alpha:g}-s{seed}.h5")
-    done = out + ".done"
-    if os.path.exists(done):
-        return json.load(open(done))
     sets = base + extra + [aset.format(a=alpha), f"seed={seed}", f"schedule.max_samples={samples}",
                            "schedule.eval_every=500", f"data.test_subset={test_subset}", "schedule.epochs=1"]
+    # Runs with fixed biases get their own trace name so that older traces (biases
+    # trained) are never mistaken for them.
+    variant = "-fixed_bias" if any("fixed_bias" in s for s in sets) else ""
+    out = os.path.join(work, f"{tag}-{method.replace(' ', '_')}{variant}-a{alpha:g}-s{seed}.h5")
+    done = out + ".done"
+    if os.path.exists(done):
+        r = json.load(open(done))
+        if r.get("settings", sets) == sets:
+            return r
     cmd = [cli, "run", os.path.join(ROOT, "models", model), "--out", out, "-q"]
     for s in sets:
         cmd += ["--set", s]
@@ -75,9 +96,29 @@ def run_one(cli, work, tag, method, alpha, seed, samples, test_subset, extra):
     acc = rows["test_accuracy"]
     diverged = p.returncode == 3 or not math.isfinite(acc[-1])
     r = {"tag": tag, "method": method, "alpha": alpha, "seed": seed, "diverged": diverged, "wall": wall,
-         "message": p.stderr.strip().splitlines()[-1] if diverged and p.stderr.strip() else "", **rows}
+         "message": p.stderr.strip().splitlines()[-1] if diverged and p.stderr.strip() else "",
+         "settings": sets, "collapsed": collapsed({"diverged": diverged, **rows}), **rows}
     json.dump(r, open(done, "w"))
     return r
+
+
+def collapsed(r):
+    """Finished, but at chance: final test accuracy <= 11 % (10 classes) and test
+    cross-entropy >= 2.29 (ln 10 = 2.303). Distinct from "diverged" (exit 3, NaN)."""
+    if r["diverged"]:
+        return False
+    return r["test_accuracy"][-1] <= 0.11 and r["test_loss"][-1] >= 2.29
+
+
+def cell(rs, value):
+    """'m ± sd' over the runs that finished, with '(diverged k/n, collapsed j/n)'."""
+    ok = [r for r in rs if not r["diverged"]]
+    nd, nc = len(rs) - len(ok), sum(collapsed(r) for r in ok)
+    if not ok:
+        return "diverged"
+    m, sd = mean_sd([value(r) for r in ok])
+    notes = ([f"diverged {nd}/{len(rs)}"] if nd else []) + ([f"collapsed {nc}/{len(rs)}"] if nc else [])
+    return f"{m:.1f} ± {sd:.1f}" + (f" ({', '.join(notes)})" if notes else "")
 
 
 def mean_sd(xs):
@@ -102,15 +143,29 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "data", "replication", "il"))
     ap.add_argument("--sweep-samples", type=int, default=5000)
     ap.add_argument("--best-samples", type=int, default=20000)
+    ap.add_argument("--only", nargs="+", choices=list(METHODS), metavar="METHOD",
+                    help="run only these methods and merge them into the existing OUT/results.json")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     os.makedirs(a.out, exist_ok=True)
     seeds = list(range(1, a.seeds + 1))
+    kept = []
+    if a.only:
+        stored = os.path.join(a.out, "results.json")
+        if not os.path.exists(stored):
+            sys.exit(f"--only needs the stored results to merge into: {stored} is missing")
+        kept = [r for r in json.load(open(stored)) if r["method"] not in a.only]
+        print(f"--only {' '.join(a.only)}: keeping {len(kept)} stored runs of the other methods", flush=True)
+    wanted = set(a.only or METHODS)
     jobs = []
     for method, alpha, extra in BEST:   # longest first
+        if method not in wanted:
+            continue
         for s in seeds:
             jobs.append(("best", method, alpha, s, a.best_samples, 0, extra))
     for method in SWEEP:
+        if method not in wanted:
+            continue
         for alpha in ALPHAS:
             extra = ["rule.il_prox.eps_n=0"] if method == "IL-prox" else []
             for s in seeds:
@@ -123,34 +178,39 @@ def main():
             r = f.result()
             results.append(r)
             print(f"[{k + 1}/{len(jobs)}] {r['tag']:5s} {r['method']:13s} alpha {r['alpha']:<6g} seed {r['seed']}  "
-                  f"{'diverged' if r['diverged'] else '%.2f%%' % (100 * r['test_accuracy'][-1])}  {r['wall']:.1f}s",
-                  flush=True)
+                  f"{'diverged' if r['diverged'] else '%.2f%%' % (100 * r['test_accuracy'][-1])}"
+                  f"{' (collapsed)' if collapsed(r) else ''}  {r['wall']:.1f}s", flush=True)
     total = time.time() - t0
+    order = {(m, t): i for i, (t, m) in enumerate([("best", m) for m, _, _ in BEST] + [("sweep", m) for m in SWEEP])}
+    results = sorted(kept + results, key=lambda r: (order[(r["method"], r["tag"])], r["alpha"], r["seed"]))
+    for r in results:
+        r["collapsed"] = collapsed(r)
     json.dump(results, open(os.path.join(a.out, "results.json"), "w"), indent=1)
 
     # Table 1: the sweep.
     cpu = sum(r["wall"] for r in results)
+    merged = (f"; {', '.join(a.only)} re-run on its own with `--only` ({len(jobs)} runs, {total / 60:.1f} min "
+              f"elapsed) and merged with the stored runs of the other methods" if a.only else "")
     lines = [f"Measured with `tools/replicate_il.py` ({a.seeds} seeds, mean ± sd; {len(results)} runs, "
-             f"{cpu / 60:.1f} min of run wall time, {a.jobs} at a time).", "",
+             f"{cpu / 60:.1f} min of run wall time, {a.jobs} at a time{merged}).", "",
              f"**Sweep: test accuracy (%) after {a.sweep_samples} samples, batch 1** (first 2,000 test images; "
-             "\"diverged\": the run stopped with exit status 3 — NaN/Inf — in k of the seeds).", "",
+             "mean ± sd over the seeds that finished; \"diverged k/n\": the run stopped with exit status 3 — "
+             "NaN/Inf — in k of the n seeds; \"collapsed k/n\": k seeds finished at chance, accuracy ≤ 11 % "
+             "with test loss ≥ 2.29 ≈ ln 10, and are included in the mean). BP-SGD keeps its biases fixed "
+             "at their initial values, as the authors' code.", "",
              "| method | " + " | ".join(f"α = {x:g}" for x in ALPHAS) + " |",
              "| --- |" + " --- |" * len(ALPHAS)]
-    sweep_summary = {}
+    sweep_summary, sweep_runs = {}, {}
     for method in SWEEP:
         cells = []
         for alpha in ALPHAS:
             rs = [r for r in results if r["tag"] == "sweep" and r["method"] == method and r["alpha"] == alpha]
+            sweep_runs[(method, alpha)] = rs
             ok = [r for r in rs if not r["diverged"]]
-            nd = len(rs) - len(ok)
-            if nd == len(rs):
-                cells.append("diverged")
-                sweep_summary[(method, alpha)] = None
-            else:
-                m, sd = mean_sd([100 * r["test_accuracy"][-1] for r in ok])
-                cells.append(f"{m:.1f} ± {sd:.1f}" + (f" (diverged {nd}/{len(rs)})" if nd else ""))
-                sweep_summary[(method, alpha)] = m
-        lines.append(f"| {method}{' (ε_n = 0)' if method == 'IL-prox' else ''} | " + " | ".join(cells) + " |")
+            cells.append(cell(rs, lambda r: 100 * r["test_accuracy"][-1]))
+            sweep_summary[(method, alpha)] = mean_sd([100 * r["test_accuracy"][-1] for r in ok])[0] if ok else None
+        label = {"IL-prox": "IL-prox (ε_n = 0)", "BP-SGD": "BP-SGD (fixed biases)"}.get(method, method)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", "IL-prox accuracy after 500 samples of the sweep (%): " + ", ".join(
         f"α {alpha:g}: {mean_sd([at(r, 500) for r in results if r['tag'] == 'sweep' and r['method'] == 'IL-prox' and r['alpha'] == alpha])[0]:.1f}"
         for alpha in ALPHAS)]
@@ -172,16 +232,30 @@ def main():
             m, sd = mean_sd(vals) if vals else (float("nan"), 0)
             best_at[(method, p)] = m
             cells.append(f"{m:.1f} ± {sd:.1f}")
-        last5 = mean_sd([np.mean([100 * x for x in r["test_accuracy"][-5:]]) for r in rs if not r["diverged"]])
+        last5 = cell(rs, lambda r: np.mean([100 * x for x in r["test_accuracy"][-5:]]))
         wall = np.mean([r["wall"] for r in rs])
-        div = sum(r["diverged"] for r in rs)
-        lines.append(f"| {method} ({alpha:g}{eps.replace(' ', '')}) | " + " | ".join(cells) +
-                     f" | {last5[0]:.1f} ± {last5[1]:.1f}{' (diverged %d)' % div if div else ''} | {wall:.0f} |")
+        name = "BP-SGD, fixed biases" if method == "BP-SGD" else method
+        lines.append(f"| {name} ({alpha:g}{eps.replace(' ', '')}) | " + " | ".join(cells) +
+                     f" | {last5} | {wall:.0f} |")
 
     # Checks against spec §4.3.
     def fmt(b):
         return "holds" if b else "does NOT hold"
-    bp_div = all(sweep_summary[("BP-SGD", x)] is None for x in ALPHAS if x >= 0.1)
+    high = [x for x in ALPHAS if x >= 0.1]
+    bp_div = all(sweep_summary[("BP-SGD", x)] is None for x in high)   # every seed NaN at every α ≥ 0.1
+
+    def failed(r):
+        return r["diverged"] or collapsed(r) or 100 * r["test_accuracy"][-1] < 40
+    bp_fail = all(failed(r) for x in high for r in sweep_runs[("BP-SGD", x)])
+
+    def how(x):
+        rs = sweep_runs[("BP-SGD", x)]
+        nd, nc = sum(r["diverged"] for r in rs), sum(collapsed(r) for r in rs)
+        rest = [100 * r["test_accuracy"][-1] for r in rs if not r["diverged"] and not collapsed(r)]
+        parts = [f"NaN {nd}/{len(rs)}", f"chance {nc}/{len(rs)}"]
+        if rest:
+            parts.append(f"other seeds {', '.join('%.1f %%' % v for v in rest)}")
+        return f"α {x:g}: " + ", ".join(parts)
     il_div = sweep_summary[("IL-SGD", 10)] is None or sweep_summary[("IL-SGD", 100)] is None
     prox_fin = all(sweep_summary[("IL-prox", x)] is not None for x in ALPHAS)
     prox_75 = all((sweep_summary[("IL-prox", x)] or 0) >= 75 for x in ALPHAS if x >= 0.1)
@@ -190,7 +264,9 @@ def main():
                        if r["tag"] == "best" and r["method"] == m and not r["diverged"]]) for m, _, _ in BEST]
     spread = max(finals) - min(finals)
     lines += ["", "Expectations (spec §4.3):", "",
-              f"* BP-SGD diverges for every α ≥ 0.1: {fmt(bp_div)}.",
+              f"* BP-SGD diverges (NaN) for every α ≥ 0.1: {fmt(bp_div)}. "
+              f"BP-SGD fails (NaN or chance, or below 40 %) for every α ≥ 0.1: {fmt(bp_fail)}. "
+              f"({'; '.join(how(x) for x in high)}.)",
               f"* IL-SGD diverges by α = 10: {fmt(il_div)}.",
               f"* IL-prox stays finite at every α: {fmt(prox_fin)}; ≥ 75 % for every α ≥ 0.1: {fmt(prox_75)}.",
               f"* IL-prox leads BP-SGD by ≥ 10 points after 500 samples: {fmt(lead >= 10)} ({lead:+.1f} points).",
@@ -203,7 +279,7 @@ def main():
     colors = {"BP-SGD": "tab:red", "IL-SGD": "tab:blue", "IL-prox": "tab:green", "IL-prox Fast": "tab:olive"}
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for method in SWEEP:
-        xs, ms, sds, dx = [], [], [], []
+        xs, ms, sds, dx, cx = [], [], [], [], []
         for alpha in ALPHAS:
             rs = [r for r in results if r["tag"] == "sweep" and r["method"] == method and r["alpha"] == alpha]
             ok = [100 * r["test_accuracy"][-1] for r in rs if not r["diverged"]]
@@ -211,10 +287,18 @@ def main():
             xs.append(alpha), ms.append(m), sds.append(sd)
             if len(ok) < len(rs):
                 dx.append(alpha)
-        ax.errorbar(xs, ms, yerr=sds, marker="o", capsize=3, color=colors[method], label=method)
+            if any(collapsed(r) for r in rs):
+                cx.append(alpha)
+        ax.errorbar(xs, ms, yerr=sds, marker="o", capsize=3, color=colors[method],
+                    label="BP-SGD (fixed biases)" if method == "BP-SGD" else method)
         if dx:
             ax.scatter(dx, [6 - 2.5 * SWEEP.index(method)] * len(dx), marker="x", s=50, color=colors[method])
-        ax.text(0.011, 8, "x: diverged (NaN) in ≥ 1 seed", fontsize=8, color="grey")
+        if cx:
+            ax.scatter(cx, [16 - 2.5 * SWEEP.index(method)] * len(cx), marker="v", s=40,
+                       facecolors="none", edgecolors=colors[method])
+    ax.axhline(10, color="grey", lw=0.8, ls=":")
+    ax.text(0.011, 21, "x: diverged (NaN) in ≥ 1 seed;  ▽: collapsed to chance (≤ 11 %) in ≥ 1 seed;"
+            "  dotted: chance", fontsize=7, color="grey")
     ax.set_xscale("log")
     ax.set_ylim(0, 90)
     ax.set_xlabel("learning rate α")
@@ -231,7 +315,8 @@ def main():
         s = np.array(rs[0]["samples"][1:n])
         acc = np.array([[100 * x for x in r["test_accuracy"][1:n]] for r in rs])
         m, sd = acc.mean(0), acc.std(0, ddof=1) if len(rs) > 1 else np.zeros(n - 1)
-        ax.plot(s, m, color=colors[method], label=f"{method} (α {alpha:g})")
+        ax.plot(s, m, color=colors[method],
+                label=f"{method}{' (fixed biases)' if method == 'BP-SGD' else ''} (α {alpha:g})")
         ax.fill_between(s, m - sd, m + sd, color=colors[method], alpha=0.2)
     ax.set_xscale("log")
     ax.set_xlabel("training samples (batch 1)")
