@@ -58,15 +58,7 @@ backprop<Real>::backprop(const network_spec& spec) : spec_(spec) {
     if (p.bias && p.bias_plastic && p.bias_tie >= 0 && reached_[v]) bias_tie_grad_[v] = ties_[p.bias_tie].add_bias(p.bias_param, &b_[v]);
   }
   if (spec.learning.optimizer.set) {
-    rules::optimizer_spec os;
-    const auto& o = spec.learning.optimizer;
-    os.kind = o.adam ? rules::optimizer_kind::adam : rules::optimizer_kind::sgd;
-    os.lr = o.lr;
-    os.momentum = o.momentum;
-    os.weight_decay = o.weight_decay;
-    os.beta1 = o.beta1;
-    os.beta2 = o.beta2;
-    os.eps = o.eps;
+    const auto os = rules::to_optimizer_spec(spec.learning.optimizer);
     std::size_t widest = 0;
     for (const auto& s : syn_) {
       opt_.emplace_back().init(os, s.w.size(), s.n_post);

@@ -21,24 +21,6 @@ synapse_matrix<double> one_to_one(const std::string& name, index_t n) {
   return s;
 }
 
-// Kahn's algorithm, lowest index first (the builder's order for the original part).
-std::vector<pop_t> topological(const network_spec& spec) {
-  const std::size_t n = spec.populations.size();
-  std::vector<int> indeg(n, 0);
-  for (const auto& p : spec.projections) ++indeg[p.post];
-  std::vector<pop_t> order;
-  std::vector<char> done(n, 0);
-  while (order.size() < n) {
-    pop_t pick = 0;
-    while (done[pick] || indeg[pick] != 0) ++pick;
-    done[pick] = 1;
-    order.push_back(pick);
-    for (const auto& p : spec.projections)
-      if (p.pre == pick) --indeg[p.post];
-  }
-  return order;
-}
-
 }  // namespace
 
 network_spec level(const network_spec& spec) {
@@ -70,7 +52,7 @@ network_spec level(const network_spec& spec) {
     }
     out.projections[k].pre = from;
   }
-  out.topo = topological(out);
+  out.topo = topological_order(out);
   return out;
 }
 

@@ -128,6 +128,26 @@ struct network_spec {
   std::vector<pop_t> topo;                    // populations in topological order (input first)
 };
 
+// Kahn's algorithm, lowest population index first: deterministic, and for a layered
+// model the order of its file. A cycle is a user error (validation names it first).
+inline std::vector<pop_t> topological_order(const network_spec& spec) {
+  const std::size_t n = spec.populations.size();
+  std::vector<int> indeg(n, 0);
+  for (const auto& p : spec.projections) ++indeg[p.post];
+  std::vector<pop_t> order;
+  std::vector<char> done(n, 0);
+  while (order.size() < n) {
+    pop_t pick = 0;
+    while (pick < n && (done[pick] || indeg[pick] != 0)) ++pick;
+    if (pick == n) throw user_error("the population graph has a cycle");
+    done[pick] = 1;
+    order.push_back(pick);
+    for (const auto& p : spec.projections)
+      if (p.pre == pick) --indeg[p.post];
+  }
+  return order;
+}
+
 // The in-projections of nonlinear vertices (bilinear, softmax) carry fixed weights
 // (the learnable maps sit before them, as in attention), in the numbers each needs.
 inline void check_vertices(const network_spec& spec) {

@@ -70,30 +70,6 @@ delay_spec draw_delays(const pb::Delay& d, std::uint64_t n, std::uint64_t seed) 
   return out;
 }
 
-// Kahn's algorithm on the built (unrolled) graph, lowest id first: deterministic, and
-// for a model without unrolled populations the order the model graph gives.
-std::vector<pop_t> topological_order(const network_spec& spec) {
-  const std::size_t n = spec.populations.size();
-  std::vector<int> indeg(n, 0);
-  for (const auto& p : spec.projections) ++indeg[p.post];
-  std::vector<pop_t> order;
-  std::vector<char> done(n, 0);
-  while (order.size() < n) {
-    pop_t pick = static_cast<pop_t>(n);
-    for (pop_t v = 0; v < n; ++v)
-      if (!done[v] && indeg[v] == 0) {
-        pick = v;
-        break;
-      }
-    if (pick == n) throw user_error("the population graph has a cycle");   // validation reports which
-    done[pick] = 1;
-    order.push_back(pick);
-    for (const auto& p : spec.projections)
-      if (p.pre == pick) --indeg[p.post];
-  }
-  return order;
-}
-
 feedback_kind to_feedback(pb::FeedbackKind k) {
   return k == pb::NONE ? feedback_kind::none : k == pb::RANDOM ? feedback_kind::random : feedback_kind::symmetric;
 }

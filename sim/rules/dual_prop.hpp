@@ -58,14 +58,7 @@ inline optimizer_spec to_optimizer(const learning_spec& l) {
     o.lr = l.lr;
     return o;
   }
-  o.kind = l.optimizer.adam ? optimizer_kind::adam : optimizer_kind::sgd;
-  o.lr = l.optimizer.lr;
-  o.momentum = l.optimizer.momentum;
-  o.weight_decay = l.optimizer.weight_decay;
-  o.beta1 = l.optimizer.beta1;
-  o.beta2 = l.optimizer.beta2;
-  o.eps = l.optimizer.eps;
-  return o;
+  return to_optimizer_spec(l.optimizer);
 }
 
 // alpha of a hidden dyad: "old style" DP (train_DP.jl mode 1) keeps 1/2 in the

@@ -10,6 +10,8 @@
 #include <limits>
 #include <vector>
 
+#include "sim/core/network_spec.hpp"
+
 namespace phaseless::rules {
 
 enum class optimizer_kind { sgd, adam };
@@ -22,6 +24,19 @@ struct optimizer_spec {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;   // Adam only
   bool stateless() const { return kind == optimizer_kind::sgd && momentum == 0 && weight_decay == 0; }
 };
+
+// The optimizer a model's rule block asks for (learning_spec::optimizer).
+inline optimizer_spec to_optimizer_spec(const core::learning_spec::optimizer_params& o) {
+  optimizer_spec s;
+  s.kind = o.adam ? optimizer_kind::adam : optimizer_kind::sgd;
+  s.lr = o.lr;
+  s.momentum = o.momentum;
+  s.weight_decay = o.weight_decay;
+  s.beta1 = o.beta1;
+  s.beta2 = o.beta2;
+  s.eps = o.eps;
+  return s;
+}
 
 template <class Real>
 class optimizer {

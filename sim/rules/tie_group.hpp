@@ -33,16 +33,7 @@ class tie_group {
     theta_.assign(spec.theta.begin(), spec.theta.end());
     sum_.assign(theta_.size(), Real(0));
     if (learning.optimizer.set) {
-      const auto& o = learning.optimizer;
-      optimizer_spec os;
-      os.kind = o.adam ? optimizer_kind::adam : optimizer_kind::sgd;
-      os.lr = o.lr;
-      os.momentum = o.momentum;
-      os.weight_decay = o.weight_decay;
-      os.beta1 = o.beta1;
-      os.beta2 = o.beta2;
-      os.eps = o.eps;
-      opt_.init(os, theta_.size(), 1);
+      opt_.init(to_optimizer_spec(learning.optimizer), theta_.size(), 1);
       has_opt_ = true;
     }
   }

@@ -20,15 +20,7 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
     if (learning_->batch > 1) grad_.emplace_back(w_.in[k]->syn->size(), Real(0));
   }
   if (learning_->optimizer.set) {   // a local optimizer instead of plain SGD (sim/rules/optimizer.hpp)
-    optimizer_spec os;
-    const auto& o = learning_->optimizer;
-    os.kind = o.adam ? optimizer_kind::adam : optimizer_kind::sgd;
-    os.lr = o.lr;
-    os.momentum = o.momentum;
-    os.weight_decay = o.weight_decay;
-    os.beta1 = o.beta1;
-    os.beta2 = o.beta2;
-    os.eps = o.eps;
+    const auto os = to_optimizer_spec(learning_->optimizer);
     std::size_t widest = 0;
     for (auto* l : w_.in) {
       opt_.emplace_back().init(os, l->syn->size(), n);

@@ -85,18 +85,7 @@ class graph_spec {
   }
 
   network_spec finish(loss_kind loss, double lr, std::uint32_t batch, double gamma = 1.0) {
-    const std::size_t n = s_.populations.size();
-    std::vector<int> indeg(n, 0);
-    for (const auto& p : s_.projections) ++indeg[p.post];
-    std::vector<char> done(n, 0);
-    while (s_.topo.size() < n) {
-      pop_t v = 0;
-      while (done[v] || indeg[v]) ++v;
-      done[v] = 1;
-      s_.topo.push_back(v);
-      for (const auto& p : s_.projections)
-        if (p.pre == v) --indeg[p.post];
-    }
+    s_.topo = topological_order(s_);
     s_.learning.loss = loss;
     s_.learning.lr = lr;
     s_.learning.batch = batch;
