@@ -76,6 +76,8 @@ struct projection_spec {
 struct tie_spec {
   std::string name;                    // the projection's name, or "<population>.bias"
   std::vector<double> theta;           // initial shared parameters
+  index_t rows = 1;                    // theta as a rows x (size / rows) matrix, post-major like a
+                                       // projection's W (conv: C_out x C_in k k; unrolled: n_post x n_pre)
   double lr_scale = 1;
   double weight_decay = 0;
 };

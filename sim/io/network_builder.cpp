@@ -142,9 +142,12 @@ class builder {
     spec_.ties.push_back(std::move(t));
     return static_cast<int>(spec_.ties.size()) - 1;
   }
+  // n = rows x fan_in parameters, one row per post-neuron (per output channel of a conv).
   int add_weight_tie(const pb::Projection& q, std::size_t n, double fan_in, double fan_out) {
-    return add_tie(q.name(), n, q.init(), stream_seed(q.init(), m_.seed(), "weights:" + q.name()), fan_in, fan_out,
-                   lr_scale(q), q.weight_decay());
+    const int t = add_tie(q.name(), n, q.init(), stream_seed(q.init(), m_.seed(), "weights:" + q.name()), fan_in,
+                          fan_out, lr_scale(q), q.weight_decay());
+    spec_.ties[t].rows = static_cast<index_t>(double(n) / fan_in);
+    return t;
   }
   static double lr_scale(const pb::Projection& q) { return q.lr_scale() == 0 ? 1.0 : q.lr_scale(); }
 

@@ -141,6 +141,24 @@ std::vector<double> dense_weights(const synapse_matrix<Real>& s) {
   return out;
 }
 
+// A tie's parameters as the copies hold them now (every engine keeps its copies in
+// step with the parameter); entries no copy uses keep their initial values.
+template <class Real>
+std::vector<double> shared_values(const network_spec& spec, const std::vector<synapse_matrix<Real>>& syn, int tie) {
+  std::vector<double> theta = spec.ties[tie].theta;
+  std::vector<char> seen(theta.size(), 0);
+  for (std::size_t k = 0; k < spec.projections.size(); ++k) {
+    const auto& p = spec.projections[k];
+    if (p.tie != tie) continue;
+    for (std::size_t s = 0; s < p.param.size(); ++s)
+      if (!seen[p.param[s]]) {
+        seen[p.param[s]] = 1;
+        theta[p.param[s]] = double(syn[k].w[s]);
+      }
+  }
+  return theta;
+}
+
 template <class Real>
 run_result run_typed(const loaded_model& lm, const run_options& opt) {
   const pb::Model& m = lm.model;
@@ -182,6 +200,12 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
   for (const auto& p : spec.projections) res.projections.push_back(p.name);
   for (const auto& s : t->synapses()) res.w_start.push_back(dense_weights(s));
 
+  // Shared parameters (conv kernels, unrolled RNN weights) are recorded once, under the
+  // tie's name, as found in the first projection that uses them.
+  std::vector<std::size_t> first_member(spec.ties.size(), spec.projections.size());
+  for (std::size_t k = spec.projections.size(); k-- > 0;)
+    if (spec.projections[k].tie >= 0) first_member[spec.projections[k].tie] = k;
+
   // Extra metrics: regression error, and feedback alignment per random-feedback projection.
   std::vector<std::string> extra_columns;
   if (test.target_cols) extra_columns.push_back("test_nse");
@@ -213,9 +237,15 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
     pv.threads = threads;
     pv.sample_order = order;
     tw->write_provenance(pv);
-    for (const auto& p : spec.projections)
-      tw->add_projection(p.name, spec.populations[p.pre].name, spec.populations[p.post].name, p.syn.n_post,
-                         p.syn.n_pre, spec.populations[p.post].bias);
+    for (std::size_t k = 0; k < spec.projections.size(); ++k) {
+      const auto& p = spec.projections[k];
+      if (p.tie >= 0 && first_member[p.tie] != k) continue;   // a shared parameter: once, under its name
+      const auto name = p.tie >= 0 ? spec.ties[p.tie].name : p.name;
+      const index_t rows = p.tie >= 0 ? spec.ties[p.tie].rows : p.syn.n_post;
+      const index_t cols = p.tie >= 0 ? index_t(spec.ties[p.tie].theta.size() / rows) : p.syn.n_pre;
+      tw->add_projection(name, spec.populations[p.pre].name, spec.populations[p.post].name, rows, cols,
+                         spec.populations[p.post].bias);
+    }
     for (const auto& name : m.record().populations())
       for (pop_t v = 0; v < spec.populations.size(); ++v)
         if (spec.populations[v].name == name) {
@@ -237,15 +267,16 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
     if (!tw) return;
     std::fill(bias_written.begin(), bias_written.end(), 0);
     for (std::size_t k = 0; k < spec.projections.size(); ++k) {
-      const auto w = dense_weights(t->synapses()[k]);
+      const auto& p = spec.projections[k];
+      if (p.tie >= 0 && first_member[p.tie] != k) continue;
+      const auto w = p.tie >= 0 ? shared_values(spec, t->synapses(), p.tie) : dense_weights(t->synapses()[k]);
       const std::vector<float> wf(w.begin(), w.end());
       std::vector<float> bf;
-      const pop_t post = spec.projections[k].post;
-      if (spec.populations[post].bias) {
-        const auto* b = t->bias(post);
+      if (spec.populations[p.post].bias) {
+        const auto* b = t->bias(p.post);
         bf.assign(b->begin(), b->end());
       }
-      tw->append_snapshot(spec.projections[k].name, s, wf, bf);
+      tw->append_snapshot(p.tie >= 0 ? spec.ties[p.tie].name : p.name, s, wf, bf);
     }
   };
 
