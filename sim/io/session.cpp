@@ -272,9 +272,15 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
       const auto w = p.tie >= 0 ? shared_values(spec, t->synapses(), p.tie) : dense_weights(t->synapses()[k]);
       const std::vector<float> wf(w.begin(), w.end());
       std::vector<float> bf;
-      if (spec.populations[p.post].bias) {
+      const auto& post = spec.populations[p.post];
+      if (post.bias) {
         const auto* b = t->bias(p.post);
         bf.assign(b->begin(), b->end());
+        if (p.tie >= 0 && post.bias_tie >= 0) {   // a kernel's bias: one per channel
+          std::vector<float> per(spec.ties[post.bias_tie].theta.size());
+          for (index_t i = 0; i < post.size; ++i) per[post.bias_param[i]] = bf[i];
+          bf = per;
+        }
       }
       tw->append_snapshot(p.tie >= 0 ? spec.ties[p.tie].name : p.name, s, wf, bf);
     }

@@ -17,7 +17,11 @@
 
 #include "sim/core/errors.hpp"
 #include "sim/io/trace_reader.hpp"
+#include "sim/io/network_builder.hpp"
+#include "sim/io/model_loader.hpp"
+#include "sim/io/session.hpp"
 #include "sim/io/trace_writer.hpp"
+#include "tests/support/h5_reference.hpp"
 
 namespace {
 
@@ -407,4 +411,36 @@ TEST_CASE("trace: identical calls give identical dataset contents") {
     CAPTURE(n);
     CHECK(io::read_dataset(a, n) == io::read_dataset(b, n));
   }
+}
+
+// A shared parameter (conv kernel) is recorded once, under the projection's name, in
+// its (C_out, C_in k k) shape, and equals the kernel its copies hold: checked against
+// the synapses of the run's final network (every copy of kernel entry j equals it).
+TEST_CASE("trace: a conv kernel is recorded once, in its shape, equal to every copy") {
+  const auto model = io::load_model(std::string(PHASELESS_SOURCE_DIR) + "/tests/models/good/graph_cnn.textproto");
+  const auto dir = fs::temp_directory_path() / "phaseless_trace_tie";
+  fs::create_directories(dir);
+  io::run_options o;
+  o.trace = dir / "cnn.h5";
+  o.progress = false;
+  const auto res = io::run(model, o);
+  const auto spec = io::build_network_spec(model.model);
+  const auto arr = phaseless::test::read_array(o.trace, "/weights/k1/snapshots/data");
+  const auto& shape = arr.shape;
+  REQUIRE(shape.size() == 3);
+  CHECK(shape[1] == 3);       // C_out
+  CHECK(shape[2] == 1 * 9);   // C_in * 3 * 3
+  const auto& kernel = arr.v;
+  const std::size_t last = (shape[0] - 1) * 27;
+  // res.w_end holds every projection's final weights densely (post x pre); k1 is projection 0.
+  const auto& k1 = spec.projections[0];
+  REQUIRE(k1.tie >= 0);
+  const auto& w_end = res.w_end[0];
+  for (phaseless::core::index_t i = 0; i < k1.syn.n_post; ++i)
+    for (auto s = k1.syn.row_begin(i); s < k1.syn.row_end(i); ++s)
+      CHECK(float(w_end[std::size_t(i) * k1.syn.n_pre + k1.syn.pre_of(s)]) == float(kernel[last + k1.param[s]]));
+  const auto names = io::list_datasets(o.trace);
+  CHECK(std::count_if(names.begin(), names.end(), [](const std::string& n) { return n.find("/weights/k1") == 0; }) ==
+        3);   // samples, data, bias: no copies
+  fs::remove_all(dir);
 }
