@@ -89,8 +89,10 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
           }
         },
         [&](index_t i, tag_t tag, bool complete) {
-          begin(i, i + 1, tag);
+          // Only a neuron that may react needs its step opened: in dataflow, the
+          // arrival that completes one link (the others complete later or already did).
           if (complete || eager) {
+            begin(i, i + 1, tag);
             fwd_news_[i] = 1;
             ready_.mark(s, i);
           }
