@@ -43,27 +43,25 @@ class fan_in_gate {
   void init(const fanout& f, unsigned shards) {
     fan_ = &f;
     if (f.all_targets) {
-      shared_.assign(shards, {no_tag, 0});
+      shared_.assign(shards, {no_tag, 0, f.n_sources});
     } else {
-      per_target_.assign(f.n_targets, {no_tag, 0});
+      per_target_.resize(f.n_targets);
+      for (index_t i = 0; i < f.n_targets; ++i) per_target_[i] = {no_tag, 0, f.expected[i]};
     }
   }
   bool shared() const { return fan_->all_targets; }
 
   // An event reached the shard (shared mode). True when that completes the step.
   // Refinements (repeat > 0) are news but do not count: each sender counts once.
-  bool arrive_shard(unsigned shard, const event& e) {
-    return e.repeat == 0 && bump(shared_[shard], e.tag, fan_->n_sources);
-  }
+  bool arrive_shard(unsigned shard, const event& e) { return e.repeat == 0 && bump(shared_[shard], e.tag); }
   // An event reached target i. True when that completes i's step.
-  bool arrive(index_t i, const event& e) { return e.repeat == 0 && bump(per_target_[i], e.tag, fan_->expected[i]); }
+  bool arrive(index_t i, const event& e) { return e.repeat == 0 && bump(per_target_[i], e.tag); }
 
   // A target that expects nothing (no synapse of this projection reaches it, e.g.
   // a pixel a strided convolution never reads) is complete: waiting would stall it.
   bool complete(unsigned shard, index_t i, tag_t tag) const {
-    if (fan_->expected_of(i) == 0) return true;
     const slot& s = fan_->all_targets ? shared_[shard] : per_target_[i];
-    return s.tag == tag && s.count == fan_->expected_of(i);
+    return s.expected == 0 || (s.tag == tag && s.count == s.expected);
   }
   // Any arrival at all for step `tag` (eager mode).
   bool any(unsigned shard, index_t i, tag_t tag) const {
@@ -72,16 +70,20 @@ class fan_in_gate {
   }
 
  private:
+  // The expected count sits in the slot's padding: one memory access per arrival
+  // (the per-target loop of a convolution is bound by these loads).
   struct slot {
     tag_t tag;
     std::uint32_t count;
+    std::uint32_t expected;
   };
-  static bool bump(slot& s, tag_t tag, std::uint32_t expected) {
+  static bool bump(slot& s, tag_t tag) {
     if (s.tag != tag) {
       if (!tag_newer(tag, s.tag)) return false;   // a stale step: ignored by the counter
-      s = {tag, 0};
+      s.tag = tag;
+      s.count = 0;
     }
-    return ++s.count == expected;
+    return ++s.count == s.expected;
   }
   const fanout* fan_ = nullptr;
   std::vector<slot> shared_;
