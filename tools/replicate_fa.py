@@ -11,10 +11,24 @@ and writes data/replication/fa/{table.md, results.json, *.png}.
 
 The two-layer model is run in the exact reparametrization documented in
 models/fa_two_layer.textproto: lr = 2 eta, w2.lr_scale = 1/p, w2.weight_decay =
-lambda p / 2, w2 and B drawn N(0, 1/p); steps = 5000 sqrt(p) // 14 as in the
-authors' code (5050 at p = 200, 10101 at p = 800).
+lambda p / 2, w2 and B drawn N(0, 1/p). Stopping rule of spec §5.3: at least
+base = 5000 sqrt(p) // 14 full-batch steps (5050 at p = 200, 10101 at p = 800), then
+on in blocks of 1000 steps until the training MSE (1/n) sum e^2 (= 2 x the CLI's
+train_loss, which is 1/2 e^2 averaged) changes by < 1e-3 over 1000 steps. The CLI
+runs a fixed number of steps, so each two-layer run records every step
+(eval_every = n = 50 samples), the rule is applied to the recorded losses, and the
+run is repeated with a longer budget (base + 8000, + 32000, + 128000 steps; the runs
+are deterministic) until a checkpoint satisfies it; cos(beta, b) is read at that
+step. With lambda = 0 the rule stops at base; with lambda > 0 it runs on (p = 200:
+about 6050 steps at lambda = 0.05, 9050-11050 at lambda = 0.2).
 
-usage: tools/replicate_fa.py [--seeds 5] [--jobs 2] [--quick] [--out data/replication/fa]
+Independent check (unless --no-numpy): tools/fa_two_layer_numpy.py, Algorithm 1 in
+the original parametrization (f = beta^T relu(W^T x)/sqrt(p), torch MSELoss, lr 1e-2),
+(a) with its own numpy draws for --numpy-seeds seeds and (b) with the CLI's draws
+re-created bit for bit, which must give the CLI's cosine per seed.
+
+usage: tools/replicate_fa.py [--seeds 5] [--f1-seeds 20] [--numpy-seeds 20] [--jobs 2]
+                             [--cli PATH] [--quick] [--no-numpy] [--out data/replication/fa]
 """
 import argparse
 import json
@@ -22,6 +36,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import h5py
@@ -32,14 +47,17 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = os.environ.get("PHASELESS_CLI", os.path.join(ROOT, "build", "tools", "phaseless"))
+NUMPY_CHECK = os.path.join(ROOT, "tools", "fa_two_layer_numpy.py")
 TWO_LAYER = os.path.join(ROOT, "models", "fa_two_layer.textproto")
 LILLICRAP = os.path.join(ROOT, "models", "fa_linear_lillicrap.textproto")
 FMNIST_FA = os.path.join(ROOT, "models", "fmnist_fa.textproto")
 FMNIST_BP = os.path.join(ROOT, "models", "fmnist_zil.textproto")
+N_TRAIN = 50                      # the two-layer task's n: one full-batch step = 50 samples
+EXTRA_BUDGETS = (0, 8000, 32000, 128000)  # steps beyond base tried in turn by the stopping rule
 
 
 def run(model, trace, sets):
-    cmd = [CLI, "run", model, "-q", "--out", trace] + [a for s in sets for a in ("--set", s)]
+    cmd = [CLI, "run", model, "-q", "--threads", "1", "--out", trace] + [a for s in sets for a in ("--set", s)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode not in (0, 3):
         sys.exit(f"replicate_fa: {' '.join(cmd)} failed ({r.returncode}):\n{r.stderr}")
@@ -53,16 +71,69 @@ def run(model, trace, sets):
     return m
 
 
-def two_layer_sets(p, lam, seed, linear=False):
-    steps = int(5000 * math.sqrt(p) // 14)
+def base_steps(p):
+    return int(5000 * math.sqrt(p) // 14)   # the authors' 5000 sqrt(p) // rint(sqrt(200))
+
+
+def two_layer_sets(p, lam, seed, steps, linear=False):
     s = 1 / math.sqrt(p)
     sets = [f"seed={seed}", f"populations[h].size={p}", f"data.teacher.width={p}",
             f"projections[w2].lr_scale={1 / p}", f"projections[w2].weight_decay={lam * p / 2}",
             f"projections[w2].init.scale={s}", f"projections[w2].feedback.init.scale={s}",
-            f"schedule.epochs={steps}", f"schedule.eval_every={50 * max(1, steps // 100)}"]
+            f"schedule.epochs={steps}", f"schedule.eval_every={N_TRAIN}",
+            f"record.snapshot_every={N_TRAIN * 1000}"]
     if linear:   # F6: linear student on y = X theta, theta ~ N(0, I); code lr 1e-3 -> our 2e-3
         sets += ["populations[h].activation=IDENTITY", "data.teacher.kind=LINEAR", "rule.zil.lr=0.002"]
     return sets
+
+
+def stop_step(m, base):
+    """The spec §5.3 rule on a run recorded every step: the first t = base + 1000 k with
+    |L(t) - L(t - 1000)| < 1e-3, L(t) = (1/n) sum e^2 at the parameters after t updates.
+    Row s of /metrics holds train_loss = 1/2 mean e^2 of step s (parameters after s - 1
+    updates) and the cosine after s updates, so L(t) = 2 train_loss[t + 1]. None: run too short."""
+    loss = 2 * np.asarray(m["train_loss"], dtype=float)
+    assert np.array_equal(m["samples"], N_TRAIN * np.arange(len(loss))), "two-layer runs must record every step"
+    t = base
+    while t + 1 < len(loss):
+        if abs(loss[t + 1] - loss[t + 1 - 1000]) < 1e-3:
+            return t
+        t += 1000
+    return None
+
+
+def run_two_layer(trace, p, lam, seed, linear=False):
+    base = base_steps(p)
+    for extra in EXTRA_BUDGETS:
+        m = run(TWO_LAYER, trace, two_layer_sets(p, lam, seed, base + extra + 1, linear))
+        t = None if m["diverged"] else stop_step(m, base)
+        if t is not None or m["diverged"]:
+            break
+    if t is None:   # diverged, or the rule never held within the largest budget: report the last step
+        t = len(m["train_loss"]) - 1
+        m["rule_met"] = False
+    else:
+        m["rule_met"] = True
+    m["stop_step"] = t
+    m["final_mse"] = float(2 * m["train_loss"][min(t + 1, len(m["train_loss"]) - 1)])
+    m["cos"] = float(m["w2/weight_cosine"][t])
+    m["mse_curve"] = 2 * np.asarray(m["train_loss"][1:t + 2], dtype=float)   # L(0) ... L(t)
+    m["cos_curve"] = np.asarray(m["w2/weight_cosine"][:t + 1], dtype=float)
+    for k in ("train_loss", "test_loss", "test_nse", "test_accuracy", "w2/weight_cosine", "w2/signal_cosine",
+              "samples", "ticks", "events", "synaptic_ops", "wall_time"):
+        m.pop(k, None)   # keep only the truncated curves (the traces hold the rest)
+    return m
+
+
+def run_numpy(out_json, seeds, first_seed, p, lam, init, linear=False):
+    cmd = [sys.executable, NUMPY_CHECK, "--seeds", str(seeds), "--first-seed", str(first_seed), "--p", str(p),
+           "--lam", str(lam), "--init", init, "--json", out_json] + (["--linear"] if linear else [])
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        sys.exit(f"replicate_fa: {' '.join(cmd)} failed ({r.returncode}):\n{r.stderr}")
+    with open(out_json) as f:
+        return json.load(f)
 
 
 def mean_sd(xs):
@@ -70,64 +141,125 @@ def mean_sd(xs):
     return float(xs.mean()), float(xs.std(ddof=1)) if len(xs) > 1 else 0.0
 
 
+def padded(curves):
+    """Stack curves of different lengths; a run that stopped keeps its final value."""
+    out = np.empty((len(curves), max(len(c) for c in curves)))
+    for i, c in enumerate(curves):
+        out[i, :len(c)], out[i, len(c):] = c, c[-1]
+    return out
+
+
 def main():
+    global CLI
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--seeds", type=int, default=5, help="seeds per setting (F2-F6, F8)")
+    ap.add_argument("--f1-seeds", type=int, default=20, help="seeds for F1 (ReLU, p = 200, lambda = 0)")
+    ap.add_argument("--numpy-seeds", type=int, default=20, help="seeds of the independent numpy check")
+    ap.add_argument("--no-numpy", action="store_true", help="skip the numpy re-implementation")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--cli", default=CLI, help="the phaseless CLI (default $PHASELESS_CLI or build/tools/phaseless)")
     ap.add_argument("--quick", action="store_true", help="p=800 with 2 seeds, no deep run")
     ap.add_argument("--out", default=os.path.join(ROOT, "data", "replication", "fa"))
     args = ap.parse_args()
+    CLI = args.cli
     if not os.access(CLI, os.X_OK):
-        sys.exit(f"replicate_fa: {CLI} not found; build first (tools/build.sh)")
+        sys.exit(f"replicate_fa: {CLI} not found; build first (tools/build.sh) or pass --cli")
     os.makedirs(args.out, exist_ok=True)
     tmp = os.path.join(args.out, "traces")
     os.makedirs(tmp, exist_ok=True)
     seeds = list(range(1, args.seeds + 1))
-    jobs = []   # (key, model, sets)
+    jobs = []   # (key, kind, spec)
     for lam in (0.0, 0.05, 0.2):
-        for s in seeds:
-            jobs.append((("relu", 200, lam, s), TWO_LAYER, two_layer_sets(200, lam, s)))
+        for s in range(1, (args.f1_seeds if lam == 0 else args.seeds) + 1):
+            jobs.append((("relu", 200, lam, s), "two_layer", (200, lam, s, False)))
     for lam in (0.0, 0.05):
         for s in seeds[: (2 if args.quick else 3)]:
-            jobs.append((("relu", 800, lam, s), TWO_LAYER, two_layer_sets(800, lam, s)))
+            jobs.append((("relu", 800, lam, s), "two_layer", (800, lam, s, False)))
     for s in seeds:
-        jobs.append((("linear", 200, 0.0, s), TWO_LAYER, two_layer_sets(200, 0.0, s, linear=True)))
+        jobs.append((("linear", 200, 0.0, s), "two_layer", (200, 0.0, s, True)))
     for s in seeds:
-        jobs.append((("lillicrap", 20, 0.0, s), LILLICRAP, [f"seed={s}"]))
+        jobs.append((("lillicrap", 20, 0.0, s), "cli", (LILLICRAP, [f"seed={s}"])))
     if not args.quick:
-        jobs.append((("deep_fa", 0, 0, 1), FMNIST_FA, []))
-        jobs.append((("deep_bp", 0, 0, 1), FMNIST_BP, []))
+        jobs.append((("deep_fa", 0, 0, 1), "cli", (FMNIST_FA, [])))
+        jobs.append((("deep_bp", 0, 0, 1), "cli", (FMNIST_BP, [])))
+    if not args.no_numpy:   # (a) own draws, (b) the CLI's draws for the CLI's seeds
+        for lam in (0.0, 0.05, 0.2):
+            jobs.append((("numpy_own", 200, lam), "numpy", (args.numpy_seeds, 1, 200, lam, "numpy", False)))
+            jobs.append((("numpy_cli", 200, lam), "numpy",
+                         (args.f1_seeds if lam == 0 else args.seeds, 1, 200, lam, "cli", False)))
+        jobs.append((("numpy_own_linear", 200, 0.0), "numpy", (args.numpy_seeds, 1, 200, 0.0, "numpy", True)))
+        jobs.append((("numpy_cli_linear", 200, 0.0), "numpy", (args.seeds, 1, 200, 0.0, "cli", True)))
+    jobs.sort(key=lambda j: j[1] != "numpy")   # the long numpy jobs first, CLI runs fill the other core
 
     def work(job):
-        key, model, sets = job
-        trace = os.path.join(tmp, "_".join(str(k) for k in key) + ".h5")
+        key, kind, spec = job
+        name = "_".join(str(k) for k in key)
+        t0 = time.time()
         print("running", key, flush=True)
-        return key, run(model, trace, sets)
+        if kind == "two_layer":
+            res = run_two_layer(os.path.join(tmp, name + ".h5"), *spec)
+        elif kind == "numpy":
+            res = run_numpy(os.path.join(tmp, name + ".json"), *spec)
+        else:
+            res = run(spec[0], os.path.join(tmp, name + ".h5"), spec[1])
+        res["run_s"] = time.time() - t0
+        return key, res
 
+    t_start = time.time()
     with ThreadPoolExecutor(args.jobs) as ex:
         results = dict(ex.map(work, jobs))
+    elapsed = time.time() - t_start
 
     rows, summary = [], {}
-    targets = {("relu", 200, 0.0): "0.22 ± 0.05", ("relu", 200, 0.05): "0.68 ± 0.05",
-               ("relu", 200, 0.2): "0.86 ± 0.06", ("relu", 800, 0.0): "≈ 0.07 (shrinks)",
-               ("relu", 800, 0.05): "≈ 0.69 (does not shrink)", ("linear", 200, 0.0): "0.206 ± 0.067 (CSV)"}
+    targets = {("relu", 200, 0.0): "0.220 ± 0.051", ("relu", 200, 0.05): "0.682 ± 0.047",
+               ("relu", 200, 0.2): "0.858 ± 0.061", ("relu", 800, 0.0): "0.073 ± 0.027 (shrinks)",
+               ("relu", 800, 0.05): "0.687 ± 0.034 (does not shrink)", ("linear", 200, 0.0): "0.206 ± 0.067"}
+    numpy_own = {("relu", 200, 0.0): "numpy_own", ("relu", 200, 0.05): "numpy_own", ("relu", 200, 0.2): "numpy_own",
+                 ("linear", 200, 0.0): "numpy_own_linear"}
     for group, target in targets.items():
-        cos = [results[k]["w2/weight_cosine"][-1] for k in results if k[:3] == group]
-        loss = [results[k]["train_loss"][-1] for k in results if k[:3] == group]
+        runs = {k[3]: results[k] for k in results if k[:3] == group}
+        cos = [r["cos"] for r in runs.values()]
         m, sd = mean_sd(cos)
-        summary[str(group)] = {"cos_mean": m, "cos_sd": sd, "n": len(cos), "final_loss_max": float(max(loss))}
+        steps = [r["stop_step"] for r in runs.values()]
+        summary[str(group)] = {"cos_mean": m, "cos_sd": sd, "n": len(cos), "paper_csv": target,
+                               "cos_per_seed": {s: r["cos"] for s, r in sorted(runs.items())},
+                               "stop_steps": [min(steps), max(steps)],
+                               "rule_met_all": all(r["rule_met"] for r in runs.values()),
+                               "final_mse_max": float(max(r["final_mse"] for r in runs.values())),
+                               "initial_mse": [float(min(r["mse_curve"][0] for r in runs.values())),
+                                               float(max(r["mse_curve"][0] for r in runs.values()))],
+                               "run_s_total": float(sum(r["run_s"] for r in runs.values()))}
+        np_col = "—"
+        if group in numpy_own and not args.no_numpy:
+            own = results[(numpy_own[group], 200, group[2])]
+            same = results[(numpy_own[group].replace("own", "cli"), 200, group[2])]
+            diff = max(abs(r["cos"] - runs[r["seed"]]["cos"]) for r in same["runs"])
+            same_steps = all(r["steps"] == runs[r["seed"]]["stop_step"] for r in same["runs"])
+            np_col = f"{own['cos_mean']:.3f} ± {own['cos_sd']:.3f} ({own['n']}) | {diff:.0e}{'' if same_steps else ' (steps differ!)'}"
+            summary[str(group)]["numpy_own_draws"] = {"cos_mean": own["cos_mean"], "cos_sd": own["cos_sd"],
+                                                      "n": own["n"], "wall_s": own["wall_s"],
+                                                      "steps": sorted({r["steps"] for r in own["runs"]})}
+            summary[str(group)]["numpy_same_draws"] = {"max_abs_cos_diff": diff, "same_stop_steps": same_steps,
+                                                       "n": same["n"]}
+        else:
+            np_col += " | —"
         rows.append(f"| {group[0]} | {group[1]} | {group[2]} | {len(cos)} | {m:.3f} ± {sd:.3f} | {target} | "
-                    f"{max(loss):.2e} |")
+                    f"{np_col} | {min(steps)}–{max(steps)} | {summary[str(group)]['final_mse_max']:.2e} |")
     lil = [results[k] for k in results if k[0] == "lillicrap"]
     nse = [r["test_nse"][-1] for r in lil]
     angle = [math.degrees(math.acos(min(1.0, r["w2/signal_cosine"][-1]))) for r in lil]
     angle500 = [math.degrees(math.acos(min(1.0, r["w2/signal_cosine"][1]))) for r in lil]
     summary["lillicrap"] = {"nse_final_max": float(max(nse)), "angle_final_mean": mean_sd(angle)[0],
                             "angle_at_500_mean": mean_sd(angle500)[0]}
+    summary["elapsed_s"] = elapsed
     with open(os.path.join(args.out, "table.md"), "w") as f:
-        f.write("| student | p | lambda | seeds | cos(beta, b) mean ± sd | paper (CSV) | final train loss (max) |\n")
-        f.write("|---|---|---|---|---|---|---|\n")
+        f.write("| student | p | lambda | seeds | cos(beta, b) mean ± sd (CLI) | paper (CSV, 50 runs) | "
+                "numpy Alg. 1, own draws (seeds) | numpy on the CLI's draws: max abs cos diff | "
+                "steps (stop rule) | final train MSE (max) |\n")
+        f.write("|---|---|---|---|---|---|---|---|---|---|\n")
         f.write("\n".join(rows) + "\n\n")
+        f.write("Steps: at least 5000 sqrt(p) // 14, then on in blocks of 1000 until the training MSE "
+                "(1/n) sum e^2 changes by < 1e-3 over 1000 steps (spec §5.3). sd with ddof 1.\n\n")
         f.write(f"Lillicrap linear task (F8), {len(lil)} seeds: final NSE max {max(nse):.2e}; angle(Be, W^T e) "
                 f"{mean_sd(angle500)[0]:.1f}° at 500 samples, {mean_sd(angle)[0]:.1f}° at 20k "
                 f"(targets: NSE < 0.01, angle < 45°)\n")
@@ -144,18 +276,22 @@ def main():
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(summary, f, indent=2)
 
-    # Plots: loss (log) and alignment vs step at p = 200, one line per lambda (seed mean).
+    # Plots: training MSE (log) and alignment vs step at p = 200, one colour per lambda:
+    # thin lines per seed (each ends at its stopping step), thick line the seed mean (a stopped run's
+    # final value carried on).
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     for lam, c in zip((0.0, 0.05, 0.2), ("C0", "C1", "C2")):
         runs = [results[k] for k in results if k[:3] == ("relu", 200, lam)]
-        steps = runs[0]["samples"] / 50
-        loss = np.mean([r["train_loss"] for r in runs], axis=0)
-        cos = np.array([r["w2/weight_cosine"] for r in runs])
-        ax[0].semilogy(steps[1:], loss[1:], color=c, label=f"λ = {lam}")
-        ax[1].plot(steps, cos.mean(0), color=c, label=f"λ = {lam}")
-        ax[1].fill_between(steps, cos.mean(0) - cos.std(0), cos.mean(0) + cos.std(0), color=c, alpha=0.2)
-    ax[0].set(xlabel="step (full batch)", ylabel="training loss (½ e², mean)", title="FA two-layer ReLU, p = 200")
-    ax[1].set(xlabel="step (full batch)", ylabel="cos∠(β, b)", title="alignment", ylim=(-0.1, 1))
+        loss, cos = padded([r["mse_curve"] for r in runs]), padded([r["cos_curve"] for r in runs])
+        x = np.arange(loss.shape[1])
+        for r in runs:
+            ax[0].semilogy(np.arange(len(r["mse_curve"])), r["mse_curve"], color=c, lw=0.4, alpha=0.35)
+            ax[1].plot(np.arange(len(r["cos_curve"])), r["cos_curve"], color=c, lw=0.4, alpha=0.35)
+        ax[0].semilogy(x, np.exp(np.log(loss).mean(0)), color=c, lw=1.8, label=f"λ = {lam} ({len(runs)} seeds)")
+        ax[1].plot(x, cos.mean(0), color=c, lw=1.8, label=f"λ = {lam}")
+    ax[0].set(xlabel="step (full batch)", ylabel="training MSE (1/n) Σ e²", title="FA two-layer ReLU, p = 200 (geometric mean)")
+    ax[1].set(xlabel="step (full batch)", ylabel="cos∠(β, b)", title="alignment (runs end at the stop rule)",
+              ylim=(-0.1, 1))
     for a in ax:
         a.legend()
         a.grid(alpha=0.3)
@@ -186,6 +322,7 @@ def main():
         fig.tight_layout()
         fig.savefig(os.path.join(args.out, "deep.png"), dpi=110)
     print(open(os.path.join(args.out, "table.md")).read())
+    print(f"elapsed {elapsed:.0f} s with {args.jobs} jobs at a time")
 
 
 if __name__ == "__main__":
