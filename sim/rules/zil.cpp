@@ -103,8 +103,10 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
     back_[port - in_.size()].deliver(
         events, ctx, g_.data(),
         [&](index_t lo, index_t hi, tag_t tag) {
-          // Errors normally follow the neuron's own forward step of the same sample,
-          // so this is a no-op; in eager mode an error may open the step.
+          // In dataflow an error always follows the neuron's own forward step of the
+          // same sample (its child needed that activity), which opened the step; in
+          // eager mode an error may open it.
+          if (!eager) return;
           if (hi - lo > 1) {
             if (!tag_newer(tag, shard_tag_[s])) return;
             shard_tag_[s] = tag;
