@@ -97,11 +97,7 @@ dyad_population<Real>::dyad_population(const population_wiring<Real>& w)
   std::size_t widest = 0;
   for (auto* l : w_.in) widest = std::max<std::size_t>(widest, l->syn->n_pre);
   scratch_.assign(w_.shards, std::vector<Real>(widest));
-  target_.init(w_.shards);
-  if (w_.lateral_fan) {
-    lateral_.assign(w_.shards, std::vector<Real>(n, Real(0)));
-    lateral_gate_.init(*w_.lateral_fan, w_.shards);
-  }
+  out_.init(w_, n);
 }
 
 template <class Real>
@@ -178,19 +174,7 @@ void dyad_population<Real>::deliver(std::uint32_t port, std::span<const event> e
     timers_.fire(events, ctx, [&](index_t i) { apply(i, s); });
     return;
   }
-  if (port == w_.target_port) {
-    target_.deliver(events, s);
-    ready_.mark_all(s);
-    return;
-  }
-  if (port == w_.lateral_port) {
-    for (const event& e : events) {
-      lateral_[s][e.source] = static_cast<Real>(e.value);
-      lateral_gate_.arrive_shard(s, e);
-    }
-    ready_.mark_all(s);
-    return;
-  }
+  if (out_.deliver(port, events, s, ready_)) return;
   throw internal_error("dyad_population: unknown port");
 }
 
@@ -220,8 +204,8 @@ bool dyad_population<Real>::children_ready(index_t i, unsigned s, std::uint32_t 
 
 template <class Real>
 bool dyad_population<Real>::nudge_ready(index_t i, unsigned s, std::uint32_t round) const {
-  if (target_.tag(s) != tag(i, 0)) return false;
-  return !w_.lateral_fan || lateral_gate_.complete(s, i, tag(i, round));
+  if (out_.target().tag(s) != tag(i, 0)) return false;
+  return out_.lateral_complete(s, i, tag(i, round));
 }
 
 template <class Real>
@@ -309,7 +293,7 @@ template <class Real>
 void dyad_population<Real>::nudge(index_t i, shard_context& ctx) {
   const std::uint32_t r = downs_[i];
   const unsigned s = ctx.shard;
-  const std::uint64_t row = target_.row(s);
+  const std::uint64_t row = out_.target().row(s);
   const auto& data = *w_.data;
   const Real a = a_[i];
   const bool mse = learning_->loss == loss_kind::mse;
@@ -319,7 +303,7 @@ void dyad_population<Real>::nudge(index_t i, shard_context& ctx) {
     g = a - y;
     if (r == 0) loss_[i] += 0.5 * double(y - a) * double(y - a);
   } else {   // softmax CE from the siblings' a (lateral): g = softmax(a) - onehot
-    const auto& z = lateral_[s];
+    const auto& z = out_.lateral(s);
     Real m = z[0];
     for (index_t k = 1; k < z.size(); ++k) m = std::max(m, z[k]);
     Real sum = 0;

@@ -37,6 +37,7 @@
 
 #include "sim/core/network_spec.hpp"
 #include "sim/neurons/learning_population.hpp"
+#include "sim/neurons/output_inbox.hpp"
 #include "sim/neurons/population_parts.hpp"
 #include "sim/neurons/synaptic_input.hpp"
 #include "sim/rules/optimizer.hpp"
@@ -225,9 +226,7 @@ class dyad_population final : public learning_population<Real> {
   std::vector<std::uint64_t> damping_sample_;  // per shard: the sample it was computed for
   std::vector<std::vector<Real>> scratch_;     // per shard: one gradient row (batch 1)
   // Output only.
-  target_inbox target_;
-  std::vector<std::vector<Real>> lateral_;
-  fan_in_gate lateral_gate_;
+  output_inbox<Real> out_;
 };
 
 }  // namespace phaseless::rules

@@ -92,12 +92,8 @@ il_population<Real>::il_population(const population_wiring<Real>& w)
   shard_sample_.assign(w_.shards, 0);
   ready_.init(n, w_.shards);
   timers_.init(w_.shards);
-  target_.init(w_.shards);
+  out_.init(w_, n);
   seen_lat_.assign(w_.shards, no_tag);
-  if (w_.lateral_fan) {
-    lateral_.assign(w_.shards, std::vector<Real>(n, Real(0)));
-    lateral_gate_.init(*w_.lateral_fan, w_.shards);
-  }
 }
 
 // A message of a newer sample starts that sample locally (R6): step 0, no error
@@ -169,20 +165,10 @@ void il_population<Real>::deliver(std::uint32_t port, std::span<const event> eve
     timers_.fire(events, ctx, [&](index_t i) { apply(i); });
     return;
   }
-  if (port == w_.target_port) {
-    target_.deliver(events, s);
-    ready_.mark_all(s);
-    return;
-  }
-  if (port == w_.lateral_port) {
-    for (const event& e : events) {
-      lateral_[s][e.source] = static_cast<Real>(e.value);
-      lateral_gate_.arrive_shard(s, e);
+  if (port == w_.lateral_port)   // eager mode reads the newest sibling step seen
+    for (const event& e : events)
       if (newer_tag(e.tag, seen_lat_[s])) seen_lat_[s] = e.tag;
-    }
-    ready_.mark_all(s);
-    return;
-  }
+  if (out_.deliver(port, events, s, ready_)) return;
   throw internal_error("il_population: unknown port");
 }
 
@@ -222,11 +208,12 @@ bool il_population<Real>::backward_ready(index_t i, unsigned s, std::uint32_t t)
 template <class Real>
 bool il_population<Real>::lateral_ready(index_t i, unsigned s, std::uint32_t t) const {
   const std::uint64_t smp = sample_[i] - 1;
-  if (target_.tag(s) == no_tag || tag_sample(target_.tag(s)) != smp) return false;
+  const tag_t target = out_.target().tag(s);
+  if (target == no_tag || tag_sample(target) != smp) return false;
   if (!w_.lateral_fan) return true;
   const tag_t tag = make_tag(smp, t);
   if (w_.mode == mode_kind::eager) return seen_lat_[s] != no_tag && seen_lat_[s] >= tag;
-  return lateral_gate_.complete(s, i, tag);
+  return out_.lateral_complete(s, i, tag);
 }
 
 template <class Real>
@@ -261,7 +248,7 @@ void il_population<Real>::diverged(index_t i, const char* what, double v) const 
 
 template <class Real>
 Real il_population<Real>::target_of(index_t i, unsigned s) const {
-  const std::uint64_t row = target_.row(s);
+  const std::uint64_t row = out_.target().row(s);
   const auto& data = *w_.data;
   if (learning_->loss == loss_kind::mse && data.target_cols) return static_cast<Real>(data.target(row)[i]);
   return data.labels[row] == i ? Real(1) : Real(0);
@@ -338,7 +325,7 @@ void il_population<Real>::settle_output(index_t i, shard_context& ctx) {
   const Real y = target_of(i, s);
   Real p;
   if (ce) {
-    const auto& z = lateral_[s];
+    const auto& z = out_.lateral(s);
     Real m = z[0];
     for (index_t k = 1; k < z.size(); ++k) m = std::max(m, z[k]);
     Real sum = 0;

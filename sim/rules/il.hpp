@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "sim/neurons/learning_population.hpp"
+#include "sim/neurons/output_inbox.hpp"
 #include "sim/neurons/population_parts.hpp"
 #include "sim/neurons/synaptic_input.hpp"
 #include "sim/rules/optimizer.hpp"
@@ -107,10 +108,8 @@ class il_population final : public learning_population<Real> {
   ready_set ready_;
   timer_queue timers_;
   // Output only.
-  target_inbox target_;
-  std::vector<std::vector<Real>> lateral_;
-  std::vector<tag_t> seen_lat_;
-  fan_in_gate lateral_gate_;
+  output_inbox<Real> out_;
+  std::vector<tag_t> seen_lat_;   // eager: the newest lateral step heard, per shard
 };
 
 }  // namespace phaseless::rules

@@ -51,11 +51,7 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
   done_.assign(w_.shards, {0, no_tag});
   ready_.init(n, w_.shards);
   timers_.init(w_.shards);
-  target_.init(w_.shards);
-  if (w_.lateral_fan) {
-    lateral_.assign(w_.shards, std::vector<Real>(n, Real(0)));
-    lateral_gate_.init(*w_.lateral_fan, w_.shards);
-  }
+  out_.init(w_, n);
 }
 
 // A message of a newer step starts that step locally (R6): the neuron forgets the
@@ -126,19 +122,7 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
     timers_.fire(events, ctx, [&](index_t i) { apply(i, s); });
     return;
   }
-  if (port == w_.target_port) {
-    target_.deliver(events, s);
-    ready_.mark_all(s);
-    return;
-  }
-  if (port == w_.lateral_port) {
-    for (const event& e : events) {
-      lateral_[s][e.source] = static_cast<Real>(e.value);
-      lateral_gate_.arrive_shard(s, e);
-    }
-    ready_.mark_all(s);
-    return;
-  }
+  if (out_.deliver(port, events, s, ready_)) return;
   throw internal_error("zil_population: unknown port");
 }
 
@@ -164,8 +148,7 @@ bool zil_population<Real>::forward_ready(index_t i, unsigned s, tag_t tag) const
 template <class Real>
 bool zil_population<Real>::backward_ready(index_t i, unsigned s, tag_t tag) const {
   if (is_output()) {
-    if (target_.tag(s) != tag) return false;
-    return !w_.lateral_fan || lateral_gate_.complete(s, i, tag);
+    return out_.target().tag(s) == tag && out_.lateral_complete(s, i, tag);
   }
   for (const auto& b : back_)
     if (!const_cast<error_input<Real>&>(b).gate().complete(s, i, tag)) return false;
@@ -241,10 +224,10 @@ void zil_population<Real>::forward(index_t i, shard_context& ctx) {
 
 template <class Real>
 Real zil_population<Real>::output_error(index_t i, unsigned s) {
-  const std::uint64_t row = target_.row(s);
+  const std::uint64_t row = out_.target().row(s);
   const auto& data = *w_.data;
   if (w_.lateral_fan) {   // softmax cross-entropy: -dL/dmu_i = y_i - p_i
-    const auto& z = lateral_[s];
+    const auto& z = out_.lateral(s);
     Real m = z[0];
     for (index_t k = 1; k < z.size(); ++k) m = std::max(m, z[k]);
     Real sum = 0;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "sim/neurons/learning_population.hpp"
+#include "sim/neurons/output_inbox.hpp"
 #include "sim/neurons/population_parts.hpp"
 #include "sim/neurons/synaptic_input.hpp"
 #include "sim/rules/optimizer.hpp"
@@ -85,9 +86,7 @@ class zil_population final : public learning_population<Real> {
   ready_set ready_;
   timer_queue timers_;
   // Output only: target and lateral (softmax) inputs, per shard.
-  target_inbox target_;
-  std::vector<std::vector<Real>> lateral_;
-  fan_in_gate lateral_gate_;
+  output_inbox<Real> out_;
   std::vector<optimizer<Real>> opt_;   // per in-link, when learning.optimizer is set
   optimizer<Real> bias_opt_;
   std::vector<Real> opt_row_;          // one gradient row (batch 1)
