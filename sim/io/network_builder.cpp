@@ -365,14 +365,19 @@ network_spec build_network_spec(const pb::Model& m) {
     L.lr = m.rule().zil().lr();
     L.gamma = m.rule().zil().gamma();
   }
-  if (m.rule().has_il()) {   // defaults already applied by the loader (spec pc-family.md §5)
-    const auto& r = m.rule().il();
-    L.rule = "il";
-    L.lr = r.lr();
+  // The relaxation IL and IL-prox share (defaults already applied by the loader, spec
+  // pc-family.md §5).
+  auto relaxation = [&L](const auto& r) {
     L.il.iterations = r.iterations();
     L.il.gamma_top = r.gamma_top();
     L.il.gamma_bot = r.gamma_bot();
     L.il.gamma_dec = r.gamma_dec();
+  };
+  if (m.rule().has_il()) {
+    const auto& r = m.rule().il();
+    L.rule = "il";
+    L.lr = r.lr();
+    relaxation(r);
     L.il.clamp = r.clamp();
     L.il.adam = r.adam();
   }
@@ -381,10 +386,7 @@ network_spec build_network_spec(const pb::Model& m) {
     L.rule = "il_prox";
     L.il.alpha = r.alpha();
     L.il.eps_n = r.eps_n();
-    L.il.iterations = r.iterations();
-    L.il.gamma_top = r.gamma_top();
-    L.il.gamma_bot = r.gamma_bot();
-    L.il.gamma_dec = r.gamma_dec();
+    relaxation(r);
     L.il.adam_lr = r.adam_lr();
   }
   // A rule's optimizer (shared by every rule; sim/rules/optimizer.hpp).
