@@ -17,6 +17,10 @@ Semantics mirrored from the simulator (proto/phaseless.proto):
     (C_out, C_in, K, K) as torch.nn.Conv2d (cross-correlation, zero padding); a
     shaped population's neuron index is (c*H + y)*W + x, i.e. NCHW flattening;
     a shaped population's bias is one per channel;
+  * combine BILINEAR: the matrix product X' Y' of its two operands' pre
+    populations, a shaped population (C, H, W) read as a C x (H*W) matrix
+    (channel-major), scaled by the operands' CONSTANT weights; combine SOFTMAX: the
+    softmax of each row of its pre (attention_model);
   * SOFTMAX_CE: cross-entropy of softmax(mu_out) with integer labels;
     MSE: 0.5 * ||t - f(mu_out)||^2 summed over the outputs;
   * the batch loss is the mean over the 4 samples (the engine's step is
@@ -82,7 +86,7 @@ def draw_labels(gen, n_out):
     return torch.randint(0, n_out, (BATCH,), generator=gen, dtype=torch.int64)
 
 
-# ---------------------------------------------------------------- the five cases
+# ---------------------------------------------------------------- the cases
 # Each returns (params, forward, data) where params is an ordered dict
 # name -> tensor, forward(params) is the batch loss, and data holds x and
 # labels or targets.
@@ -201,8 +205,9 @@ def case_attention(gen):
     """Single-head attention over T = 3 tokens of 4 features (spec Z6):
     q, k, v = per-token linear maps (weights shared by the tokens, no bias);
     A = softmax(q k^T / sqrt(4)) over each row; z = A v; out = wo z + b_out
-    (z flattened token-major), softmax CE. The model is built in code
-    (tests/support/graph_specs.hpp make_attention): the model schema has no attention block."""
+    (z flattened token-major), softmax CE. This one is built in code
+    (tests/support/graph_specs.hpp make_attention), token-major; attention_model below
+    is the model-file form."""
     T, d_in, d = 3, 4, 4
     p = {
         "wq": uniform(gen, (d, d_in), 0.8), "wk": uniform(gen, (d, d_in), 0.8),
@@ -223,6 +228,34 @@ def case_attention(gen):
     return p, loss, {"x": x, "labels": labels}, "SOFTMAX_CE"
 
 
+def case_attention_model(gen):
+    """The same attention block as a model file (tests/models/good/zil_graph/attention.textproto),
+    channel-major: x is (d_in, T) = (4, 3), neuron c*T + t; q, k, v = 1x1 convs (a per-token
+    linear map shared by the tokens, no bias), kernels (d, d_in, 1, 1) as the model's conv tie;
+    S = 0.5 q^T k (BILINEAR, (T, T)); A = softmax over each row of S (SOFTMAX); z = v A^T
+    (BILINEAR, (d, T): z[:, t] = sum_u A[t, u] v[:, u]), flattened neuron j*T + t;
+    out = wo z + b_out, softmax CE."""
+    T, d_in, d = 3, 4, 4
+    p = {
+        "wq": uniform(gen, (d, d_in, 1, 1), 0.8), "wk": uniform(gen, (d, d_in, 1, 1), 0.8),
+        "wv": uniform(gen, (d, d_in, 1, 1), 0.8),
+        "wo": uniform(gen, (3, d * T), 0.8), "out.bias": uniform(gen, (3,), 0.5),
+    }
+    x = draw_inputs(gen, d_in * T)
+    labels = draw_labels(gen, 3)
+
+    def loss(q):
+        xs = x.view(BATCH, d_in, T)                        # (B, d_in, T), channel-major
+        qq, kk, vv = (q[w][:, :, 0, 0] @ xs for w in ("wq", "wk", "wv"))   # (B, d, T)
+        scores = 0.5 * qq.transpose(1, 2) @ kk             # S = q^T k / sqrt(d), (B, T, T)
+        a = torch.softmax(scores, dim=-1)                  # each row r of S
+        z = vv @ a.transpose(1, 2)                         # z = v A^T, (B, d, T)
+        out = z.reshape(BATCH, d * T) @ q["wo"].T + q["out.bias"]
+        return softmax_ce(out, labels)
+
+    return p, loss, {"x": x, "labels": labels}, "SOFTMAX_CE"
+
+
 CASES = [  # name, builder, seed (one per case: adding a case changes no other)
     ("mlp", case_mlp, 101),
     ("cnn", case_cnn, 102),
@@ -230,7 +263,14 @@ CASES = [  # name, builder, seed (one per case: adding a case changes no other)
     ("residual", case_residual, 104),
     ("product", case_product, 105),
     ("attention", case_attention, 106),
+    ("attention_model", case_attention_model, 107),
 ]
+
+# Where each case's network comes from, when not tests/models/good/zil_graph/<case>.textproto.
+MODEL = {
+    "attention": "tests/support/graph_specs.hpp make_attention",
+    "attention_model": "tests/models/good/zil_graph/attention.textproto",
+}
 
 
 # ---------------------------------------------------------------- checks and output
@@ -313,8 +353,7 @@ def write_h5(case, params, grads, data, loss, loss_kind):
         f.attrs["case"] = case
         f.attrs["loss_kind"] = loss_kind
         f.attrs["batch_size"] = BATCH
-        f.attrs["model"] = ("tests/support/graph_specs.hpp make_attention" if case == "attention"
-                            else f"tests/models/good/zil_graph/{case}.textproto")
+        f.attrs["model"] = MODEL.get(case, f"tests/models/good/zil_graph/{case}.textproto")
         f.attrs["generator"] = GENERATOR
     return path
 
@@ -333,7 +372,7 @@ def main():
         if "labels" in data and case != "attention":   # attention has no model file to load data
             write_idx(case, data["x"], data["labels"])
         n = sum(v.numel() for v in params.values())
-        print(f"{case:9s} loss {loss:.12f}  {n:4d} parameters  "
+        print(f"{case:15s} loss {loss:.12f}  {n:4d} parameters  "
               f"finite-difference max rel error {fd_err:.2e}  -> {os.path.relpath(path, ROOT)}")
     print(f"worst finite-difference relative error: {worst_all:.2e}")
     if worst_all > 1e-6:

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -269,6 +270,138 @@ class checker {
       add(path + ".weight_decay", num(q.weight_decay()) + " is not allowed; allowed: a finite number >= 0");
   }
 
+  // A fixed nonlinear vertex (attention): BILINEAR or SOFTMAX.
+  static bool vertex(const v1::Population& p) { return p.combine() == v1::BILINEAR || p.combine() == v1::SOFTMAX; }
+
+  // A population as a matrix (rows, cols) = (C, H*W); unshaped: (size, 1). {0, 0} when its
+  // shape is unusable (reported elsewhere).
+  std::pair<std::uint64_t, std::uint64_t> matrix_of(const v1::Population& p) const {
+    if (!p.has_shape()) return {p.size(), 1};
+    if (!shape_ok(p)) return {0, 0};
+    return {p.shape().channels(), std::uint64_t{p.shape().height()} * p.shape().width()};
+  }
+  static std::string dims(std::uint64_t r, std::uint64_t c) { return std::to_string(r) + "x" + std::to_string(c); }
+
+  // Where a population's layout is written: its shape, or its size when it has none.
+  std::string layout_path(int i) const {
+    return "populations[" + std::to_string(i) + "]" + (model_.populations(i).has_shape() ? ".shape" : ".size");
+  }
+
+  // The connectivity field's name, "" when unset.
+  static std::string connectivity_name(const v1::Projection& q) {
+    return q.connectivity_case() ? q.GetDescriptor()->FindFieldByNumber(q.connectivity_case())->name() : "";
+  }
+
+  // The in-projections of BILINEAR and SOFTMAX populations: operand / rows connectivity,
+  // fixed, symmetric feedback, their count, and the matrix shapes.
+  void check_vertices() {
+    for (int j = 0; j < model_.projections_size(); ++j) {
+      const v1::Projection& q = model_.projections(j);
+      const std::string path = "projections[" + std::to_string(j) + "]";
+      const auto post = pop_index_.find(q.post());
+      const v1::Population* b = post == pop_index_.end() ? nullptr : &model_.populations(post->second);
+      const std::string conn = connectivity_name(q);
+      const std::string conn_path = path + (conn.empty() ? "" : "." + conn);
+      if (b != nullptr && b->combine() == v1::BILINEAR && !q.has_operand())
+        add(conn_path, conn + " into '" + b->name() + "', whose combine is BILINEAR (a matrix product of its two "
+                       "in-projections); allowed: operand {} or operand { transpose: true }");
+      else if (b != nullptr && b->combine() == v1::SOFTMAX && !q.has_rows())
+        add(conn_path, conn + " into '" + b->name() + "', whose combine is SOFTMAX (a softmax over each row of its "
+                       "in-projection); allowed: rows {}");
+      else if (b != nullptr && q.has_operand() && b->combine() != v1::BILINEAR)
+        add(conn_path, "operand is a factor of a matrix product, but '" + b->name() + "' has combine " +
+                           v1::Combine_Name(b->combine() ? b->combine() : v1::SUM) +
+                           "; allowed: dense, sparse, conv or one_to_one, or combine BILINEAR on '" + b->name() + "'");
+      else if (b != nullptr && q.has_rows() && b->combine() != v1::SOFTMAX)
+        add(conn_path, "rows feeds a row-wise softmax, but '" + b->name() + "' has combine " +
+                           v1::Combine_Name(b->combine() ? b->combine() : v1::SUM) +
+                           "; allowed: dense, sparse, conv or one_to_one, or combine SOFTMAX on '" + b->name() + "'");
+      if ((q.has_operand() || q.has_rows()) && !q.fixed())
+        add(path + ".fixed", conn + " weights scale a fixed nonlinear vertex and never learn (put the learnable "
+                             "maps before it); allowed: fixed: true");
+      if ((q.has_operand() || q.has_rows()) && q.feedback().kind() == v1::RANDOM)
+        add(path + ".feedback.kind", "RANDOM: errors leave a " + std::string(q.has_operand() ? "BILINEAR" : "SOFTMAX") +
+                                         " vertex through its Jacobian, which has no random substitute; allowed: "
+                                         "SYMMETRIC or NONE");
+    }
+    std::set<int> bad_layout;   // vertices whose layout or operands were reported (or unknown)
+    for (int i = 0; i < model_.populations_size(); ++i) {
+      const v1::Population& p = model_.populations(i);
+      if (!vertex(p) || p.role() == v1::INPUT) continue;
+      bad_layout.insert(i);   // until its layout passes below
+      std::vector<int> in;
+      std::string names;
+      for (int j = 0; j < model_.projections_size(); ++j)
+        if (model_.projections(j).post() == p.name()) {
+          in.push_back(j);
+          names += std::string(names.empty() ? "" : ", ") + "'" + model_.projections(j).name() + "'";
+        }
+      const bool bil = p.combine() == v1::BILINEAR;
+      const std::size_t want = bil ? 2 : 1;
+      const std::string path = "populations[" + std::to_string(i) + "]";
+      if (in.size() != want) {
+        add(path + ".combine", "combine " + v1::Combine_Name(p.combine()) + " takes exactly " + std::to_string(want) +
+                                   " in-projection" + (bil ? "s (the operands X and Y of P = X' Y')" : " (the rows it normalizes)") +
+                                   ", but '" + p.name() + "' has " + std::to_string(in.size()) +
+                                   (in.empty() ? "" : " (" + names + ")") + "; allowed: exactly " + std::to_string(want));
+        continue;
+      }
+      // The shapes, once the connectivity is right and every operand's layout is known (not
+      // already reported: a wrong layout upstream would echo here).
+      const auto [R, N] = matrix_of(p);
+      std::pair<std::uint64_t, std::uint64_t> op[2];   // X' and Y' as (rows, cols)
+      bool known = R != 0;
+      for (std::size_t k = 0; k < want; ++k) {
+        const v1::Projection& q = model_.projections(in[k]);
+        const auto it = pop_index_.find(q.pre());
+        if (it == pop_index_.end() || !(bil ? q.has_operand() : q.has_rows()) || bad_layout.count(it->second)) {
+          known = false;
+          continue;
+        }
+        const auto m = matrix_of(model_.populations(it->second));
+        known = known && m.first != 0;
+        op[k] = bil && q.operand().transpose() ? std::pair{m.second, m.first} : m;
+      }
+      if (!known) continue;
+      if (!bil) {
+        const v1::Projection& q = model_.projections(in[0]);
+        const v1::Population& a = model_.populations(pop_index_.at(q.pre()));
+        const bool same = a.has_shape() && p.has_shape()
+                              ? a.shape().channels() == p.shape().channels() && a.shape().height() == p.shape().height() &&
+                                    a.shape().width() == p.shape().width()
+                              : op[0] == std::pair{R, N} && a.size() == p.size();
+        if (same) bad_layout.erase(i);
+        else
+          add(layout_path(i), "'" + p.name() + "' is the SOFTMAX of the rows of '" + a.name() + "' (" +
+                                  dims(op[0].first, op[0].second) + ": " + std::to_string(op[0].first) + " rows of " +
+                                  std::to_string(op[0].second) + "), so it must have the same shape; allowed: " +
+                                  (a.has_shape() ? "shape { channels: " + std::to_string(a.shape().channels()) +
+                                                       " height: " + std::to_string(a.shape().height()) +
+                                                       " width: " + std::to_string(a.shape().width()) + " }"
+                                                 : "size " + std::to_string(a.size()) + " without a shape"));
+        continue;
+      }
+      const std::string x = model_.projections(in[0]).pre(), y = model_.projections(in[1]).pre();
+      if (op[0].second != op[1].first) {
+        add("projections[" + std::to_string(in[1]) + "].operand",
+            "'" + p.name() + "' = X' Y' with X' from '" + x + "' (" + dims(op[0].first, op[0].second) + ") and Y' from '" +
+                y + "' (" + dims(op[1].first, op[1].second) + "): the inner dimensions " + std::to_string(op[0].second) +
+                " and " + std::to_string(op[1].first) + " differ; allowed: operands whose inner dimensions match "
+                "(transpose: true reads a population's matrix transposed; a shape (C, H, W) is C rows of H*W)");
+        continue;
+      }
+      if (R == op[0].first && N == op[1].second) bad_layout.erase(i);
+      else
+        add(layout_path(i), "'" + p.name() + "' = X' Y' is " + dims(op[0].first, op[1].second) + " (X' from '" + x +
+                                "' " + dims(op[0].first, op[0].second) + ", Y' from '" + y + "' " +
+                                dims(op[1].first, op[1].second) + "), but its layout is " + dims(R, N) +
+                                "; allowed: shape { channels: " + std::to_string(op[0].first) + " height: 1 width: " +
+                                std::to_string(op[1].second) + " } (size " +
+                                std::to_string(op[0].first * op[1].second) + "), or channels " +
+                                std::to_string(op[0].first) + " with height * width = " + std::to_string(op[1].second));
+    }
+  }
+
   // Steps of an unrolled population (0: not unrolled, or its unroll was rejected).
   std::uint32_t steps(int i) const {
     const v1::Population& p = model_.populations(i);
@@ -311,6 +444,18 @@ class checker {
       else if (p.unroll() < 2 || p.unroll() > max_unroll)
         add(path + ".unroll", std::to_string(p.unroll()) + " steps is out of range; allowed: 0 (not unrolled) or 2 to " +
                                   std::to_string(max_unroll));
+    }
+    if (vertex(p)) {
+      const std::string c = "combine " + v1::Combine_Name(p.combine());
+      if (p.role() == v1::INPUT)
+        add(path + ".combine", "the INPUT population is clamped to the data and combines nothing; allowed: SUM");
+      else if (p.bias())
+        add(path + ".bias", c + " is a fixed nonlinear vertex (" +
+                                (p.combine() == v1::BILINEAR ? "a matrix product" : "a row-wise softmax") +
+                                ") and has no bias; allowed: bias: false, or combine SUM");
+      if (p.unroll() != 0)
+        add(path + ".unroll", c + " cannot be unrolled; allowed: 0 (not unrolled)");
+      return;
     }
     if (p.combine() != v1::PRODUCT) return;
     if (p.role() == v1::INPUT)
@@ -398,7 +543,8 @@ class checker {
       const v1::Population& p = model_.populations(i);
       const std::string path = "populations[" + std::to_string(i) + "]";
       if (p.unroll() != 0) uses.push_back({path + ".unroll", "unroll"});
-      if (p.combine() == v1::PRODUCT) uses.push_back({path + ".combine", "combine PRODUCT"});
+      if (p.combine() == v1::PRODUCT || vertex(p))
+        uses.push_back({path + ".combine", "combine " + v1::Combine_Name(p.combine())});
       if (p.fixed_bias() && !p.bias()) add(path + ".fixed_bias", "needs a bias to fix; allowed: bias: true, or no fixed_bias");
       if (p.fixed_bias() && (model_.rule().has_il() || model_.rule().has_il_prox() || model_.rule().has_dp()))
         add(path + ".fixed_bias", "is supported by rule zil only; allowed: rule zil, or no fixed_bias");
@@ -410,6 +556,8 @@ class checker {
       const std::string path = "projections[" + std::to_string(j) + "]";
       if (q.has_conv()) uses.push_back({path + ".conv", "conv"});
       if (q.has_one_to_one()) uses.push_back({path + ".one_to_one", "one_to_one"});
+      if (q.has_operand()) uses.push_back({path + ".operand", "operand"});
+      if (q.has_rows()) uses.push_back({path + ".rows", "rows"});
       if (q.fixed()) uses.push_back({path + ".fixed", "fixed"});
       if (q.step_slice() != 0) uses.push_back({path + ".step_slice", "step_slice"});
     }
@@ -557,6 +705,7 @@ class checker {
       if (color[u] == 0) find_cycles(u, color, stack);
     }
     check_products();
+    check_vertices();
     // With a projection rejected, "unreachable" would mostly echo that error.
     if (!graph_complete_) return;
     const unrolled_graph g = unroll_graph();

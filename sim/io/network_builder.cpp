@@ -121,7 +121,10 @@ class builder {
       ps.activation = to_activation(p.activation());
       ps.bias = p.bias();
       ps.bias_plastic = !p.fixed_bias();
-      ps.combine = p.combine() == pb::PRODUCT ? combine_kind::product : combine_kind::sum;
+      ps.combine = p.combine() == pb::PRODUCT    ? combine_kind::product
+                   : p.combine() == pb::BILINEAR ? combine_kind::bilinear
+                   : p.combine() == pb::SOFTMAX  ? combine_kind::softmax
+                                                 : combine_kind::sum;
       const pop_t v = static_cast<pop_t>(spec_.populations.size());
       if (ps.role == role_kind::input) spec_.input = v;
       if (ps.role == role_kind::output) spec_.output = v;
@@ -202,6 +205,9 @@ class builder {
       projection_spec ps = start(q, q.name(), at(a, Ta), at(b, 0));
       if (q.has_conv()) {
         conv(q, ps);
+      } else if (q.has_operand() || q.has_rows()) {
+        q.has_operand() ? operand(q, ps.syn) : rows(q, ps.syn);
+        draw_untied(q, ps.syn);
       } else {
         connect_untied(q, ps.syn);
         draw_untied(q, ps.syn);
@@ -254,6 +260,49 @@ class builder {
     for (index_t i = 0; i < s.n_post; ++i) {
       for (index_t j = 0; j < s.n_pre; ++j)
         if (mask.uniform() < q.sparse().p()) s.col.push_back(j);
+      s.row_ptr.push_back(s.col.size());
+    }
+  }
+
+  // A shaped population as a matrix: C rows, H*W columns (neuron c*H*W + p).
+  static std::pair<index_t, index_t> matrix_of(const pb::Population& p) {
+    const shape3 s = shape_of(p);
+    return {s.c, s.h * s.w};
+  }
+
+  // One operand of a BILINEAR population P = X' Y' (X: the pre of its first in-projection,
+  // Y: of its second; ' = transposed per `operand { transpose }`). Post neuron (r, c) =
+  // r*N + c reads X'[r, m] (first) or Y'[m, c] (second), m = 0..K-1: ascending pre indices.
+  void operand(const pb::Projection& q, synapse_matrix<double>& s) {
+    const pb::Population& post = m_.populations(model_index(q.post()));
+    std::vector<const pb::Projection*> in;
+    for (const auto& x : m_.projections())
+      if (x.post() == q.post()) in.push_back(&x);
+    const bool left = in.front() == &q;
+    const auto [pr, pc] = matrix_of(m_.populations(model_index(q.pre())));   // pre as stored
+    const bool tr = q.operand().transpose();
+    const index_t K = tr ? (left ? pr : pc) : (left ? pc : pr);             // the inner dimension
+    const index_t N = matrix_of(post).second;                               // columns of P
+    // Pre index of X'[i, j] (X' = X, or X^T when transposed).
+    auto at = [&](index_t i, index_t j) { return tr ? j * pc + i : i * pc + j; };
+    s.dense = false;
+    s.row_ptr.push_back(0);
+    for (index_t n = 0; n < s.n_post; ++n) {
+      const index_t r = n / N, c = n % N;
+      for (index_t m = 0; m < K; ++m) s.col.push_back(left ? at(r, m) : at(m, c));
+      s.row_ptr.push_back(s.col.size());
+    }
+  }
+
+  // The one in-projection of a SOFTMAX population (same shape as pre): post neuron
+  // (r, c) reads pre row r, neurons r*N .. r*N + N - 1 (the engine normalizes over the row
+  // and predicts position n mod N = c).
+  void rows(const pb::Projection& q, synapse_matrix<double>& s) {
+    const index_t N = matrix_of(m_.populations(model_index(q.post()))).second;
+    s.dense = false;
+    s.row_ptr.push_back(0);
+    for (index_t n = 0; n < s.n_post; ++n) {
+      for (index_t j = 0; j < N; ++j) s.col.push_back((n / N) * N + j);
       s.row_ptr.push_back(s.col.size());
     }
   }

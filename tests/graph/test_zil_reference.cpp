@@ -1,8 +1,8 @@
-// Z-IL by messages on six computational graphs, five loaded from model files
+// Z-IL by messages on seven computational graphs, six loaded from model files
 // (tests/models/good/zil_graph/): an MLP, a CNN with per-channel shared biases, an
 // unrolled many-to-one RNN, a residual block without identity vertices, a
-// multiplicative vertex; and single-head attention built in code
-// (tests/support/graph_specs.hpp); every projection has random delays 1..7 both ways. One
+// multiplicative vertex, single-head attention (BILINEAR and SOFTMAX vertices); and the
+// same attention built in code (tests/support/graph_specs.hpp); every projection has random delays 1..7 both ways. One
 // training step (a batch of 4) must equal two independent oracles to 1e-9 relative:
 //   - torch autograd gradients stored in data/zil_graph/<case>.h5 by
 //     tools/make_zil_graph_reference.py (float64; the script checks them against
@@ -64,7 +64,8 @@ void place(const network_spec& spec, const std::string& name, const std::vector<
   FAIL("reference parameter '" << name << "' matches no tie, projection or bias of the model");
 }
 
-// The case's network: its model file, or `built` (attention has no model-file form).
+// The case's network: its model file, or `built` (the code-built attention; a model file
+// under another name).
 reference_case load_case(const std::string& name, const network_spec* built = nullptr) {
   const auto file = zil_graph_reference(name);
   reference_case c;
@@ -155,4 +156,10 @@ TEST_CASE("Z-IL reference: multiplicative vertex, delays 1..7") { check_case("pr
 TEST_CASE("Z-IL reference: single-head attention (bilinear and softmax vertices), delays 1..7") {
   const auto spec = make_attention(6, 1, 7);
   check_case("attention", &spec);
+}
+TEST_CASE("Z-IL reference: single-head attention from a model file (BILINEAR, SOFTMAX, operand, rows), delays 1..7") {
+  // The model is tests/models/good/zil_graph/attention.textproto; its reference case is
+  // attention_model (channel-major, so not the code-built case above).
+  const auto spec = io::build_network_spec(io::load_model(zil_graph_model("attention")).model);
+  check_case("attention_model", &spec);
 }

@@ -563,6 +563,38 @@ TEST_CASE("network_builder: product vertices, one-to-one relays and fixed projec
   CHECK(s.ties.empty());
 }
 
+TEST_CASE("network_builder: attention from a model file: operand and rows layouts") {
+  // q, k, v, z: (4, 1, 3) = 4 x 3 matrices, entry [c, t] = neuron 3c + t; S, A: 3 x 3.
+  const network_spec s = build(models_dir / "good" / "zil_graph" / "attention.textproto");
+  using phaseless::core::combine_kind;
+  CHECK(s.populations[population(s, "S")].combine == combine_kind::bilinear);
+  CHECK(s.populations[population(s, "A")].combine == combine_kind::softmax);
+  CHECK(s.populations[population(s, "z")].combine == combine_kind::bilinear);
+  CHECK_NOTHROW(phaseless::core::check_vertices(s));
+  CHECK(s.ties.size() == 3);   // the three 1x1 conv kernels
+  auto row = [](const projection_spec& p, unsigned i) {
+    std::vector<unsigned> cols;
+    for (auto k = p.syn.row_begin(i); k < p.syn.row_end(i); ++k) cols.push_back(p.syn.col[k]);
+    return cols;
+  };
+  for (const char* name : {"sq", "sk", "sa", "zv", "za"}) {
+    const auto& p = projection(s, name);
+    INFO(name);
+    CHECK_FALSE(p.plastic);
+    CHECK(p.tie == -1);
+    CHECK_FALSE(p.syn.dense);
+    for (double w : p.syn.w) CHECK(w == (std::string(name) == "sq" ? 0.5 : 1.0));
+  }
+  // S = q^T k: neuron (r, c) = (1, 2) = 5 reads q^T[1, m] = q[m, 1] and k[m, 2], m = 0..3.
+  CHECK(row(projection(s, "sq"), 5) == std::vector<unsigned>{1, 4, 7, 10});
+  CHECK(row(projection(s, "sk"), 5) == std::vector<unsigned>{2, 5, 8, 11});
+  // A = softmax over the rows of S: neuron (2, 1) = 7 reads row 2 of S.
+  CHECK(row(projection(s, "sa"), 7) == std::vector<unsigned>{6, 7, 8});
+  // z = v A^T: neuron (2, 1) = 7 reads v[2, m] and A^T[m, 1] = A[1, m], m = 0..2.
+  CHECK(row(projection(s, "zv"), 7) == std::vector<unsigned>{6, 7, 8});
+  CHECK(row(projection(s, "za"), 7) == std::vector<unsigned>{3, 4, 5});
+}
+
 TEST_CASE("model_loader: graph models keep model names for --set and step names for record") {
   const fs::path rnn = models_dir / "good" / "graph_rnn.textproto";
   const network_spec s = build(rnn, {"populations[h].size=7"});
