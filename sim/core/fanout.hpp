@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sim/core/event.hpp"
+#include "sim/core/per_shard.hpp"
 
 namespace phaseless::core {
 
@@ -43,7 +44,7 @@ class fan_in_gate {
   void init(const fanout& f, unsigned shards) {
     fan_ = &f;
     if (f.all_targets) {
-      shared_.assign(shards, {no_tag, 0, f.n_sources});
+      shared_.assign(shards, slot{no_tag, 0, f.n_sources});
     } else {
       per_target_.resize(f.n_targets);
       for (index_t i = 0; i < f.n_targets; ++i) per_target_[i] = {no_tag, 0, f.expected[i]};
@@ -86,7 +87,7 @@ class fan_in_gate {
     return ++s.count == s.expected;
   }
   const fanout* fan_ = nullptr;
-  std::vector<slot> shared_;
+  per_shard<slot> shared_;
   std::vector<slot> per_target_;
 };
 

@@ -20,7 +20,7 @@ struct route {        // one output port -> one input port, for one delay class
   tick_t delay;
 };
 
-struct counters {
+struct alignas(64) counters {   // one cache line each: every shard updates its own (per_shard.hpp)
   std::uint64_t events = 0;        // events created (one per emission per port per delay class)
   std::uint64_t synaptic_ops = 0;  // multiply-adds done to transmit messages over synapses
   std::uint64_t reactions = 0;     // neuron reactions

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "sim/core/per_shard.hpp"
 #include "sim/core/population.hpp"
 
 namespace phaseless::neurons {
@@ -22,7 +23,7 @@ class ready_set {
   void init(index_t neurons, unsigned shards) {
     queued_.assign(neurons, 0);
     all_.assign(shards, 0);
-    list_.assign(shards, {});
+    list_.assign(shards, std::vector<index_t>{});
   }
   void mark(unsigned shard, index_t i) {
     if (!queued_[i]) {
@@ -50,13 +51,13 @@ class ready_set {
 
  private:
   std::vector<char> queued_;
-  std::vector<char> all_;
-  std::vector<std::vector<index_t>> list_;
+  per_shard<char> all_;
+  per_shard<std::vector<index_t>> list_;
 };
 
 class timer_queue {
  public:
-  void init(unsigned shards) { due_.assign(shards, {}); }
+  void init(unsigned shards) { due_.assign(shards, std::vector<std::pair<tick_t, index_t>>{}); }
   // Neuron i wants its timer: fires after the port's route delay.
   void arm(shard_context& ctx, out_t timer_out, index_t i, tag_t tag) {
     auto& due = due_[ctx.shard];
@@ -77,7 +78,7 @@ class timer_queue {
   }
 
  private:
-  std::vector<std::vector<std::pair<tick_t, index_t>>> due_;   // per shard: (tick armed, neuron)
+  per_shard<std::vector<std::pair<tick_t, index_t>>> due_;   // per shard: (tick armed, neuron)
 };
 
 class target_inbox {
@@ -96,8 +97,8 @@ class target_inbox {
   tag_t tag(unsigned shard) const { return tag_[shard]; }
 
  private:
-  std::vector<std::uint64_t> row_;
-  std::vector<tag_t> tag_;
+  per_shard<std::uint64_t> row_;
+  per_shard<tag_t> tag_;
 };
 
 // Per-neuron accumulators (loss, energy) read by the runner: the sum, in neuron

@@ -48,7 +48,7 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
   accumulated_.assign(n, 0);
   loss_.assign(n, 0.0);
   shard_tag_.assign(w_.shards, no_tag);
-  done_.assign(w_.shards, {0, no_tag});
+  done_.assign(w_.shards, std::pair<std::uint32_t, tag_t>{0, no_tag});
   ready_.init(n, w_.shards);
   timers_.init(w_.shards);
   out_.init(w_, n);

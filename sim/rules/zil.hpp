@@ -81,8 +81,8 @@ class zil_population final : public learning_population<Real> {
   std::vector<std::uint32_t> sent_, accumulated_;
   std::vector<double> loss_;
   // Per shard.
-  std::vector<tag_t> shard_tag_;
-  std::vector<std::pair<std::uint32_t, tag_t>> done_;   // neurons whose tie contributions are in, this tick
+  per_shard<tag_t> shard_tag_;
+  per_shard<std::pair<std::uint32_t, tag_t>> done_;   // neurons whose tie contributions are in, this tick
   ready_set ready_;
   timer_queue timers_;
   // Output only: target and lateral (softmax) inputs, per shard.
