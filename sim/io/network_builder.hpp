@@ -17,6 +17,11 @@
 //   [(t-1) k, t k), or n_pre). p -> p: copies t = 2..T from p@t-1. p -> q unrolled:
 //   p@t -> q@t. p -> not unrolled: one untied projection from p@T. A bias of p is one
 //   tie "p.bias" shared by the copies.
+// * BILINEAR / SOFTMAX (attention): a shaped population (C, H, W) is a C x HW matrix. Into
+//   a BILINEAR post P = X' Y' (first in-projection X, second Y, each transposed per its
+//   operand), row (r, c) of X's projection reads X'[r, m] and of Y's reads Y'[m, c] for
+//   m = 0..K-1, aligned; into a SOFTMAX post, rows {} makes row (r, c) read pre row r.
+//   Weights from init, fixed.
 // Every copy draws its own delays and random feedback B (streams keyed by its name).
 #include "phaseless.pb.h"
 #include "sim/core/network_spec.hpp"
