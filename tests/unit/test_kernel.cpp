@@ -121,6 +121,18 @@ TEST_CASE("executor: every task runs and the lowest failing task's exception is 
   }
 }
 
+// Workers wait between windows by spinning, then blocking: thousands of back-to-back
+// generations must neither lose a wake-up (a hang; ctest's timeout catches it) nor
+// run a share twice or skip one.
+TEST_CASE("executor: back-to-back windows run every share exactly once") {
+  for (unsigned threads : {2u, 3u}) {
+    executor ex(threads);
+    std::vector<std::uint64_t> count(threads, 0);
+    for (int g = 0; g < 20000; ++g) ex.parallel_for(threads, [&](unsigned i) { ++count[i]; });
+    CHECK(count == std::vector<std::uint64_t>(threads, 20000));
+  }
+}
+
 TEST_CASE("dot has one summation order: equal to a reference pairwise sum of 16 lanes") {
   std::vector<double> a(37), b(37);
   counter_rng r(3, 3);
