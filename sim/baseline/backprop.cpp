@@ -216,9 +216,7 @@ bool backprop<Real>::learns(std::size_t k) const {
 
 template <class Real>
 double backprop<Real>::take_loss() {
-  const double l = loss_;
-  loss_ = 0;
-  return l;
+  return take(loss_);
 }
 
 template <class Real>

@@ -245,9 +245,7 @@ void dual_prop<Real>::apply() {
 
 template <class Real>
 double dual_prop<Real>::take_loss() {
-  const double l = loss_;
-  loss_ = 0;
-  return l;
+  return take(loss_);
 }
 
 template class dual_prop<float>;

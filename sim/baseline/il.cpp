@@ -250,16 +250,12 @@ void il_sync<Real>::apply() {
 
 template <class Real>
 double il_sync<Real>::take_loss() {
-  const double l = loss_;
-  loss_ = 0;
-  return l;
+  return take(loss_);
 }
 
 template <class Real>
 double il_sync<Real>::take_energy() {
-  const double e = energy_;
-  energy_ = 0;
-  return e;
+  return take(energy_);
 }
 
 template class il_sync<float>;

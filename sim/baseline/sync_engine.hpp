@@ -9,6 +9,13 @@
 
 namespace phaseless::baseline {
 
+// An accumulator's value since the last call, and reset (the take_* reads).
+inline double take(double& acc) {
+  const double v = acc;
+  acc = 0;
+  return v;
+}
+
 template <class Real>
 class sync_engine {
  public:

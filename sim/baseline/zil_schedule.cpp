@@ -145,9 +145,7 @@ void zil_schedule<Real>::apply() {
 
 template <class Real>
 double zil_schedule<Real>::take_loss() {
-  const double l = loss_;
-  loss_ = 0;
-  return l;
+  return take(loss_);
 }
 
 template class zil_schedule<float>;

@@ -318,13 +318,13 @@ std::vector<bool> checker::reachable_from(const unrolled_graph& g, int start, bo
     for (int v : g.adj[u]) backward ? adj[v].push_back(static_cast<int>(u)) : adj[u].push_back(v);
   }
   std::vector<bool> seen(n, false);
-  std::vector<int> todo{start};
+  std::vector<int> frontier{start};
   seen[start] = true;
-  while (!todo.empty()) {
-    const int u = todo.back();
-    todo.pop_back();
+  while (!frontier.empty()) {
+    const int u = frontier.back();
+    frontier.pop_back();
     for (int v : adj[u]) {
-      if (!seen[v]) seen[v] = true, todo.push_back(v);
+      if (!seen[v]) seen[v] = true, frontier.push_back(v);
     }
   }
   return seen;
