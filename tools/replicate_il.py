@@ -10,6 +10,11 @@
      accuracy of the sweep is on those 2,000 too; stated in the table).
   2. best alpha: BP-SGD 0.01, IL-SGD 0.03, IL-prox 2.5 (eps_n 0.25), IL-prox Fast 2.5
      (eps_n 0.25), 20,000 samples, evaluations every 500 samples on the full 10k test set.
+  3. oracle (skip with --no-oracle): the BP-SGD sweep again in PyTorch
+     (tools/bp_sgd_torch.py, the authors' protocol), once with the stable softmax
+     cross-entropy and once with log(softmax(h)), which is -inf as soon as a float32
+     probability underflows. The spec's run reports NaN at alpha = 0.1; these two rows
+     show which of the two losses produces it.
 
 Every model reads raw pixels in [0, 1] as the authors' ToTensor() (the Z-IL model's
 standardization is switched off). A run that diverges exits with status 3 and its
@@ -21,7 +26,7 @@ collapsed.
 
   /usr/bin/python3 tools/replicate_il.py [--cli build/tools/phaseless] [--seeds 3]
       [--jobs 2] [--work /tmp/phaseless_il_runs] [--out data/replication/il]
-      [--only METHOD ...]
+      [--only METHOD ...] [--no-oracle]
 
 --only runs just the named methods (e.g. --only BP-SGD) and merges their runs into
 the existing OUT/results.json, replacing that method's stored runs and keeping the
@@ -102,6 +107,33 @@ def run_one(cli, work, tag, method, alpha, seed, samples, test_subset, extra):
     return r
 
 
+ORACLES = {"stable": [], "log_softmax": ["--naive-ce"]}
+ORACLE_LABEL = {"stable": "BP-SGD, PyTorch oracle, stable CE",
+                "log_softmax": "BP-SGD, PyTorch oracle, log(softmax) CE"}
+
+
+def run_oracle(work, variant, alpha, n_seeds, samples, tag="oracle"):
+    """tools/bp_sgd_torch.py for seeds 1..n_seeds at one alpha; its runs in this script's
+    result layout (samples, test_accuracy, test_loss, diverged)."""
+    out = os.path.join(work, f"oracle-{variant}-a{alpha:g}-n{n_seeds}-{samples}.json")
+    if not os.path.exists(out):
+        cmd = [sys.executable, os.path.join(ROOT, "tools", "bp_sgd_torch.py"), "--alpha", f"{alpha!r}",
+               "--seeds", f"1-{n_seeds}", "--samples", str(samples), "--eval-every", "500",
+               "--test-subset", "2000", "--json", out + ".tmp"] + ORACLES[variant]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()}")
+        os.replace(out + ".tmp", out)
+    runs = []
+    for r in json.load(open(out))["runs"]:
+        c = r["curve"]
+        runs.append({"tag": tag, "method": variant, "alpha": alpha, "seed": r["seed"],
+                     "diverged": r["end"] == "nan", "max_abs_w": r["max_abs_w"],
+                     "samples": [x[0] for x in c], "test_accuracy": [x[1] for x in c],
+                     "test_loss": [x[2] for x in c]})
+    return runs
+
+
 def collapsed(r):
     """Finished, but at chance: final test accuracy <= 11 % (10 classes) and test
     cross-entropy >= 2.29 (ln 10 = 2.303). Distinct from "diverged" (exit 3, NaN)."""
@@ -145,6 +177,9 @@ def main():
     ap.add_argument("--best-samples", type=int, default=20000)
     ap.add_argument("--only", nargs="+", choices=list(METHODS), metavar="METHOD",
                     help="run only these methods and merge them into the existing OUT/results.json")
+    ap.add_argument("--no-oracle", action="store_true", help="skip the PyTorch BP-SGD oracle rows")
+    ap.add_argument("--oracle-seeds", type=int, default=10,
+                    help="seeds of the oracle's long alpha = 0.1 runs (best-samples each)")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     os.makedirs(a.out, exist_ok=True)
@@ -171,8 +206,11 @@ def main():
             for s in seeds:
                 jobs.append(("sweep", method, alpha, s, a.sweep_samples, 2000, extra))
     t0 = time.time()
-    results = []
+    results, oracle = [], []
     with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex:
+        ofuts = [] if a.no_oracle else (
+            [ex.submit(run_oracle, a.work, v, 0.1, a.oracle_seeds, a.best_samples, "oracle-long") for v in ORACLES] +
+            [ex.submit(run_oracle, a.work, v, alpha, a.seeds, a.sweep_samples) for v in ORACLES for alpha in ALPHAS])
         futs = [ex.submit(run_one, a.cli, a.work, *j) for j in jobs]
         for k, f in enumerate(cf.as_completed(futs)):
             r = f.result()
@@ -180,6 +218,8 @@ def main():
             print(f"[{k + 1}/{len(jobs)}] {r['tag']:5s} {r['method']:13s} alpha {r['alpha']:<6g} seed {r['seed']}  "
                   f"{'diverged' if r['diverged'] else '%.2f%%' % (100 * r['test_accuracy'][-1])}"
                   f"{' (collapsed)' if collapsed(r) else ''}  {r['wall']:.1f}s", flush=True)
+        for f in ofuts:
+            oracle += f.result()
     total = time.time() - t0
     order = {(m, t): i for i, (t, m) in enumerate([("best", m) for m, _, _ in BEST] + [("sweep", m) for m in SWEEP])}
     results = sorted(kept + results, key=lambda r: (order[(r["method"], r["tag"])], r["alpha"], r["seed"]))
@@ -211,6 +251,14 @@ def main():
             sweep_summary[(method, alpha)] = mean_sd([100 * r["test_accuracy"][-1] for r in ok])[0] if ok else None
         label = {"IL-prox": "IL-prox (ε_n = 0)", "BP-SGD": "BP-SGD (fixed biases)"}.get(method, method)
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for v in ORACLES if oracle else []:
+        cells = [cell([r for r in oracle if r["tag"] == "oracle" and r["method"] == v and r["alpha"] == x],
+                      lambda r: 100 * r["test_accuracy"][-1]) for x in ALPHAS]
+        lines.append(f"| {ORACLE_LABEL[v]} | " + " | ".join(cells) + " |")
+    if oracle:
+        lines += ["", "The two oracle rows are `tools/bp_sgd_torch.py` (PyTorch, the authors' protocol: "
+                  "nn.Linear init, fixed biases, float32, as many seeds, drawn by torch), the first with "
+                  "`F.cross_entropy`, the second with `-log(softmax(h))`."]
     lines += ["", "IL-prox accuracy after 500 samples of the sweep (%): " + ", ".join(
         f"α {alpha:g}: {mean_sd([at(r, 500) for r in results if r['tag'] == 'sweep' and r['method'] == 'IL-prox' and r['alpha'] == alpha])[0]:.1f}"
         for alpha in ALPHAS)]
@@ -263,10 +311,22 @@ def main():
     finals = [np.mean([np.mean([100 * x for x in r["test_accuracy"][-5:]]) for r in results
                        if r["tag"] == "best" and r["method"] == m and not r["diverged"]]) for m, _, _ in BEST]
     spread = max(finals) - min(finals)
+    def long_runs(v):
+        rs = [r for r in oracle if r["tag"] == "oracle-long" and r["method"] == v]
+        nan_at = sorted(r["samples"][-1] for r in rs if r["diverged"])
+        text = f"NaN in {len(nan_at)}/{len(rs)}"
+        if nan_at:
+            text += f" (at {', '.join(f'{n:,}' for n in nan_at)} samples)"
+        return text + f", collapsed to chance in {sum(collapsed(r) for r in rs)}/{len(rs)}"
+    oracle_line = ([f"* Where the spec's NaN at α = 0.1 comes from: the PyTorch oracle, α = 0.1, "
+                    f"{a.best_samples:,} samples, seeds 1–{a.oracle_seeds}: with log(softmax) cross-entropy "
+                    f"{long_runs('log_softmax')}; with the stable form, which Phaseless uses, "
+                    f"{long_runs('stable')}."] if oracle else [])
     lines += ["", "Expectations (spec §4.3):", "",
               f"* BP-SGD diverges (NaN) for every α ≥ 0.1: {fmt(bp_div)}. "
               f"BP-SGD fails (NaN or chance, or below 40 %) for every α ≥ 0.1: {fmt(bp_fail)}. "
               f"({'; '.join(how(x) for x in high)}.)",
+              *oracle_line,
               f"* IL-SGD diverges by α = 10: {fmt(il_div)}.",
               f"* IL-prox stays finite at every α: {fmt(prox_fin)}; ≥ 75 % for every α ≥ 0.1: {fmt(prox_75)}.",
               f"* IL-prox leads BP-SGD by ≥ 10 points after 500 samples: {fmt(lead >= 10)} ({lead:+.1f} points).",
@@ -296,15 +356,24 @@ def main():
         if cx:
             ax.scatter(cx, [16 - 2.5 * SWEEP.index(method)] * len(cx), marker="v", s=40,
                        facecolors="none", edgecolors=colors[method])
+    for v, ls in zip(ORACLES, ("--", ":")):
+        if not oracle:
+            break
+        ms = []
+        for x in ALPHAS:
+            ok = [100 * r["test_accuracy"][-1] for r in oracle if r["method"] == v and r["alpha"] == x
+                  and not r["diverged"]]
+            ms.append(mean_sd(ok)[0] if ok else float("nan"))
+        ax.plot(ALPHAS, ms, ls=ls, color="tab:red", alpha=0.6, label=ORACLE_LABEL[v].replace("BP-SGD, ", ""))
     ax.axhline(10, color="grey", lw=0.8, ls=":")
-    ax.text(0.011, 21, "x: diverged (NaN) in ≥ 1 seed;  ▽: collapsed to chance (≤ 11 %) in ≥ 1 seed;"
+    ax.text(0.011, 85, "x: diverged (NaN) in ≥ 1 seed;  ▽: collapsed to chance (≤ 11 %) in ≥ 1 seed;"
             "  dotted: chance", fontsize=7, color="grey")
     ax.set_xscale("log")
     ax.set_ylim(0, 90)
     ax.set_xlabel("learning rate α")
     ax.set_ylabel(f"test accuracy after {a.sweep_samples} samples (%)")
     ax.set_title("Fashion-MNIST, batch 1: stability across learning rates")
-    ax.legend(loc="center left")
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 0.16), fontsize=8)
     fig.tight_layout()
     fig.savefig(os.path.join(a.out, "accuracy_vs_alpha.png"), dpi=120)
 

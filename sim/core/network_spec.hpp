@@ -97,12 +97,11 @@ struct learning_spec {
     double gamma_bot = 0.02;           // step on the error fed back from its children
     double gamma_dec = 0;              // activity decay
     double clamp = 1;                  // IL: output clamp strength n (1: hard clamp to the label)
-    bool adam = false;                 // IL: Adam instead of SGD on the local loss (rate `lr`)
     double alpha = 2.5;                // IL-prox: output-target rate (implicit-SGD alpha)
     double eps_n = 0.25;               // IL-prox: normalizer offset
-    double adam_lr = 0;                // IL-prox: > 0 selects IL-prox Adam with this rate
   } il;
-  // A local optimizer (sim/rules/optimizer.hpp), used when `set`; else plain SGD with lr.
+  // A local optimizer (sim/rules/optimizer.hpp), used when `set`; else plain SGD with lr
+  // (IL-prox: the normalized step, SGD at rate 1 on G/nu).
   struct optimizer_params {
     bool set = false;
     bool adam = false;                 // false: SGD

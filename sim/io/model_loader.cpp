@@ -268,6 +268,9 @@ void apply_defaults(v1::Model& m) {
     if (o.eps() == 0) o.set_eps(1e-8);
   };
   if (rule.has_zil() && rule.zil().has_optimizer()) optimizer_defaults(*rule.mutable_zil()->mutable_optimizer());
+  if (rule.has_il() && rule.il().has_optimizer()) optimizer_defaults(*rule.mutable_il()->mutable_optimizer());
+  if (rule.has_il_prox() && rule.il_prox().has_optimizer())
+    optimizer_defaults(*rule.mutable_il_prox()->mutable_optimizer());
   if (rule.has_dp()) {
     v1::DP& dp = *rule.mutable_dp();
     if (dp.variant() == v1::DP::VARIANT_UNSPECIFIED) dp.set_variant(v1::DP::STANDARD);

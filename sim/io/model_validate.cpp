@@ -451,7 +451,7 @@ void checker::check_il(const v1::Rule& r) {
     nonneg("gamma_top", p.gamma_top());
     nonneg("gamma_bot", p.gamma_bot());
     nonneg("gamma_dec", p.gamma_dec());
-    nonneg("adam_lr", p.adam_lr());
+    if (p.has_optimizer()) check_optimizer(at + "optimizer", p.optimizer());
     if (p.eps_n() == 0)
       for (int i = 0; i < model_.populations_size(); ++i) {
         const v1::Population& q = model_.populations(i);
@@ -462,7 +462,10 @@ void checker::check_il(const v1::Rule& r) {
       }
   } else {
     const v1::IL& p = r.il();
-    positive("lr", p.lr(), "0.03");
+    if (p.has_optimizer())   // an optimizer block carries its own rate
+      check_optimizer(at + "optimizer", p.optimizer());
+    else
+      positive("lr", p.lr(), "0.03");
     nonneg("gamma_top", p.gamma_top());
     nonneg("gamma_bot", p.gamma_bot());
     nonneg("gamma_dec", p.gamma_dec());

@@ -428,7 +428,6 @@ network_spec build_network_spec(const pb::Model& m) {
     L.lr = r.lr();
     relaxation(r);
     L.il.clamp = r.clamp();
-    L.il.adam = r.adam();
   }
   if (m.rule().has_il_prox()) {
     const auto& r = m.rule().il_prox();
@@ -436,7 +435,6 @@ network_spec build_network_spec(const pb::Model& m) {
     L.il.alpha = r.alpha();
     L.il.eps_n = r.eps_n();
     relaxation(r);
-    L.il.adam_lr = r.adam_lr();
   }
   // A rule's optimizer (shared by every rule; sim/rules/optimizer.hpp).
   auto set_optimizer = [&L](const pb::Optimizer& o) {
@@ -451,6 +449,8 @@ network_spec build_network_spec(const pb::Model& m) {
     L.lr = o.lr();
   };
   if (m.rule().has_zil() && m.rule().zil().has_optimizer()) set_optimizer(m.rule().zil().optimizer());
+  if (m.rule().has_il() && m.rule().il().has_optimizer()) set_optimizer(m.rule().il().optimizer());
+  if (m.rule().has_il_prox() && m.rule().il_prox().has_optimizer()) set_optimizer(m.rule().il_prox().optimizer());
   if (m.rule().has_dp()) {
     const auto& d = m.rule().dp();
     L.rule = "dp";

@@ -46,16 +46,13 @@ tick_t il_critical_path(const network_spec& spec) {
 }
 
 optimizer_spec il_optimizer(const learning_spec& L) {
+  // A model's optimizer block: IL-Adam (torch.optim.Adam at rate alpha, §2.3 step 5), or
+  // IL-prox Adam (G/nu fed to Adam, §2.5).
+  if (L.optimizer.set) return to_optimizer_spec(L.optimizer);
   optimizer_spec o;
-  if (L.rule == "il_prox") {
-    // §2.4 step 5: W <- W - G/nu, no learning rate; IL-prox Adam feeds G/nu to Adam.
-    o.kind = L.il.adam_lr > 0 ? optimizer_kind::adam : optimizer_kind::sgd;
-    o.lr = L.il.adam_lr > 0 ? L.il.adam_lr : 1.0;
-  } else {
-    // §2.3 step 5: torch.optim.SGD(lr = alpha) without momentum, or Adam(lr = alpha).
-    o.kind = L.il.adam ? optimizer_kind::adam : optimizer_kind::sgd;
-    o.lr = L.lr;
-  }
+  // IL: torch.optim.SGD(lr = alpha) without momentum (§2.3 step 5). IL-prox: W <- W - G/nu,
+  // no learning rate (§2.4 step 5), i.e. SGD at rate 1 on the normalized gradient.
+  o.lr = L.rule == "il_prox" ? 1.0 : L.lr;
   return o;
 }
 

@@ -51,7 +51,7 @@ tick_t il_critical_path(const network_spec& spec);
 
 // The optimizer a variant uses for its weight and bias steps (shared with the
 // synchronous form): IL: SGD or Adam at rate lr; IL-prox: the normalized step
-// (SGD at rate 1 on G/nu) or IL-prox Adam at adam_lr.
+// (SGD at rate 1 on G/nu) or the model's optimizer fed G/nu (IL-prox Adam).
 optimizer_spec il_optimizer(const learning_spec& L);
 
 template <class Real>

@@ -25,6 +25,7 @@
 #include "sim/io/model_loader.hpp"
 #include "sim/io/model_validate.hpp"
 #include "sim/io/network_builder.hpp"
+#include "sim/rules/il.hpp"
 
 #ifndef PHASELESS_SOURCE_DIR
 #error "PHASELESS_SOURCE_DIR must name the repository root"
@@ -261,4 +262,34 @@ data { idx {
   const std::string msg = load_error(file, {"data.train_subset=70000", "populations[in].size=100"});
   CHECK(contains(msg, "--set data.train_subset: data.train_subset: 70000 exceeds the 60000 samples"));
   CHECK(contains(msg, "holds 28x28 = 784 pixels per image; allowed: 784"));
+}
+
+TEST_CASE("model_loader: IL-Adam and IL-prox Adam are optimizer blocks, filled like every rule's") {
+  using phaseless::rules::il_optimizer;
+  using phaseless::rules::optimizer_kind;
+  auto learning = [](const std::string& rule) {
+    return phaseless::io::build_network_spec(load_model(minimal, {"rule={" + rule + "}"}).model).learning;
+  };
+  // Without a block: IL is plain SGD at lr; IL-prox is the normalized step (rate 1 on G/nu).
+  const auto il_sgd = il_optimizer(learning("il {lr: 0.03}"));
+  CHECK(il_sgd.kind == optimizer_kind::sgd);
+  CHECK(il_sgd.lr == 0.03);
+  CHECK(il_sgd.stateless());
+  const auto prox = il_optimizer(learning("il_prox {alpha: 2.5}"));
+  CHECK(prox.kind == optimizer_kind::sgd);
+  CHECK(prox.lr == 1.0);
+  // IL-Adam (spec §5: Adam 1e-5, n 0.95) and IL-prox Adam (3e-5): torch's Adam defaults filled.
+  const auto il_adam = il_optimizer(learning("il {clamp: 0.95 optimizer {kind: ADAM lr: 1e-5}}"));
+  CHECK(il_adam.kind == optimizer_kind::adam);
+  CHECK(il_adam.lr == 1e-5);
+  CHECK(il_adam.beta1 == 0.9);
+  CHECK(il_adam.beta2 == 0.999);
+  CHECK(il_adam.eps == 1e-8);
+  const auto prox_adam = il_optimizer(learning("il_prox {alpha: 100 eps_n: 5 optimizer {kind: ADAM lr: 3e-5}}"));
+  CHECK(prox_adam.kind == optimizer_kind::adam);
+  CHECK(prox_adam.lr == 3e-5);
+  // An optimizer block carries the rate, so IL's lr may be left out; a bad block is named.
+  CHECK(load_error(minimal, {"rule={il {optimizer {kind: ADAM lr: 1e-5}}}"}) == "<no user_error thrown>");
+  CHECK(contains(load_error(minimal, {"rule={il {}}"}), "rule.il.lr"));
+  CHECK(contains(load_error(minimal, {"rule={il {optimizer {kind: ADAM lr: 0}}}"}), "rule.il.optimizer.lr"));
 }

@@ -47,15 +47,20 @@ network_spec make_spec(const variant& v, loss_kind loss, std::uint32_t batch, ti
   il.iterations = v.T;
   il.gamma_top = v.gamma_top;
   il.gamma_bot = v.gamma_bot;
-  il.adam = v.adam;
   il.alpha = 2.5;
   il.eps_n = 0.25;
-  il.adam_lr = v.adam ? 0.01 : 0;
+  // IL-Adam and IL-prox Adam: the model's optimizer block, Adam at 0.01 with torch's
+  // defaults (the loader fills beta1, beta2, eps the same way).
+  if (v.adam) {
+    s.learning.optimizer.set = true;
+    s.learning.optimizer.adam = true;
+    s.learning.optimizer.lr = 0.01;
+    s.learning.lr = 0.01;
+  }
   // Exercise the remaining knobs: IL-Adam's soft clamp (the spec's n = 0.95 at batch 1)
   // and an activity decay.
   il.clamp = v.adam ? 0.95 : 1.0;
   il.gamma_dec = v.T == 6 ? 0.01 : 0.0;
-  if (v.adam) s.learning.lr = 0.01;
   return s;
 }
 
