@@ -424,9 +424,6 @@ void checker::check_dp(const v1::DP& d) {
           "the OUTPUT population '" + out.name() + "' has activation " + v1::Activation_Name(out.activation()) +
               ", but rule dp uses a linear output dyad (spec dp-fa.md §1); allowed: IDENTITY");
   }
-  if (model_.execution().mode() == v1::EAGER)
-    add("execution.mode", "EAGER is not implemented for rule dp yet (dyads react in the dataflow order of the "
-                          "inference sweeps, spec dp-fa.md §2.3); allowed: DATAFLOW");
 }
 
 // IL and IL-prox (spec pc-family.md §2.3-§2.5; defaults §5, applied before this).
@@ -529,6 +526,11 @@ void checker::check_run_settings() {
     add("execution.threshold", num(t) + " > 0 only applies in EAGER mode, but the mode is " +
                                    v1::Mode_Name(e.mode() == v1::MODE_UNSPECIFIED ? v1::DATAFLOW : e.mode()) +
                                    "; allowed: 0, or execution.mode EAGER");
+  } else if (t > 0 && !model_.rule().has_zil()) {
+    // IL and DP neurons step on every message of each relaxation round; suppressing
+    // one would leave its receivers waiting for that round.
+    add("execution.threshold", num(t) + " > 0: sigma-delta suppression is implemented for rule zil only; "
+                                   "allowed: 0 for rules il, il_prox and dp");
   }
   if (e.threads() > max_threads) {
     add("execution.threads", std::to_string(e.threads()) + " is too many; allowed: 1 to " + std::to_string(max_threads));

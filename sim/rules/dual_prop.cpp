@@ -60,6 +60,7 @@ dyad_population<Real>::dyad_population(const population_wiring<Real>& w)
   const index_t n = spec_->size;
   rounds_ = std::max<std::uint32_t>(1, dp_->rounds);
   static_a_ = !w_.in.empty();
+  eager_ = w_.mode == mode_kind::eager;
   const optimizer_spec os = dyad::to_optimizer(*learning_);
   in_.resize(w_.in.size());
   opt_.resize(w_.in.size());
@@ -88,6 +89,10 @@ dyad_population<Real>::dyad_population(const population_wiring<Real>& w)
   g_tag_.assign(n, no_tag);
   accumulated_.assign(n, 0);
   loss_.assign(n, 0.0);
+  seen_fwd_.assign(n, no_tag);
+  seen_err_.assign(n, no_tag);
+  sent_delta_.assign(n, Real(0));
+  seen_lat_.assign(w_.shards, no_tag);
   shard_sample_.assign(w_.shards, ~std::uint64_t{0});
   shard_g_tag_.assign(w_.shards, no_tag);
   ready_.init(n, w_.shards);
@@ -122,36 +127,57 @@ void dyad_population<Real>::start_sample(index_t lo, index_t hi, std::uint64_t s
     learned_[i] = 0;
     g_[i] = Real(0);
     g_tag_[i] = no_tag;
+    sent_delta_[i] = Real(0);
   }
 }
 
 template <class Real>
 void dyad_population<Real>::deliver(std::uint32_t port, std::span<const event> events, shard_context& ctx) {
   const unsigned s = ctx.shard;
-  auto newer_sample = [](std::uint64_t a, std::uint64_t b) { return b == ~std::uint64_t{0} || a > b; };
+  // A message of a newer sample opens it for the neurons it reaches (R6).
+  auto open = [&](index_t lo, index_t hi, tag_t tag) {
+    const std::uint64_t smp = tag_sample(tag);
+    if (lo == ctx.lo && hi == ctx.hi) {   // the whole shard: one check per event
+      if (shard_sample_[s] != ~std::uint64_t{0} && smp <= shard_sample_[s]) return;
+      shard_sample_[s] = smp;
+    }
+    start_sample(lo, hi, smp);
+  };
+  auto heard = [&](std::vector<tag_t>& seen, index_t lo, index_t hi, tag_t tag) {
+    if (eager_)
+      for (index_t i = lo; i < hi; ++i)
+        if (tag_newer(tag, seen[i])) seen[i] = tag;
+  };
   if (port < in_.size()) {
     in_[port].deliver(
         events, ctx,
         [&](tag_t tag, bool complete) {
-          if (newer_sample(tag_sample(tag), shard_sample_[s])) {
-            shard_sample_[s] = tag_sample(tag);
-            start_sample(ctx.lo, ctx.hi, tag_sample(tag));
-          }
-          if (complete) ready_.mark_all(s);
+          open(ctx.lo, ctx.hi, tag);
+          heard(seen_fwd_, ctx.lo, ctx.hi, tag);
+          if (complete || eager_) ready_.mark_all(s);
         },
         [&](index_t i, tag_t tag, bool complete) {
-          start_sample(i, i + 1, tag_sample(tag));
-          if (complete) ready_.mark(s, i);
+          open(i, i + 1, tag);
+          heard(seen_fwd_, i, i + 1, tag);
+          if (complete || eager_) ready_.mark(s, i);
         });
     return;
   }
   if (port < in_.size() + back_.size()) {
-    // g holds W^T Delta of one round: a Delta of a newer round starts it afresh. The
-    // previous round's g has been used by then (the up step that needs it precedes
-    // every child's Delta of the next round).
     back_[port - in_.size()].deliver(
         events, ctx, g_.data(),
         [&](index_t lo, index_t hi, tag_t tag) {
+          if (eager_) {
+            // Deltas come as changes, so g is only reset when a sample starts; a
+            // child may step on another parent's message and send before this
+            // dyad heard of the sample, so the error can open it.
+            open(lo, hi, tag);
+            heard(seen_err_, lo, hi, tag);
+            return;
+          }
+          // Dataflow: g holds W^T Delta of one round, and a Delta of a newer round
+          // starts it afresh. The previous round's g has been used by then (the up
+          // step that needs it precedes every child's Delta of the next round).
           if (hi - lo > 1) {
             if (!tag_newer(tag, shard_g_tag_[s])) return;
             shard_g_tag_[s] = tag;
@@ -163,10 +189,10 @@ void dyad_population<Real>::deliver(std::uint32_t port, std::span<const event> e
             }
         },
         [&](tag_t, bool complete) {
-          if (complete) ready_.mark_all(s);
+          if (complete || eager_) ready_.mark_all(s);
         },
         [&](index_t i, tag_t, bool complete) {
-          if (complete) ready_.mark(s, i);
+          if (complete || eager_) ready_.mark(s, i);
         });
     return;
   }
@@ -174,6 +200,9 @@ void dyad_population<Real>::deliver(std::uint32_t port, std::span<const event> e
     timers_.fire(events, ctx, [&](index_t i) { apply(i, s); });
     return;
   }
+  if (port == w_.lateral_port && eager_)
+    for (const event& e : events)
+      if (tag_newer(e.tag, seen_lat_[s])) seen_lat_[s] = e.tag;
   if (out_.deliver(port, events, s, ready_)) return;
   throw internal_error("dyad_population: unknown port");
 }
@@ -187,6 +216,12 @@ void dyad_population<Real>::react(shard_context& ctx) {
 // message is tagged round 0). Round R is the final s_bar used for learning.
 template <class Real>
 bool dyad_population<Real>::parents_ready(index_t i, unsigned s, std::uint32_t round) const {
+  if (eager_) {
+    // Round 0 needs any parent's message of the sample; later rounds one of round
+    // >= r from a parent that changes within the sample (the clamp does not).
+    const tag_t need = tag(i, static_a_ ? 0 : round);
+    return seen_fwd_[i] != no_tag && tag_sample(seen_fwd_[i]) == sample_[i] && seen_fwd_[i] >= need;
+  }
   for (const auto& in : in_) {
     const bool fixed = in.link().from_input;
     if (fixed && round > 0) continue;   // checked at round 0; its value stays for the sample
@@ -197,6 +232,7 @@ bool dyad_population<Real>::parents_ready(index_t i, unsigned s, std::uint32_t r
 
 template <class Real>
 bool dyad_population<Real>::children_ready(index_t i, unsigned s, std::uint32_t round) const {
+  if (eager_) return back_.empty() || (seen_err_[i] != no_tag && seen_err_[i] >= tag(i, round));
   for (const auto& b : back_)
     if (!const_cast<error_input<Real>&>(b).gate().complete(s, i, tag(i, round))) return false;
   return true;
@@ -205,6 +241,7 @@ bool dyad_population<Real>::children_ready(index_t i, unsigned s, std::uint32_t 
 template <class Real>
 bool dyad_population<Real>::nudge_ready(index_t i, unsigned s, std::uint32_t round) const {
   if (out_.target().tag(s) != tag(i, 0)) return false;
+  if (eager_) return !w_.lateral_fan || (seen_lat_[s] != no_tag && seen_lat_[s] >= tag(i, round));
   return out_.lateral_complete(s, i, tag(i, round));
 }
 
@@ -322,7 +359,7 @@ void dyad_population<Real>::nudge(index_t i, shard_context& ctx) {
   check(i, sm_[i], "output s-");
   ++ctx.stats.reactions;
   ++downs_[i];
-  if (w_.error_out != ~out_t{0}) ctx.out.emit(w_.error_out, i, tag(i, r), double(sp_[i] - sm_[i]));
+  send_delta(i, r, ctx);
 }
 
 template <class Real>
@@ -333,11 +370,25 @@ void dyad_population<Real>::down(index_t i, shard_context& ctx) {
   check(i, sm_[i], "s-");
   ++ctx.stats.reactions;
   ++downs_[i];
-  if (w_.error_out != ~out_t{0}) ctx.out.emit(w_.error_out, i, tag(i, r), double(sp_[i] - sm_[i]));
+  send_delta(i, r, ctx);
   if (downs_[i] == rounds_) {   // done: the final s_bar, for the children's synapses
     const Real al = static_cast<Real>(dyad::hidden_alpha(*dp_));
     ctx.out.emit(w_.activity_out, i, tag(i, rounds_), double(al * sp_[i] + (Real(1) - al) * sm_[i]));
   }
+}
+
+// Delta = s+ - s- of round r to the parents: the value itself in dataflow, the change
+// since the last one in eager mode (see the header).
+template <class Real>
+void dyad_population<Real>::send_delta(index_t i, std::uint32_t r, shard_context& ctx) {
+  if (w_.error_out == ~out_t{0}) return;
+  const Real delta = sp_[i] - sm_[i];
+  Real v = delta;
+  if (eager_) {
+    v = delta - sent_delta_[i];
+    sent_delta_[i] = delta;
+  }
+  ctx.out.emit(w_.error_out, i, tag(i, r), double(v));
 }
 
 template <class Real>

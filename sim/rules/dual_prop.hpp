@@ -31,6 +31,15 @@
 // the update and the round count), so this follows the DP schedule above.
 // Round 0 is the plain forward pass for every variant (s+ = s- = f(a), the
 // authors' forward initialisation), damped included.
+//
+// eager mode (DESIGN R4): the same steps in the same order, but each fires as soon as
+// one message it waits for has arrived (a parent's s_bar of round >= r, a child's
+// Delta of round >= r, a sibling's a of round >= r), reading the newest values held.
+// So that "newest" means the newest of *every* child and not only of those heard in
+// the current round, a dyad sends its Delta as the change since its last Delta of
+// the sample: g then always holds sum_c W_c^T Delta_c(newest), and is reset only when
+// a sample starts. With equal delays each step's messages arrive in one tick and
+// eager reproduces dataflow (bitwise for rounds = 1: one Delta per sample).
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -188,6 +197,7 @@ class dyad_population final : public learning_population<Real> {
   bool parents_ready(index_t i, unsigned shard, std::uint32_t round) const;
   bool children_ready(index_t i, unsigned shard, std::uint32_t round) const;
   bool nudge_ready(index_t i, unsigned shard, std::uint32_t round) const;
+  void send_delta(index_t i, std::uint32_t round, shard_context& ctx);
   void up(index_t i, shard_context& ctx);
   void nudge(index_t i, shard_context& ctx);
   void down(index_t i, shard_context& ctx);
@@ -203,6 +213,7 @@ class dyad_population final : public learning_population<Real> {
   const learning_spec::dp_params* dp_;
   std::uint32_t rounds_;
   bool static_a_;   // every parent is the clamped input: a does not change within a sample
+  bool eager_;
   std::vector<forward_input<Real>> in_;
   std::vector<error_input<Real>> back_;
   std::vector<optimizer<Real>> opt_;   // per in-link
@@ -217,6 +228,9 @@ class dyad_population final : public learning_population<Real> {
   std::vector<tag_t> g_tag_;
   std::vector<std::uint32_t> accumulated_;
   std::vector<double> loss_;
+  std::vector<tag_t> seen_fwd_, seen_err_;   // eager: the newest tag heard, per dyad
+  std::vector<Real> sent_delta_;             // eager: the Delta the last error message brought to
+
   // Per shard.
   std::vector<std::uint64_t> shard_sample_;
   std::vector<tag_t> shard_g_tag_;
@@ -225,6 +239,7 @@ class dyad_population final : public learning_population<Real> {
   std::vector<Real> damping_;                  // per shard: L of this layer (damped DP)
   std::vector<std::uint64_t> damping_sample_;  // per shard: the sample it was computed for
   std::vector<std::vector<Real>> scratch_;     // per shard: one gradient row (batch 1)
+  std::vector<tag_t> seen_lat_;                // per shard, eager: the newest sibling a heard
   // Output only.
   output_inbox<Real> out_;
 };

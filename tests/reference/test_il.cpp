@@ -9,6 +9,7 @@
 #include "sim/baseline/il.hpp"
 #include "sim/rules/event_network.hpp"
 #include "tests/support/specs.hpp"
+#include "tests/support/train.hpp"
 
 using namespace phaseless;
 using namespace phaseless::core;
@@ -316,39 +317,6 @@ TEST_CASE("the relaxation lowers the energy of the clamped network (IL, small ra
   (void)v;
 }
 
-namespace {
-dataset teacher(std::size_t n, std::size_t cols, std::size_t classes, std::uint64_t seed) {
-  dataset d = make_data(n, cols, classes, 0, seed);
-  counter_rng r(1234, 99);
-  std::vector<double> t(classes * cols);
-  for (auto& v : t) v = r.uniform(-1, 1);
-  for (std::size_t k = 0; k < n; ++k) {
-    std::size_t best = 0;
-    double bv = -1e300;
-    for (std::size_t c = 0; c < classes; ++c) {
-      double s = 0;
-      for (std::size_t j = 0; j < cols; ++j) s += t[c * cols + j] * (d.x[k * cols + j] - 0.5);
-      if (s > bv) bv = s, best = c;
-    }
-    d.labels[k] = static_cast<std::uint8_t>(best);
-  }
-  return d;
-}
-
-double accuracy_after(const network_spec& spec, const dataset& d, const dataset& test, std::size_t n, mode_kind mode,
-                      std::vector<std::vector<double>>* w = nullptr) {
-  std::vector<std::uint64_t> order(n);
-  for (std::size_t k = 0; k < n; ++k) order[k] = k % d.rows;
-  rules::event_network<double> net(spec, d, order, rules::critical_path(spec) + 1, mode, 1);
-  net.run_samples(n);
-  std::vector<const std::vector<double>*> b(spec.populations.size());
-  std::vector<double> none;
-  for (pop_t v = 0; v < spec.populations.size(); ++v) b[v] = v == spec.input ? &none : &net.bias(v);
-  if (w)
-    for (auto& s : net.synapses()) w->push_back(s.w);
-  return baseline::evaluate<double>(spec, net.synapses(), b, test).accuracy;
-}
-}  // namespace
 
 TEST_CASE("eager IL and IL-prox with random delays relax asynchronously, differ from dataflow, and still learn") {
   for (const std::string rule : {"il", "il_prox"}) {
@@ -363,11 +331,11 @@ TEST_CASE("eager IL and IL-prox with random delays relax asynchronously, differ 
     spec.learning.il.gamma_top = 0.1;
     spec.learning.il.gamma_bot = 0.1;
     spec.learning.il.alpha = 1.0;
-    const auto d = teacher(400, 8, 3, 11), test = teacher(300, 8, 3, 12);
-    std::vector<std::vector<double>> we, wd;
-    const double before = accuracy_after(spec, d, test, 0, mode_kind::eager);
-    const double eager = accuracy_after(spec, d, test, 2000, mode_kind::eager, &we);
-    const double flow = accuracy_after(spec, d, test, 2000, mode_kind::dataflow, &wd);
+    const auto d = test::teacher_data(400, 8, 3, 11), held_out = test::teacher_data(300, 8, 3, 12);
+    test::weights we, wd;
+    const double before = test::accuracy_after<double>(spec, d, held_out, 0, mode_kind::eager);
+    const double eager = test::accuracy_after<double>(spec, d, held_out, 2000, mode_kind::eager, &we);
+    const double flow = test::accuracy_after<double>(spec, d, held_out, 2000, mode_kind::dataflow, &wd);
     CHECK(we != wd);
     CHECK(flow > before + 0.25);
     // Asynchronous relaxation learns less well (IL-prox's target and normalizer read

@@ -106,4 +106,24 @@ inline dataset make_data(std::size_t n, std::size_t cols, std::size_t classes, s
   return d;
 }
 
+// n samples labelled by one fixed random linear teacher, argmax(T (x - 1/2)): a task
+// a small student learns well above chance (the eager-mode tests).
+inline dataset teacher_data(std::size_t n, std::size_t cols, std::size_t classes, std::uint64_t seed) {
+  dataset d = make_data(n, cols, classes, 0, seed);
+  counter_rng r(1234, 99);   // one teacher for every data seed
+  std::vector<double> t(classes * cols);
+  for (auto& v : t) v = r.uniform(-1, 1);
+  for (std::size_t k = 0; k < n; ++k) {
+    std::size_t best = 0;
+    double bv = -1e300;
+    for (std::size_t c = 0; c < classes; ++c) {
+      double s = 0;
+      for (std::size_t j = 0; j < cols; ++j) s += t[c * cols + j] * (d.x[k * cols + j] - 0.5);
+      if (s > bv) bv = s, best = c;
+    }
+    d.labels[k] = static_cast<std::uint8_t>(best);
+  }
+  return d;
+}
+
 }  // namespace phaseless::test

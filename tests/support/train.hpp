@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "sim/baseline/backprop.hpp"
 #include "sim/rules/event_network.hpp"
 #include "sim/rules/registry.hpp"
 
@@ -39,6 +40,20 @@ weights train_sync(const core::network_spec& spec, const core::dataset& d, std::
   const auto order = rows_in_order(n, d.rows);
   for (std::size_t k = 0; k < n; ++k) sync->train(d, order[k], k, n);
   return weights_of(sync->synapses());
+}
+
+// Test accuracy (feed-forward argmax) after n samples of the event engine in `mode`;
+// the weights land in *w when asked for.
+template <class Real>
+double accuracy_after(const core::network_spec& spec, const core::dataset& d, const core::dataset& test,
+                      std::size_t n, core::mode_kind mode, weights* w = nullptr) {
+  rules::event_network<Real> net(spec, d, rows_in_order(n, d.rows), rules::critical_path(spec) + 1, mode, 1);
+  net.run_samples(n);
+  std::vector<const std::vector<Real>*> b(spec.populations.size());
+  const std::vector<Real> none;
+  for (core::pop_t v = 0; v < spec.populations.size(); ++v) b[v] = v == spec.input ? &none : &net.bias(v);
+  if (w) *w = weights_of(net.synapses());
+  return baseline::evaluate<Real>(spec, net.synapses(), b, test).accuracy;
 }
 
 // (event engine, synchronous form) after n samples.
