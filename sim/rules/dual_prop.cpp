@@ -299,7 +299,9 @@ template <class Real>
 void dyad_population<Real>::up(index_t i, shard_context& ctx) {
   const std::uint32_t r = ups_[i];
   const unsigned s = ctx.shard;
-  if (r == 0 || !static_a_) {
+  // With only the clamp as parent, a is fixed for the sample once round 0 has it all;
+  // in eager mode round 0 may have fired on the first of the clamp's delay classes.
+  if (r == 0 || !static_a_ || eager_) {
     Real a = b_[i];
     for (auto& in : in_) {
       a += in.potential(i, in.pre_values(i, s));

@@ -76,7 +76,11 @@ TEST_CASE("eager DP with random delays fires on partial input, differs from data
     const double flow = test::accuracy_after<double>(spec, d, held_out, 3000, mode_kind::dataflow, &wd);
     CHECK(we != wd);                 // asynchrony is visible in the weights
     CHECK(flow > before + 0.25);     // the task is learnable (chance is 1/3)
-    CHECK(eager > before + 0.25);    // and the eager dyads learn it too
+    CHECK(eager > before + 0.25);    // and the eager dyads learn it too,
+    // nearly as well: every round re-reads the newest values, so what round 0 read
+    // from a half-arrived sample is corrected later (0.83 and 0.78 against 0.83 for
+    // dataflow; reading the clamp only at round 0, an earlier defect, gave 0.62).
+    CHECK(eager > flow - 0.1);
     MESSAGE("DP variant " << int(v) << ", alpha " << alpha << ": accuracy before " << before << ", dataflow " << flow << ", eager "
                           << eager);
   }
