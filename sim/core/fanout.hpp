@@ -27,6 +27,7 @@ struct fanout {
   // Receivers of (source, class) that lie in rows [lo, hi): offsets [a, b).
   std::pair<std::uint64_t, std::uint64_t> slice(index_t source, std::uint32_t klass, index_t lo, index_t hi) const {
     const std::uint64_t s = std::uint64_t(source) * classes + klass;
+    if (lo == 0 && hi >= n_targets) return {ptr[s], ptr[s + 1]};   // one shard: every receiver
     auto first = target.begin() + static_cast<std::ptrdiff_t>(ptr[s]);
     auto last = target.begin() + static_cast<std::ptrdiff_t>(ptr[s + 1]);
     auto a = std::lower_bound(first, last, lo);

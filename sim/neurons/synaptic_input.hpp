@@ -5,12 +5,17 @@
 // sender's value where the receiving synapses read it (one slot per sender per
 // delay class per shard: O(1) per event, never O(fan-out)); the post-neuron then
 // computes its input as one dot product over its row of W when it reacts. The
-// same gathered vector feeds its Hebbian update.
+// same gathered vector feeds its Hebbian update. With several delay classes or
+// sparse rows, each synapse's slot is precomputed (slot_), so the gather is one
+// indexed load per synapse.
 //
 // error_input: errors from the post population, pushed through W^T at delivery:
 // g[pre] += e * W[post][pre], an axpy over row `post` of W, restricted to the
 // shard's rows.
+#include <limits>
 #include <span>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "sim/core/kernels.hpp"
@@ -23,9 +28,18 @@ class forward_input {
  public:
   void init(forward_link<Real>& link, unsigned shards) {
     link_ = &link;
-    buf_.assign(shards, std::vector<std::vector<Real>>(link.classes, std::vector<Real>(link.syn->n_pre, Real(0))));
+    const auto& s = *link.syn;
+    buf_.assign(shards, std::vector<Real>(std::size_t(link.classes) * s.n_pre, Real(0)));
     gate_.init(link.fan, shards);
-    scratch_.assign(shards, std::vector<Real>(link.syn->n_pre));
+    scratch_.assign(shards, std::vector<Real>(s.n_pre));
+    if (!direct()) {
+      if (std::uint64_t(link.classes) * s.n_pre > std::numeric_limits<std::uint32_t>::max())
+        throw std::length_error("projection '" + s.name + "': delay classes x pre-neurons exceed 2^32 slots");
+      slot_.resize(s.size());
+      for (std::uint64_t k = 0; k < s.size(); ++k)
+        slot_[k] = static_cast<std::uint32_t>(std::uint64_t(link.classes == 1 ? 0 : link.klass[k]) * s.n_pre +
+                                              s.pre_of(k));
+    }
   }
   const forward_link<Real>& link() const { return *link_; }
   fan_in_gate& gate() { return gate_; }
@@ -34,9 +48,10 @@ class forward_input {
   // single-class case (every row saw the event); on_target(i, tag, complete) otherwise.
   template <class Shard, class Target>
   void deliver(std::span<const event> events, shard_context& ctx, Shard&& on_shard, Target&& on_target) {
-    auto& b = buf_[ctx.shard];
+    Real* b = buf_[ctx.shard].data();
+    const std::uint64_t n_pre = link_->syn->n_pre;
     for (const event& e : events) {
-      b[e.klass][e.source] = static_cast<Real>(e.value);
+      b[e.klass * n_pre + e.source] = static_cast<Real>(e.value);
       if (gate_.shared()) {
         on_shard(e.tag, gate_.arrive_shard(ctx.shard, e));
       } else {
@@ -51,12 +66,13 @@ class forward_input {
 
   // The presynaptic values post-neuron i sees, in the order of its row of W.
   const Real* pre_values(index_t i, unsigned shard) {
+    const Real* b = buf_[shard].data();
+    if (direct()) return b;
     const auto& s = *link_->syn;
-    const auto& b = buf_[shard];
-    if (s.dense && link_->classes == 1) return b[0].data();
     Real* x = scratch_[shard].data();
-    const auto rb = s.row_begin(i), re = s.row_end(i);
-    for (auto k = rb; k < re; ++k) x[k - rb] = b[link_->classes == 1 ? 0 : link_->klass[k]][s.pre_of(k)];
+    const auto rb = s.row_begin(i), n = s.row_end(i) - rb;
+    const std::uint32_t* slot = slot_.data() + rb;
+    for (std::uint64_t k = 0; k < n; ++k) x[k] = b[slot[k]];
     return x;
   }
 
@@ -69,9 +85,13 @@ class forward_input {
   std::uint64_t fan_in(index_t i) const { return link_->syn->row_end(i) - link_->syn->row_begin(i); }
 
  private:
+  // One delay class and full rows: the buffer is the row's input vector itself.
+  bool direct() const { return link_->syn->dense && link_->classes == 1; }
+
   forward_link<Real>* link_ = nullptr;
-  std::vector<std::vector<std::vector<Real>>> buf_;   // [shard][class][pre]
-  std::vector<std::vector<Real>> scratch_;            // [shard][row length]
+  std::vector<std::vector<Real>> buf_;       // [shard][class * n_pre + pre]
+  std::vector<std::vector<Real>> scratch_;   // [shard][row length]
+  std::vector<std::uint32_t> slot_;          // per synapse: its sender's slot in buf_ (unless direct())
   fan_in_gate gate_;
 };
 

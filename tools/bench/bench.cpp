@@ -3,7 +3,8 @@
 // at batch 1 and 64 through tools/bench_torch.py when Debian's python3-torch is
 // there. Prints ratios against the baselines of this run; absolute times drift.
 //
-//   phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--no-torch] [--no-il] [--il-model M] [--no-dp] [--no-cnn]
+//   phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--no-torch] [--no-il] [--il-model M] [--no-dp]
+//                   [--no-cnn] [--no-delays]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
   bool dp = true;   // dual propagation, one sweep, against its synchronous form and BP (batch 1)
   bool il = true;
   bool cnn = true;   // Z-IL on the convolutional model (shared kernels) against its synchronous baseline
+  bool delays = true;   // MODEL again with per-synapse random delays 1..5 (per-target dataflow gates)
   std::string il_model = std::string(PHASELESS_SOURCE_DIR) + "/models/fmnist_il.textproto";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -80,9 +82,11 @@ int main(int argc, char** argv) {
     else if (a == "--no-dp") dp = false;
     else if (a == "--no-il") il = false;
     else if (a == "--no-cnn") cnn = false;
+    else if (a == "--no-delays") delays = false;
     else if (a == "--il-model") il_model = value();
     else if (a == "--help") {
-      std::puts("usage: phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--no-torch] [--no-il] [--il-model M] [--no-dp] [--no-cnn]");
+      std::puts("usage: phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--no-torch] [--no-il] "
+                "[--il-model M] [--no-dp] [--no-cnn] [--no-delays]");
       return 0;
     } else model = a;
   }
@@ -123,6 +127,25 @@ int main(int argc, char** argv) {
       } else {
         std::printf("pytorch: not measured (/usr/bin/python3 with python3-torch not available)\n");
       }
+    }
+    if (delays) {
+      // The same model with every synapse's delay drawn from 1..5 ticks, both ways: an
+      // event then reaches a subset of its fan-out (one delay class), so dataflow counts
+      // arrivals per target and inputs are gathered per synapse. The baseline does not
+      // depend on delays; the ratio shows what random delays cost the event engine.
+      std::vector<std::string> rd = sets;
+      rd.push_back("schedule.max_samples=" + std::to_string(std::max(100u, samples / 4)));
+      rd.push_back("schedule.eval_every=" + std::to_string(std::max(100u, samples / 4)));
+      for (const auto& q : m.model.projections())   // the feedback delay copies the forward law
+        for (const auto& [bound, v] : {std::pair{"min", 1}, std::pair{"max", 5}})
+          rd.push_back("projections[" + q.name() + "].delay.uniform." + bound + "=" + std::to_string(v));
+      const auto mr = io::load_model(model, rd);
+      const auto re = measure(mr, io::engine_kind::event, threads, repeat);
+      std::printf("%s with random delays 1..5 per synapse (forward and feedback), %u samples\n",
+                  mr.model.name().c_str(), std::max(100u, samples / 4));
+      std::printf("%-34s %12.0f samples/s  (%.0f events/s)\n", "event engine, random delays", re.rate, re.events);
+      std::printf("ratio random-delay event / synchronous %10.2f   (constant delays above: %.2f)\n", re.rate / bp.rate,
+                  ev.rate / bp.rate);
     }
     if (cnn) {
       // Z-IL on a CNN (models/fmnist_cnn.textproto): every kernel weight is shared by its
