@@ -68,21 +68,16 @@ TEST_CASE("eager DP with random delays fires on partial input, differs from data
     test::mlp_options o{{8, 16, 3}, activation_kind::tanh, loss_kind::softmax_ce};
     o.delay_min = 1;
     o.delay_max = 6;
-    const auto spec = dp_net(o, v, alpha, 3);
-    const auto d = test::teacher_data(400, 8, 3, 11), held_out = test::teacher_data(300, 8, 3, 12);
-    test::weights we, wd;
-    const double before = test::accuracy_after<double>(spec, d, held_out, 0, mode_kind::eager);
-    const double eager = test::accuracy_after<double>(spec, d, held_out, 3000, mode_kind::eager, &we);
-    const double flow = test::accuracy_after<double>(spec, d, held_out, 3000, mode_kind::dataflow, &wd);
-    CHECK(we != wd);                 // asynchrony is visible in the weights
-    CHECK(flow > before + 0.25);     // the task is learnable (chance is 1/3)
-    CHECK(eager > before + 0.25);    // and the eager dyads learn it too,
+    const auto r = test::eager_and_dataflow(dp_net(o, v, alpha, 3), 3000);
+    CHECK(r.w_eager != r.w_flow);          // asynchrony is visible in the weights
+    CHECK(r.flow > r.before + 0.25);       // the task is learnable (chance is 1/3)
+    CHECK(r.eager > r.before + 0.25);      // and the eager dyads learn it too,
     // nearly as well: every round re-reads the newest values, so what round 0 read
     // from a half-arrived sample is corrected later (0.83 and 0.78 against 0.83 for
     // dataflow; reading the clamp only at round 0, an earlier defect, gave 0.62).
-    CHECK(eager > flow - 0.1);
-    MESSAGE("DP variant " << int(v) << ", alpha " << alpha << ": accuracy before " << before << ", dataflow " << flow << ", eager "
-                          << eager);
+    CHECK(r.eager > r.flow - 0.1);
+    MESSAGE("DP variant " << int(v) << ", alpha " << alpha << ": accuracy before " << r.before << ", dataflow "
+                          << r.flow << ", eager " << r.eager);
   }
 }
 

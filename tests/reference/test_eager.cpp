@@ -24,14 +24,9 @@ TEST_CASE("eager with random delays fires on partial input, differs from dataflo
   o.delay_min = 1;
   o.delay_max = 6;
   o.lr = 0.1;
-  const auto spec = test::make_mlp(o);
-  const auto d = test::teacher_data(400, 8, 3, 11), held_out = test::teacher_data(300, 8, 3, 12);
-  test::weights we, wd;
-  const double before = test::accuracy_after<double>(spec, d, held_out, 0, mode_kind::eager);
-  const double eager = test::accuracy_after<double>(spec, d, held_out, 3000, mode_kind::eager, &we);
-  const double flow = test::accuracy_after<double>(spec, d, held_out, 3000, mode_kind::dataflow, &wd);
-  CHECK(we != wd);                 // asynchrony is visible in the weights
-  CHECK(flow > before + 0.25);     // the task is learnable (chance is 1/3)
-  CHECK(eager > before + 0.25);    // and eager relaxation learns it too
-  MESSAGE("accuracy before " << before << ", dataflow " << flow << ", eager " << eager);
+  const auto r = test::eager_and_dataflow(test::make_mlp(o), 3000);
+  CHECK(r.w_eager != r.w_flow);          // asynchrony is visible in the weights
+  CHECK(r.flow > r.before + 0.25);       // the task is learnable (chance is 1/3)
+  CHECK(r.eager > r.before + 0.25);      // and eager relaxation learns it too
+  MESSAGE("accuracy before " << r.before << ", dataflow " << r.flow << ", eager " << r.eager);
 }

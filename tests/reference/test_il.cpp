@@ -331,16 +331,12 @@ TEST_CASE("eager IL and IL-prox with random delays relax asynchronously, differ 
     spec.learning.il.gamma_top = 0.1;
     spec.learning.il.gamma_bot = 0.1;
     spec.learning.il.alpha = 1.0;
-    const auto d = test::teacher_data(400, 8, 3, 11), held_out = test::teacher_data(300, 8, 3, 12);
-    test::weights we, wd;
-    const double before = test::accuracy_after<double>(spec, d, held_out, 0, mode_kind::eager);
-    const double eager = test::accuracy_after<double>(spec, d, held_out, 2000, mode_kind::eager, &we);
-    const double flow = test::accuracy_after<double>(spec, d, held_out, 2000, mode_kind::dataflow, &wd);
-    CHECK(we != wd);
-    CHECK(flow > before + 0.25);
+    const auto r = test::eager_and_dataflow(spec, 2000);
+    CHECK(r.w_eager != r.w_flow);
+    CHECK(r.flow > r.before + 0.25);
     // Asynchronous relaxation learns less well (IL-prox's target and normalizer read
     // values of mixed steps), but clearly above where it started (chance is 1/3).
-    CHECK(eager > before + 0.15);
-    MESSAGE(rule << ": accuracy before " << before << ", dataflow " << flow << ", eager " << eager);
+    CHECK(r.eager > r.before + 0.15);
+    MESSAGE(rule << ": accuracy before " << r.before << ", dataflow " << r.flow << ", eager " << r.eager);
   }
 }

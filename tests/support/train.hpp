@@ -8,6 +8,7 @@
 #include "sim/baseline/backprop.hpp"
 #include "sim/rules/event_network.hpp"
 #include "sim/rules/registry.hpp"
+#include "tests/support/specs.hpp"
 
 namespace phaseless::test {
 
@@ -54,6 +55,22 @@ double accuracy_after(const core::network_spec& spec, const core::dataset& d, co
   for (core::pop_t v = 0; v < spec.populations.size(); ++v) b[v] = v == spec.input ? &none : &net.bias(v);
   if (w) *w = weights_of(net.synapses());
   return baseline::evaluate<Real>(spec, net.synapses(), b, test).accuracy;
+}
+
+// The eager-mode check every rule shares: the spec's network trained for n samples on
+// a teacher task (400 training rows, 300 held out), in eager and in dataflow mode.
+struct eager_outcome {
+  double before = 0, eager = 0, flow = 0;   // held-out accuracy: untrained, eager, dataflow
+  weights w_eager, w_flow;
+};
+inline eager_outcome eager_and_dataflow(const core::network_spec& spec, std::size_t n) {
+  const std::size_t cols = spec.populations[spec.input].size, classes = spec.populations[spec.output].size;
+  const auto d = teacher_data(400, cols, classes, 11), held_out = teacher_data(300, cols, classes, 12);
+  eager_outcome r;
+  r.before = accuracy_after<double>(spec, d, held_out, 0, core::mode_kind::eager);
+  r.eager = accuracy_after<double>(spec, d, held_out, n, core::mode_kind::eager, &r.w_eager);
+  r.flow = accuracy_after<double>(spec, d, held_out, n, core::mode_kind::dataflow, &r.w_flow);
+  return r;
 }
 
 // (event engine, synchronous form) after n samples.
