@@ -18,6 +18,7 @@
 #include "sim/rules/event_network.hpp"
 #include "sim/rules/optimizer.hpp"
 #include "tests/support/specs.hpp"
+#include "tests/support/train.hpp"
 
 using namespace phaseless;
 using namespace phaseless::core;
@@ -50,18 +51,11 @@ network_spec dp_mlp(const mlp_options& o, const dyad::dp_params& p, bool adam) {
   return s;
 }
 
+// n samples on the event engine (dataflow) and on the synchronous form, rows in a
+// scrambled order; weights, then biases.
 template <class Real>
-std::vector<std::vector<Real>> weights_of(std::vector<synapse_matrix<Real>>& s) {
-  std::vector<std::vector<Real>> out;
-  for (auto& m : s) out.push_back(m.w);
-  return out;
-}
-
-// n samples on the event engine (dataflow) and on the synchronous form.
-template <class Real>
-std::pair<std::vector<std::vector<Real>>, std::vector<std::vector<Real>>> train_both(const network_spec& spec,
-                                                                                      const dataset& d, std::size_t n,
-                                                                                      unsigned threads = 1) {
+std::pair<test::weights, test::weights> train_both(const network_spec& spec, const dataset& d, std::size_t n,
+                                                   unsigned threads = 1) {
   std::vector<std::uint64_t> order(n);
   for (std::size_t k = 0; k < n; ++k) order[k] = (k * 7) % d.rows;
   const tick_t interval = rules::critical_path(spec) + 1;
@@ -69,23 +63,13 @@ std::pair<std::vector<std::vector<Real>>, std::vector<std::vector<Real>>> train_
   ev.run_samples(n);
   baseline::dual_prop<Real> sync(spec);
   for (std::size_t k = 0; k < n; ++k) sync.train(d, order[k], k, n);
-  auto we = weights_of(ev.synapses());
-  auto ws = weights_of(sync.synapses());
+  auto we = test::weights_of(ev.synapses());
+  auto ws = test::weights_of(sync.synapses());
   for (pop_t v = 1; v < spec.populations.size(); ++v) {   // biases too
-    we.push_back(ev.bias(v));
-    ws.push_back(sync.bias(v));
+    we.emplace_back(ev.bias(v).begin(), ev.bias(v).end());
+    ws.emplace_back(sync.bias(v).begin(), sync.bias(v).end());
   }
   return {we, ws};
-}
-
-double relative_error(const std::vector<std::vector<double>>& a, const std::vector<std::vector<double>>& b) {
-  double num = 0, den = 0;
-  for (std::size_t p = 0; p < a.size(); ++p)
-    for (std::size_t k = 0; k < a[p].size(); ++k) {
-      num += (a[p][k] - b[p][k]) * (a[p][k] - b[p][k]);
-      den += b[p][k] * b[p][k];
-    }
-  return std::sqrt(num / den);
 }
 
 double cosine(const std::vector<double>& a, const std::vector<double>& b) {
@@ -141,7 +125,7 @@ TEST_CASE("dual_prop U2: DP and DP-top coincide at alpha = 1/2 (states and weigh
     sa.train(d, k, k, 8);
     sb.train(d, k, k, 8);
   }
-  CHECK(weights_of(sa.synapses()) == weights_of(sb.synapses()));
+  CHECK(test::weights_of(sa.synapses()) == test::weights_of(sb.synapses()));
 }
 
 TEST_CASE("dual_prop U3: the squared-loss output closed form, its small-beta limit, and the ill-posed setting") {
@@ -252,7 +236,7 @@ TEST_CASE("dual_prop: dataflow dyads equal the synchronous form (double)") {
           if (dmax == 1) {
             CHECK(ev == sy);
           } else {
-            CHECK(relative_error(ev, sy) < 1e-12);
+            CHECK(test::relative_error(ev, sy) < 1e-12);
           }
         }
 }
@@ -269,7 +253,7 @@ TEST_CASE("dual_prop: two shards give the same weights as one") {
   auto [e1, s1] = train_both<double>(spec, d, 7, 1);
   auto [e2, s2] = train_both<double>(spec, d, 7, 2);
   CHECK(e1 == e2);
-  CHECK(relative_error(e1, s1) < 1e-12);
+  CHECK(test::relative_error(e1, s1) < 1e-12);
 }
 
 TEST_CASE("dual_prop: a dyad reports s+, s-, Delta and s_bar as elements 0..3 (SONATA: 0 = s+, 1 = s-)") {
@@ -482,9 +466,9 @@ TEST_CASE("optimizer: Z-IL with Adam or SGD+momentum equals the backprop baselin
       baseline::backprop<double> bp(spec);
       for (std::size_t k = 0; k < 9; ++k) bp.train(d, k, k, 9);
       INFO("adam ", adam, " batch ", batch);
-      CHECK(weights_of(ev.synapses()) == weights_of(bp.synapses()));
+      CHECK(test::weights_of(ev.synapses()) == test::weights_of(bp.synapses()));
       for (pop_t v = 1; v < 4; ++v) CHECK(ev.bias(v) == bp.bias(v));
       // and it moved away from the initial weights
-      CHECK(weights_of(ev.synapses())[0] != spec.projections[0].syn.w);
+      CHECK(test::weights_of(ev.synapses())[0] != spec.projections[0].syn.w);
     }
 }
