@@ -61,6 +61,19 @@ inline h5::handle open_dataset(hid_t file, const std::filesystem::path& path, co
   return h5::own(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose, where(path, name));
 }
 
+// A root attribute, opened with its type; `w` names it for error messages.
+struct attribute {
+  h5::handle file, attr, type;
+  std::string w;
+};
+inline attribute open_attribute(const std::filesystem::path& path, const std::string& name) {
+  attribute r{open_file(path), {}, {}, where(path, "attribute " + name)};
+  if (H5Aexists(r.file.get(), name.c_str()) <= 0) throw std::runtime_error(r.w + ": no such attribute");
+  r.attr = h5::own(H5Aopen(r.file.get(), name.c_str(), H5P_DEFAULT), H5Aclose, r.w);
+  r.type = h5::own(H5Aget_type(r.attr.get()), H5Tclose, r.w);
+  return r;
+}
+
 inline std::size_t element_count(const std::vector<hsize_t>& dims) {
   std::size_t n = 1;
   for (auto d : dims) n *= static_cast<std::size_t>(d);
@@ -138,11 +151,7 @@ inline std::vector<std::string> list_group(const std::filesystem::path& path, co
 // A numeric scalar attribute of the root group ("lr", "loss", "batch_size").
 inline double read_attr(const std::filesystem::path& path, const std::string& name) {
   using namespace h5ref_detail;
-  h5::handle f = open_file(path);
-  const std::string w = where(path, "attribute " + name);
-  if (H5Aexists(f.get(), name.c_str()) <= 0) throw std::runtime_error(w + ": no such attribute");
-  h5::handle a = h5::own(H5Aopen(f.get(), name.c_str(), H5P_DEFAULT), H5Aclose, w);
-  h5::handle t = h5::own(H5Aget_type(a.get()), H5Tclose, w);
+  const auto [f, a, t, w] = open_attribute(path, name);
   const H5T_class_t cls = H5Tget_class(t.get());
   if (cls != H5T_FLOAT && cls != H5T_INTEGER)
     throw std::runtime_error(w + ": type " + h5::type_name(t.get()) + " is not numeric");
@@ -156,11 +165,7 @@ inline double read_attr(const std::filesystem::path& path, const std::string& na
 // A string attribute of the root group ("case", "loss_kind", "model", "generator").
 inline std::string read_string_attr(const std::filesystem::path& path, const std::string& name) {
   using namespace h5ref_detail;
-  h5::handle f = open_file(path);
-  const std::string w = where(path, "attribute " + name);
-  if (H5Aexists(f.get(), name.c_str()) <= 0) throw std::runtime_error(w + ": no such attribute");
-  h5::handle a = h5::own(H5Aopen(f.get(), name.c_str(), H5P_DEFAULT), H5Aclose, w);
-  h5::handle t = h5::own(H5Aget_type(a.get()), H5Tclose, w);
+  const auto [f, a, t, w] = open_attribute(path, name);
   if (H5Tget_class(t.get()) != H5T_STRING) throw std::runtime_error(w + ": not a string");
   h5::handle mt = h5::own(H5Tcopy(H5T_C_S1), H5Tclose, w);
   h5::check(H5Tset_cset(mt.get(), H5Tget_cset(t.get())), w);   // HDF5 does not convert character sets
