@@ -198,7 +198,8 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
     t = std::make_unique<baseline_trainer<Real>>(spec, train, order);
   }
   for (const auto& p : spec.projections) res.projections.push_back(p.name);
-  for (const auto& s : t->synapses()) res.w_start.push_back(dense_weights(s));
+  // Synapse order, not dense: a convolution's dense matrix is n_post x n_pre.
+  for (const auto& s : t->synapses()) res.w_start.emplace_back(s.w.begin(), s.w.end());
 
   // Shared parameters (conv kernels, unrolled RNN weights) are recorded once, under the
   // tie's name, as found in the first projection that uses them.
@@ -376,7 +377,7 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
     }
   }
   if (res.interrupted && (res.rows.empty() || res.rows.back().samples != s)) evaluate_now();
-  for (const auto& syn : t->synapses()) res.w_end.push_back(dense_weights(syn));
+  for (const auto& syn : t->synapses()) res.w_end.emplace_back(syn.w.begin(), syn.w.end());
   res.samples = s;
   res.train_seconds = train_s;
   if (tw) tw->close();

@@ -35,7 +35,8 @@ struct run_result {
   std::vector<eval_row> rows;
   std::vector<std::string> extra_columns;   // /metrics/<name> beyond the standard ones
   std::vector<std::string> projections;
-  std::vector<std::vector<double>> w_start, w_end;   // per projection, dense post-major
+  // Per projection, in its synapse_matrix's order (the same for both engines of a model).
+  std::vector<std::vector<double>> w_start, w_end;
   std::uint64_t samples = 0;
   double train_seconds = 0;    // wall time spent training (evaluation excluded)
   std::int64_t interval = 0;   // presentation interval (event engine)

@@ -432,13 +432,12 @@ TEST_CASE("trace: a conv kernel is recorded once, in its shape, equal to every c
   CHECK(shape[2] == 1 * 9);   // C_in * 3 * 3
   const auto& kernel = arr.v;
   const std::size_t last = (shape[0] - 1) * 27;
-  // res.w_end holds every projection's final weights densely (post x pre); k1 is projection 0.
+  // res.w_end holds every projection's final weights in synapse order; k1 is projection 0.
   const auto& k1 = spec.projections[0];
   REQUIRE(k1.tie >= 0);
   const auto& w_end = res.w_end[0];
-  for (phaseless::core::index_t i = 0; i < k1.syn.n_post; ++i)
-    for (auto s = k1.syn.row_begin(i); s < k1.syn.row_end(i); ++s)
-      CHECK(float(w_end[std::size_t(i) * k1.syn.n_pre + k1.syn.pre_of(s)]) == float(kernel[last + k1.param[s]]));
+  REQUIRE(w_end.size() == k1.syn.size());
+  for (std::uint64_t s = 0; s < k1.syn.size(); ++s) CHECK(float(w_end[s]) == float(kernel[last + k1.param[s]]));
   const auto names = io::list_datasets(o.trace);
   CHECK(std::count_if(names.begin(), names.end(), [](const std::string& n) { return n.find("/weights/k1") == 0; }) ==
         3);   // samples, data, bias: no copies
