@@ -56,10 +56,8 @@ class forward_input {
         on_shard(e.tag, gate_.arrive_shard(ctx.shard, e));
       } else {
         auto [a, z] = link_->fan.slice(e.source, e.klass, ctx.lo, ctx.hi);
-        for (auto k = a; k < z; ++k) {
-          const index_t i = link_->fan.target[k];
-          on_target(i, e.tag, gate_.arrive(i, e));
-        }
+        const index_t* target = link_->fan.target.data();
+        for (auto k = a; k < z; ++k) on_target(target[k], e.tag, gate_.arrive(target[k], e));
       }
     }
   }
@@ -120,14 +118,18 @@ class error_input {
         }
         on_shard(e.tag, gate_.arrive_shard(ctx.shard, e));
       } else {
+        // Three passes over the event's receivers, each a tight loop: open their step,
+        // add the error through W^T, count the arrival (in this order, as one pass would).
         auto [a, z] = link_->fan.slice(e.source, e.klass, ctx.lo, ctx.hi);
-        for (auto k = a; k < z; ++k) {
-          const index_t j = link_->fan.target[k];
-          begin(j, j + 1, e.tag);
-          if (v != Real(0)) g[j] += v * s.w[link_->fan.synapse[k]];
-          on_target(j, e.tag, gate_.arrive(j, e));
+        const index_t* target = link_->fan.target.data();
+        for (auto k = a; k < z; ++k) begin(target[k], target[k] + 1, e.tag);
+        if (v != Real(0)) {
+          const std::uint64_t* synapse = link_->fan.synapse.data();
+          const Real* w = s.w.data();
+          for (auto k = a; k < z; ++k) g[target[k]] += v * w[synapse[k]];
+          ctx.stats.synaptic_ops += z - a;
         }
-        if (v != Real(0)) ctx.stats.synaptic_ops += z - a;
+        for (auto k = a; k < z; ++k) on_target(target[k], e.tag, gate_.arrive(target[k], e));
       }
     }
   }
