@@ -318,6 +318,23 @@ TEST_CASE("the relaxation lowers the energy of the clamped network (IL, small ra
 }
 
 
+TEST_CASE("eager IL and IL-prox equal dataflow when every delay is the same") {
+  // Every message of a step then arrives in one tick, so "the first message of the
+  // step" is all of them and the eager neurons take the dataflow steps.
+  for (const auto& v : variants)
+    for (loss_kind loss : losses) {
+      const std::string name = v.name;
+      CAPTURE(name);
+      CAPTURE(int(loss));
+      const auto spec = make_spec(v, loss, 1, 1);
+      const auto d = make_data(5, 7, 3, 3, 42);
+      const auto eager = run_event(spec, d, 7, mode_kind::eager), flow = run_event(spec, d, 7);
+      CHECK(eager.w == flow.w);
+      CHECK(eager.b == flow.b);
+      CHECK(eager.x == flow.x);
+    }
+}
+
 TEST_CASE("eager IL and IL-prox with random delays relax asynchronously, differ from dataflow, and still learn") {
   for (const std::string rule : {"il", "il_prox"}) {
     CAPTURE(rule);
