@@ -293,3 +293,18 @@ TEST_CASE("model_loader: IL-Adam and IL-prox Adam are optimizer blocks, filled l
   CHECK(contains(load_error(minimal, {"rule={il {}}"}), "rule.il.lr"));
   CHECK(contains(load_error(minimal, {"rule={il {optimizer {kind: ADAM lr: 0}}}"}), "rule.il.optimizer.lr"));
 }
+
+TEST_CASE("model_loader: every model shipped in models/ loads, validates and builds") {
+  // The models read Fashion-MNIST from the Debian package that the setup step installs.
+  REQUIRE_MESSAGE(fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"),
+                  "dataset-fashion-mnist is missing: run tools/setup-deps.sh");
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(fs::path(PHASELESS_SOURCE_DIR) / "models"))
+    if (e.path().extension() == ".textproto") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  CHECK(files.size() >= 17);
+  for (const fs::path& file : files) {
+    INFO("model: ", file.filename().string());
+    CHECK(error_of([&] { phaseless::io::build_network_spec(load_model(file).model); }) == "<no user_error thrown>");
+  }
+}
