@@ -34,24 +34,34 @@ struct fanout {
     auto b = std::lower_bound(a, last, hi);
     return {std::uint64_t(a - target.begin()), std::uint64_t(b - target.begin())};
   }
+  // Dense links with several delay classes in dataflow mode (set by the engine's
+  // builder): a neuron's inputs arrive over several ticks, but its result does not
+  // depend on the tick it reacts at, so the shard counts every event of the step
+  // (n_sources x classes: each emission goes out once per class) and its neurons
+  // react together, at most the longest class delay after their own last input; the
+  // per-synapse arrival count is saved. Eager mode, where the tick matters, counts
+  // per target.
+  bool shard_counted = false;
   std::uint32_t expected_of(index_t i) const { return all_targets ? n_sources : expected[i]; }
+  bool counted_per_shard() const { return all_targets || shard_counted; }
+  std::uint32_t shard_expected() const { return all_targets ? n_sources : n_sources * classes; }
 };
 
 // Counts, per target, the events of the current step that have arrived (R4
 // dataflow). With all_targets every target sees the same events, so one counter
-// per shard stands for all of its rows.
+// per shard stands for all of its rows; so does it for a shard_counted link.
 class fan_in_gate {
  public:
   void init(const fanout& f, unsigned shards) {
     fan_ = &f;
-    if (f.all_targets) {
-      shared_.assign(shards, slot{no_tag, 0, f.n_sources});
+    if (f.counted_per_shard()) {
+      shared_.assign(shards, slot{no_tag, 0, f.shard_expected()});
     } else {
       per_target_.resize(f.n_targets);
       for (index_t i = 0; i < f.n_targets; ++i) per_target_[i] = {no_tag, 0, f.expected[i]};
     }
   }
-  bool shared() const { return fan_->all_targets; }
+  bool shared() const { return fan_->counted_per_shard(); }
 
   // An event reached the shard (shared mode). True when that completes the step.
   // Refinements (repeat > 0) are news but do not count: each sender counts once.
@@ -62,12 +72,12 @@ class fan_in_gate {
   // A target that expects nothing (no synapse of this projection reaches it, e.g.
   // a pixel a strided convolution never reads) is complete: waiting would stall it.
   bool complete(unsigned shard, index_t i, tag_t tag) const {
-    const slot& s = fan_->all_targets ? shared_[shard] : per_target_[i];
+    const slot& s = shared() ? shared_[shard] : per_target_[i];
     return s.expected == 0 || (s.tag == tag && s.count == s.expected);
   }
   // Any arrival at all for step `tag` (eager mode).
   bool any(unsigned shard, index_t i, tag_t tag) const {
-    const slot& s = fan_->all_targets ? shared_[shard] : per_target_[i];
+    const slot& s = shared() ? shared_[shard] : per_target_[i];
     return s.tag == tag && s.count > 0;
   }
 

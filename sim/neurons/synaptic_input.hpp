@@ -49,9 +49,11 @@ class forward_input {
   template <class Shard, class Target>
   void deliver(std::span<const event> events, shard_context& ctx, Shard&& on_shard, Target&& on_target) {
     Real* b = buf_[ctx.shard].data();
-    const std::uint64_t n_pre = link_->syn->n_pre;
+    // Per delay class, unless the link is counted per shard: then every class of the
+    // step has arrived when a neuron reads, and one emission has one value.
+    const std::uint64_t class_stride = link_->fan.shard_counted ? 0 : link_->syn->n_pre;
     for (const event& e : events) {
-      b[e.klass * n_pre + e.source] = static_cast<Real>(e.value);
+      b[e.klass * class_stride + e.source] = static_cast<Real>(e.value);
       if (gate_.shared()) {
         on_shard(e.tag, gate_.arrive_shard(ctx.shard, e));
       } else {
@@ -83,8 +85,8 @@ class forward_input {
   std::uint64_t fan_in(index_t i) const { return link_->syn->row_end(i) - link_->syn->row_begin(i); }
 
  private:
-  // One delay class and full rows: the buffer is the row's input vector itself.
-  bool direct() const { return link_->syn->dense && link_->classes == 1; }
+  // Full rows and one value per sender: the buffer is the row's input vector itself.
+  bool direct() const { return link_->syn->dense && (link_->classes == 1 || link_->fan.shard_counted); }
 
   forward_link<Real>* link_ = nullptr;
   std::vector<std::vector<Real>> buf_;       // [shard][class * n_pre + pre]
@@ -99,6 +101,7 @@ class error_input {
   void init(feedback_link<Real>& link, unsigned shards) {
     link_ = &link;
     gate_.init(link.fan, shards);
+    if (link.fan.shard_counted) added_.assign(shards, std::vector<tag_t>(link.fan.n_sources, no_tag));
   }
   fan_in_gate& gate() { return gate_; }
 
@@ -111,7 +114,7 @@ class error_input {
       const Real v = static_cast<Real>(e.value);
       if (gate_.shared()) {
         begin(ctx.lo, ctx.hi, e.tag);   // the error may be the first message of a new step (eager)
-        if (v != Real(0)) {
+        if (v != Real(0) && first_of_emission(ctx.shard, e)) {
           const auto rb = s.row_begin(e.source);
           kernels::axpy(v, s.w.data() + rb + ctx.lo, g + ctx.lo, ctx.hi - ctx.lo);
           ctx.stats.synaptic_ops += ctx.hi - ctx.lo;
@@ -135,8 +138,19 @@ class error_input {
   }
 
  private:
+  // A shard_counted link's emission arrives once per delay class, all with the same
+  // value: its row is added at the first of them.
+  bool first_of_emission(unsigned shard, const event& e) {
+    if (!link_->fan.shard_counted) return true;
+    tag_t& last = added_[shard][e.source];
+    if (last == e.tag) return false;
+    last = e.tag;
+    return true;
+  }
+
   feedback_link<Real>* link_ = nullptr;
   fan_in_gate gate_;
+  std::vector<std::vector<tag_t>> added_;   // shard_counted: per shard and sender, the step last added
 };
 
 }  // namespace phaseless::neurons
