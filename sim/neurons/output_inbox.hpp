@@ -3,6 +3,8 @@
 // sample's target (a dataset row, from the data source) and, for a softmax output,
 // its siblings' predictions (lateral messages), with a gate that says when all of
 // them are in for the current step. All state is per shard.
+#include <algorithm>
+#include <cmath>
 #include <span>
 #include <vector>
 
@@ -43,6 +45,23 @@ class output_inbox {
 
   const target_inbox& target() const { return target_; }
   const std::vector<Real>& lateral(unsigned s) const { return lateral_[s]; }
+
+  // Output neuron i's softmax probability from its siblings' predictions of the step
+  // and its own, `own`, which it holds itself: the lateral copy of it can be stale in
+  // eager mode (in dataflow it equals own). nll = -log p_i, the cross-entropy when
+  // i is the label.
+  struct softmax_at {
+    Real p, nll;
+  };
+  softmax_at softmax(unsigned s, index_t i, Real own) const {
+    const auto& z = lateral_[s];
+    auto zk = [&](index_t k) { return k == i ? own : z[k]; };
+    Real m = zk(0);
+    for (index_t k = 1; k < z.size(); ++k) m = std::max(m, zk(k));
+    Real sum = 0;
+    for (index_t k = 0; k < z.size(); ++k) sum += std::exp(zk(k) - m);
+    return {std::exp(own - m) / sum, std::log(sum) - (own - m)};
+  }
   // Every sibling's prediction of step `tag` has arrived (true without a softmax).
   bool lateral_complete(unsigned s, index_t i, tag_t tag) const {
     return lateral_.empty() || gate_.complete(s, i, tag);

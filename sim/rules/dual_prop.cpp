@@ -342,14 +342,10 @@ void dyad_population<Real>::nudge(index_t i, shard_context& ctx) {
     g = a - y;
     if (r == 0) loss_[i] += 0.5 * double(y - a) * double(y - a);
   } else {   // softmax CE from the siblings' a (lateral): g = softmax(a) - onehot
-    const auto& z = out_.lateral(s);
-    Real m = z[0];
-    for (index_t k = 1; k < z.size(); ++k) m = std::max(m, z[k]);
-    Real sum = 0;
-    for (index_t k = 0; k < z.size(); ++k) sum += std::exp(z[k] - m);
+    const auto [p, nll] = out_.softmax(s, i, a);
     const bool hot = data.labels[row] == i;
-    g = std::exp(z[i] - m) / sum - (hot ? Real(1) : Real(0));
-    if (r == 0 && hot) loss_[i] += double(std::log(sum) - (z[i] - m));
+    g = p - (hot ? Real(1) : Real(0));
+    if (r == 0 && hot) loss_[i] += double(nll);
   }
   // DP-top, JAX form (spec §8 item 6): the error of the round-0 prediction, fixed.
   if (dp_->variant == dyad::variant_kind::dp_top && dp_->output_error_at_forward) {

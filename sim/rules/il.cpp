@@ -84,6 +84,7 @@ il_population<Real>::il_population(const population_wiring<Real>& w)
   accumulated_.assign(n, 0);
   seen_fwd_.assign(n, no_tag);
   seen_err_.assign(n, no_tag);
+  sent_down_.assign(n, Real(0));
   loss_.assign(n, 0.0);
   energy_.assign(n, 0.0);
   shard_sample_.assign(w_.shards, 0);
@@ -103,6 +104,7 @@ void il_population<Real>::start(index_t lo, index_t hi, std::uint64_t sample) {
     iter_[i] = 0;
     fwd_done_[i] = out_done_[i] = 0;
     g_[i] = Real(0);
+    sent_down_[i] = Real(0);
   }
 }
 
@@ -301,10 +303,7 @@ void il_population<Real>::forward(index_t i, shard_context& ctx) {
   const Real eps = x_[i] - mu;
   eps_[i] = eps;
   if (t < T_) {
-    if (w_.error_out != ~out_t{0}) {
-      const Real down = px ? eps : eps * activate_prime<Real>(spec_->activation, a);
-      ctx.out.emit(w_.error_out, i, tag, double(down));
-    }
+    send_down(i, tag, px ? eps : eps * activate_prime<Real>(spec_->activation, a), ctx);
     return;
   }
   energy_[i] += 0.5 * double(eps) * double(eps);
@@ -322,13 +321,9 @@ void il_population<Real>::settle_output(index_t i, shard_context& ctx) {
   const Real y = target_of(i, s);
   Real p;
   if (ce) {
-    const auto& z = out_.lateral(s);
-    Real m = z[0];
-    for (index_t k = 1; k < z.size(); ++k) m = std::max(m, z[k]);
-    Real sum = 0;
-    for (index_t k = 0; k < z.size(); ++k) sum += std::exp(z[k] - m);
-    p = std::exp(z[i] - m) / sum;
-    if (t == 0 && y == Real(1)) loss_[i] += double(std::log(sum) - (z[i] - m));   // feed-forward CE
+    const auto sm = out_.softmax(s, i, a_[i]);
+    p = sm.p;
+    if (t == 0 && y == Real(1)) loss_[i] += double(sm.nll);   // feed-forward CE
   } else {
     p = activate<Real>(spec_->activation, a_[i]);
     if (t == 0) loss_[i] += 0.5 * double(y - p) * double(y - p);
@@ -356,7 +351,7 @@ void il_population<Real>::settle_output(index_t i, shard_context& ctx) {
     // IL softmax-CE: eps_L = 1/2 (x_L - softmax(mu_L)) (the code's 1/2, §2.3 step 4);
     // IL-prox: no 1/2 in the MLP code (§2.4 step 4).
     const Real down = ce ? (px ? eps : Real(0.5) * eps) : eps * fp;
-    if (w_.error_out != ~out_t{0}) ctx.out.emit(w_.error_out, i, make_tag(sample_[i] - 1, t), double(down));
+    send_down(i, make_tag(sample_[i] - 1, t), down, ctx);
     return;
   }
   // Energy of the relaxed state: IL softmax-CE 1/2 CE(x_L, p) (its neuron's share
@@ -378,13 +373,27 @@ void il_population<Real>::relax(index_t i, shard_context& ctx) {
   const Real x = x_[i];
   x_[i] = x - static_cast<Real>(il.gamma_top) * eps_[i] + static_cast<Real>(il.gamma_bot) * fb -
           static_cast<Real>(il.gamma_dec) * x;
-  g_[i] = Real(0);
+  if (w_.mode == mode_kind::dataflow) g_[i] = Real(0);   // eager: g holds the children's newest errors
   ++ctx.stats.reactions;
   if (!std::isfinite(x_[i])) diverged(i, "value node", double(x_[i]));
   const std::uint32_t t = ++iter_[i];
   fwd_done_[i] = 0;
   ctx.out.emit(w_.activity_out, i, make_tag(sample_[i] - 1, t),
                double(px ? activate<Real>(spec_->activation, x_[i]) : x_[i]));
+}
+
+// The error eps' of step `tag` to the parents. Eager mode sends the change since the
+// neuron's last error of the sample (see il.hpp), so that a parent's g is always the
+// sum of every child's newest error, whichever steps have reached it.
+template <class Real>
+void il_population<Real>::send_down(index_t i, tag_t tag, Real down, shard_context& ctx) {
+  if (w_.error_out == ~out_t{0}) return;
+  Real v = down;
+  if (w_.mode == mode_kind::eager) {
+    v = down - sent_down_[i];
+    sent_down_[i] = down;
+  }
+  ctx.out.emit(w_.error_out, i, tag, double(v));
 }
 
 // delta = -dl/da of the local loss at the relaxed state: G -= delta s_pre.

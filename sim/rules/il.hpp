@@ -32,7 +32,11 @@
 //
 // eager mode (R4): a neuron takes step t as soon as any message of the current
 // sample with iteration >= t has arrived on the inputs the step needs, using the
-// latest values it holds; errors arriving after a step feed the next one.
+// newest values it holds. Values are stored as they come; errors travel as the
+// change since the sender's previous error of the sample and g is reset only when a
+// sample starts, so g is always the sum of every child's newest error. (Summing the
+// errors that arrived since the last step, as dataflow may, would count a fast
+// child twice and a slow one not at all: IL-prox diverged on Fashion-MNIST so.)
 #include <vector>
 
 #include "sim/neurons/learning_population.hpp"
@@ -80,6 +84,7 @@ class il_population final : public learning_population<Real> {
   void settle_output(index_t i, shard_context& ctx);
   void relax(index_t i, shard_context& ctx);
   void learn(index_t i, Real delta, shard_context& ctx);
+  void send_down(index_t i, tag_t tag, Real down, shard_context& ctx);
   void apply(index_t i);
   Real target_of(index_t i, unsigned shard) const;
   [[noreturn]] void diverged(index_t i, const char* what, double v) const;
@@ -102,6 +107,7 @@ class il_population final : public learning_population<Real> {
   std::vector<Real> x_, a_, mu_, eps_, g_, p_, sq_, sq_acc_;
   std::vector<std::uint32_t> accumulated_;
   std::vector<tag_t> seen_fwd_, seen_err_;   // eager: newest tag seen per neuron
+  std::vector<Real> sent_down_;              // eager: the error the last message brought the parents to
   std::vector<double> loss_, energy_;
   // Per shard.
   std::vector<std::uint64_t> shard_sample_;

@@ -227,14 +227,9 @@ Real zil_population<Real>::output_error(index_t i, unsigned s) {
   const std::uint64_t row = out_.target().row(s);
   const auto& data = *w_.data;
   if (w_.lateral_fan) {   // softmax cross-entropy: -dL/dmu_i = y_i - p_i
-    const auto& z = out_.lateral(s);
-    Real m = z[0];
-    for (index_t k = 1; k < z.size(); ++k) m = std::max(m, z[k]);
-    Real sum = 0;
-    for (index_t k = 0; k < z.size(); ++k) sum += std::exp(z[k] - m);
-    const Real p = std::exp(z[i] - m) / sum;
+    const auto [p, nll] = out_.softmax(s, i, mu_[i]);
     const bool hot = data.labels[row] == i;
-    if (hot) loss_[i] += double(std::log(sum) - (z[i] - m));
+    if (hot) loss_[i] += double(nll);
     return (hot ? Real(1) : Real(0)) - p;
   }
   // squared loss 1/2 (t - f(mu))^2: -dL/dmu = (t - f(mu)) f'(mu)
