@@ -85,6 +85,10 @@ il_population<Real>::il_population(const population_wiring<Real>& w)
   seen_fwd_.assign(n, no_tag);
   seen_err_.assign(n, no_tag);
   sent_down_.assign(n, Real(0));
+  ff_in_.assign(n, 0);
+  ff_expected_.assign(n, 0);
+  for (const auto* l : w_.in)
+    for (index_t i = 0; i < n; ++i) ff_expected_[i] += l->fan.expected_of(i);
   loss_.assign(n, 0.0);
   energy_.assign(n, 0.0);
   shard_sample_.assign(w_.shards, 0);
@@ -105,6 +109,7 @@ void il_population<Real>::start(index_t lo, index_t hi, std::uint64_t sample) {
     fwd_done_[i] = out_done_[i] = 0;
     g_[i] = Real(0);
     sent_down_[i] = Real(0);
+    ff_in_[i] = 0;
   }
 }
 
@@ -129,13 +134,12 @@ void il_population<Real>::deliver(std::uint32_t port, std::span<const event> eve
         [&](tag_t tag, bool complete) {
           open_shard(tag);
           if (eager)
-            for (index_t i = ctx.lo; i < ctx.hi; ++i)
-              if (newer_tag(tag, seen_fwd_[i])) seen_fwd_[i] = tag;
+            for (index_t i = ctx.lo; i < ctx.hi; ++i) heard_forward(i, tag);
           if (complete || eager) ready_.mark_all(s);
         },
         [&](index_t i, tag_t tag, bool complete) {
           start(i, i + 1, tag_sample(tag));
-          if (eager && newer_tag(tag, seen_fwd_[i])) seen_fwd_[i] = tag;
+          if (eager) heard_forward(i, tag);
           if (complete || eager) ready_.mark(s, i);
         });
     return;
@@ -171,6 +175,15 @@ void il_population<Real>::deliver(std::uint32_t port, std::span<const event> eve
   throw internal_error("il_population: unknown port");
 }
 
+// Eager bookkeeping of a forward message to neuron i: the newest step heard, and the
+// feed-forward messages (step 0) of its current sample, counted apart from the gates
+// because a parent's step-1 value may overtake another parent's step-0 value.
+template <class Real>
+void il_population<Real>::heard_forward(index_t i, tag_t tag) {
+  if (newer_tag(tag, seen_fwd_[i])) seen_fwd_[i] = tag;
+  if (tag_iteration(tag) == 0 && tag_sample(tag) + 1 == sample_[i]) ++ff_in_[i];
+}
+
 template <class Real>
 void il_population<Real>::react(shard_context& ctx) {
   ready_.drain(ctx, [&](index_t i) { process(i, ctx); });
@@ -180,11 +193,15 @@ template <class Real>
 bool il_population<Real>::forward_ready(index_t i, unsigned s, std::uint32_t t) const {
   const std::uint64_t smp = sample_[i] - 1;
   if (w_.mode == mode_kind::eager) {
-    // Step 0 needs any parent's message of the sample; later steps a message of
-    // step >= t from a relaxing parent (the clamped input never changes).
+    // Step 0 is the feed-forward initialization (C1 of spec pc-family.md §3): it waits
+    // for the whole feed-forward input, so that no value node starts from a half
+    // arrived sample mixed with the previous one (with IL's small gamma_top it would
+    // barely move away). The relaxation is what runs eagerly: a later step needs
+    // one message of step >= t from a relaxing parent (the clamped input never changes).
+    if (t == 0) return ff_in_[i] == ff_expected_[i];
     bool relaxing_parent = false;
     for (std::size_t k = 0; k < in_.size(); ++k) relaxing_parent |= !in_from_input_[k];
-    const tag_t need = make_tag(smp, t == 0 || !relaxing_parent ? 0 : t);
+    const tag_t need = make_tag(smp, relaxing_parent ? t : 0);
     return seen_fwd_[i] != no_tag && tag_sample(seen_fwd_[i]) == smp && seen_fwd_[i] >= need;
   }
   for (std::size_t k = 0; k < in_.size(); ++k) {
@@ -211,7 +228,9 @@ bool il_population<Real>::lateral_ready(index_t i, unsigned s, std::uint32_t t) 
   if (target == no_tag || tag_sample(target) != smp) return false;
   if (!w_.lateral_fan) return true;
   const tag_t tag = make_tag(smp, t);
-  if (w_.mode == mode_kind::eager) return seen_lat_[s] != no_tag && seen_lat_[s] >= tag;
+  // Eager: the first target comes from the complete feed-forward prediction (step 0);
+  // later steps take the siblings' newest logits.
+  if (w_.mode == mode_kind::eager && t > 0) return seen_lat_[s] != no_tag && seen_lat_[s] >= tag;
   return out_.lateral_complete(s, i, tag);
 }
 

@@ -30,9 +30,11 @@
 // (§2.8). Its error is 1/2 (x_L - p) for IL softmax-CE (the code's 1/2), x_L - p
 // otherwise.
 //
-// eager mode (R4): a neuron takes step t as soon as any message of the current
-// sample with iteration >= t has arrived on the inputs the step needs, using the
-// newest values it holds. Values are stored as they come; errors travel as the
+// eager mode (R4): the feed-forward initialization (step 0) waits for the whole
+// feed-forward input, as in dataflow; then the relaxation runs asynchronously: a
+// neuron takes step t >= 1 as soon as any message of the current sample with
+// iteration >= t has arrived on the inputs the step needs, using the newest values
+// it holds. Values are stored as they come; errors travel as the
 // change since the sender's previous error of the sample and g is reset only when a
 // sample starts, so g is always the sum of every child's newest error. (Summing the
 // errors that arrived since the last step, as dataflow may, would count a fast
@@ -85,6 +87,7 @@ class il_population final : public learning_population<Real> {
   void relax(index_t i, shard_context& ctx);
   void learn(index_t i, Real delta, shard_context& ctx);
   void send_down(index_t i, tag_t tag, Real down, shard_context& ctx);
+  void heard_forward(index_t i, tag_t tag);
   void apply(index_t i);
   Real target_of(index_t i, unsigned shard) const;
   [[noreturn]] void diverged(index_t i, const char* what, double v) const;
@@ -108,6 +111,7 @@ class il_population final : public learning_population<Real> {
   std::vector<std::uint32_t> accumulated_;
   std::vector<tag_t> seen_fwd_, seen_err_;   // eager: newest tag seen per neuron
   std::vector<Real> sent_down_;              // eager: the error the last message brought the parents to
+  std::vector<std::uint32_t> ff_in_, ff_expected_;   // eager: feed-forward (step 0) messages in / due
   std::vector<double> loss_, energy_;
   // Per shard.
   std::vector<std::uint64_t> shard_sample_;

@@ -354,10 +354,12 @@ TEST_CASE("eager IL and IL-prox with random delays relax asynchronously, differ 
     spec.learning.il.alpha = 1.0;
     const auto r = test::eager_and_dataflow(spec, 2000);
     CHECK(r.w_eager != r.w_flow);
-    CHECK(r.flow > r.before + 0.25);
-    // Asynchronous relaxation learns less well (IL-prox's target and normalizer read
-    // values of mixed steps), but clearly above where it started (chance is 1/3).
-    CHECK(r.eager > r.before + 0.15);
+    CHECK(r.flow > r.before + 0.25);   // the task is learnable (chance is 1/3)
+    // The eager relaxation learns it nearly as well: 0.88 and 0.91 against 0.88 and
+    // 0.91. (When step 0 fired on the first parent's message, value nodes started
+    // from a half-arrived sample mixed with the previous one: 0.77 and 0.60, and
+    // IL-prox diverged on Fashion-MNIST with random delays.)
+    CHECK(r.eager > r.flow - 0.1);
     MESSAGE(rule << ": accuracy before " << r.before << ", dataflow " << r.flow << ", eager " << r.eager);
   }
 }
