@@ -91,6 +91,10 @@ dyad_population<Real>::dyad_population(const population_wiring<Real>& w)
   loss_.assign(n, 0.0);
   seen_fwd_.assign(n, no_tag);
   seen_err_.assign(n, no_tag);
+  ff_in_.assign(n, 0);
+  ff_expected_.assign(n, 0);
+  for (const auto* l : w_.in)
+    for (index_t i = 0; i < n; ++i) ff_expected_[i] += l->fan.expected_of(i);
   sent_delta_.assign(n, Real(0));
   seen_lat_.assign(w_.shards, no_tag);
   shard_sample_.assign(w_.shards, ~std::uint64_t{0});
@@ -128,6 +132,7 @@ void dyad_population<Real>::start_sample(index_t lo, index_t hi, std::uint64_t s
     g_[i] = Real(0);
     g_tag_[i] = no_tag;
     sent_delta_[i] = Real(0);
+    ff_in_[i] = 0;
   }
 }
 
@@ -148,17 +153,26 @@ void dyad_population<Real>::deliver(std::uint32_t port, std::span<const event> e
       for (index_t i = lo; i < hi; ++i)
         if (tag_newer(tag, seen[i])) seen[i] = tag;
   };
+  // Eager: the forward-pass messages (round 0) of each dyad's current sample, counted
+  // apart from the gates, which a parent's round-1 value may move on.
+  auto count_forward = [&](index_t lo, index_t hi, tag_t tag) {
+    if (eager_ && tag_iteration(tag) == 0)
+      for (index_t i = lo; i < hi; ++i)
+        if (sample_[i] == tag_sample(tag)) ++ff_in_[i];
+  };
   if (port < in_.size()) {
     in_[port].deliver(
         events, ctx,
         [&](tag_t tag, bool complete) {
           open(ctx.lo, ctx.hi, tag);
           heard(seen_fwd_, ctx.lo, ctx.hi, tag);
+          count_forward(ctx.lo, ctx.hi, tag);
           if (complete || eager_) ready_.mark_all(s);
         },
         [&](index_t i, tag_t tag, bool complete) {
           open(i, i + 1, tag);
           heard(seen_fwd_, i, i + 1, tag);
+          count_forward(i, i + 1, tag);
           if (complete || eager_) ready_.mark(s, i);
         });
     return;
@@ -217,8 +231,11 @@ void dyad_population<Real>::react(shard_context& ctx) {
 template <class Real>
 bool dyad_population<Real>::parents_ready(index_t i, unsigned s, std::uint32_t round) const {
   if (eager_) {
-    // Round 0 needs any parent's message of the sample; later rounds one of round
-    // >= r from a parent that changes within the sample (the clamp does not).
+    // Round 0 is the forward pass, the authors' initialization: it waits for the whole
+    // feed-forward input (else it would mix the sample with the previous one, and with
+    // rounds 1 every later step would read that). Later rounds need one message of
+    // round >= r from a parent that changes within the sample (the clamp does not).
+    if (round == 0) return ff_in_[i] == ff_expected_[i];
     const tag_t need = tag(i, static_a_ ? 0 : round);
     return seen_fwd_[i] != no_tag && tag_sample(seen_fwd_[i]) == sample_[i] && seen_fwd_[i] >= need;
   }
@@ -241,7 +258,8 @@ bool dyad_population<Real>::children_ready(index_t i, unsigned s, std::uint32_t 
 template <class Real>
 bool dyad_population<Real>::nudge_ready(index_t i, unsigned s, std::uint32_t round) const {
   if (out_.target().tag(s) != tag(i, 0)) return false;
-  if (eager_) return !w_.lateral_fan || (seen_lat_[s] != no_tag && seen_lat_[s] >= tag(i, round));
+  // Eager: the round-0 nudge reads every sibling's forward-pass a; later rounds the newest.
+  if (eager_ && round > 0) return !w_.lateral_fan || (seen_lat_[s] != no_tag && seen_lat_[s] >= tag(i, round));
   return out_.lateral_complete(s, i, tag(i, round));
 }
 
@@ -299,9 +317,9 @@ template <class Real>
 void dyad_population<Real>::up(index_t i, shard_context& ctx) {
   const std::uint32_t r = ups_[i];
   const unsigned s = ctx.shard;
-  // With only the clamp as parent, a is fixed for the sample once round 0 has it all;
-  // in eager mode round 0 may have fired on the first of the clamp's delay classes.
-  if (r == 0 || !static_a_ || eager_) {
+  // With only the clamp as parent, a is fixed for the sample once round 0 has it all
+  // (eager mode too: round 0 waits for the whole forward pass).
+  if (r == 0 || !static_a_) {
     Real a = b_[i];
     for (auto& in : in_) {
       a += in.potential(i, in.pre_values(i, s));

@@ -32,9 +32,11 @@
 // Round 0 is the plain forward pass for every variant (s+ = s- = f(a), the
 // authors' forward initialisation), damped included.
 //
-// eager mode (DESIGN R4): the same steps in the same order, but each fires as soon as
-// one message it waits for has arrived (a parent's s_bar of round >= r, a child's
-// Delta of round >= r, a sibling's a of round >= r), reading the newest values held.
+// eager mode (DESIGN R4): the same steps in the same order. Round 0's up step (the
+// forward pass) and nudge wait for the whole forward pass, as in dataflow; every
+// later step fires as soon as one message it waits for has arrived (a parent's s_bar
+// of round >= r, a child's Delta of round >= r, a sibling's a of round >= r), reading
+// the newest values held.
 // So that "newest" means the newest of *every* child and not only of those heard in
 // the current round, a dyad sends its Delta as the change since its last Delta of
 // the sample: g then always holds sum_c W_c^T Delta_c(newest), and is reset only when
@@ -230,6 +232,7 @@ class dyad_population final : public learning_population<Real> {
   std::vector<double> loss_;
   std::vector<tag_t> seen_fwd_, seen_err_;   // eager: the newest tag heard, per dyad
   std::vector<Real> sent_delta_;             // eager: the Delta the last error message brought to
+  std::vector<std::uint32_t> ff_in_, ff_expected_;   // eager: forward-pass (round 0) messages in / due
 
   // Per shard.
   std::vector<std::uint64_t> shard_sample_;

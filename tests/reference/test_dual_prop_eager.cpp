@@ -1,6 +1,7 @@
-// Dual propagation in eager mode (DESIGN R4; dual_prop.hpp): each dyad step fires on
-// the first message it waits for and reads the newest values held, and a dyad's
-// Delta travels as the change since its previous one. Oracles:
+// Dual propagation in eager mode (DESIGN R4; dual_prop.hpp): after the whole forward
+// pass (round 0), each dyad step fires on the first message it waits for and reads
+// the newest values held, and a dyad's Delta travels as the change since its
+// previous one. Oracles:
 //  * equal delays: every message of a step arrives in one tick, so eager must
 //    reproduce dataflow (which equals the synchronous form, test_dual_prop.cpp):
 //    bitwise for one round (one Delta per sample, sent whole), and to 1e-12
@@ -72,9 +73,9 @@ TEST_CASE("eager DP with random delays fires on partial input, differs from data
     CHECK(r.w_eager != r.w_flow);          // asynchrony is visible in the weights
     CHECK(r.flow > r.before + 0.25);       // the task is learnable (chance is 1/3)
     CHECK(r.eager > r.before + 0.25);      // and the eager dyads learn it too,
-    // nearly as well: every round re-reads the newest values, so what round 0 read
-    // from a half-arrived sample is corrected later (0.83 and 0.78 against 0.83 for
-    // dataflow; reading the clamp only at round 0, an earlier defect, gave 0.62).
+    // nearly as well: 0.83 and 0.83 against 0.83 for dataflow. (When round 0 fired
+    // on the first parent's message, the first layer kept a half-arrived clamp for
+    // the whole sample: 0.62.)
     CHECK(r.eager > r.flow - 0.1);
     MESSAGE("DP variant " << int(v) << ", alpha " << alpha << ": accuracy before " << r.before << ", dataflow "
                           << r.flow << ", eager " << r.eager);
