@@ -240,10 +240,8 @@ TEST_CASE("model_loader: validate_model re-derives file positions for a loaded m
 
 TEST_CASE("model_loader: $FASHION_MNIST paths validate against the Debian package's gzip files") {
   const fs::path dir = "/usr/share/datasets/fashion-mnist";
-  if (!fs::exists(dir / "train-images-idx3-ubyte.gz")) {
-    MESSAGE("dataset-fashion-mnist is not installed; skipping");
-    return;
-  }
+  REQUIRE_MESSAGE(fs::exists(dir / "train-images-idx3-ubyte.gz"),
+                  "dataset-fashion-mnist is missing: run tools/setup-deps.sh");
   temp_dir tmp;
   const std::string text = R"(schema_version: 1
 populations { name: "in" role: INPUT size: 784 }
