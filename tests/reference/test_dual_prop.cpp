@@ -302,10 +302,8 @@ TEST_CASE("dual_prop: undamped DP that explodes stops with a numeric_error namin
 // -(1/beta) Delta s_bar^T averaged over the batch against the BP gradient, per layer.
 TEST_CASE("dual_prop U4: per-layer cosine to the backprop gradient at small beta >= 0.9999") {
   const std::filesystem::path dir = "/usr/share/datasets/fashion-mnist";
-  if (!std::filesystem::exists(dir / "train-images-idx3-ubyte.gz")) {
-    MESSAGE("Fashion-MNIST not installed (dataset-fashion-mnist): U4 skipped");
-    return;
-  }
+  REQUIRE_MESSAGE(std::filesystem::exists(dir / "train-images-idx3-ubyte.gz"),
+                  "dataset-fashion-mnist is missing: run tools/setup-deps.sh");
   const dataset d = io::load_idx(dir / "train-images-idx3-ubyte.gz", dir / "train-labels-idx1-ubyte.gz", 1.0 / 255, 50);
   network_spec s;
   const index_t sizes[4] = {784, 512, 512, 10};
