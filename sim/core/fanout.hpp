@@ -34,13 +34,13 @@ struct fanout {
     auto b = std::lower_bound(a, last, hi);
     return {std::uint64_t(a - target.begin()), std::uint64_t(b - target.begin())};
   }
-  // Dense links with several delay classes in dataflow mode (set by the engine's
-  // builder): a neuron's inputs arrive over several ticks, but its result does not
-  // depend on the tick it reacts at, so the shard counts every event of the step
-  // (n_sources x classes: each emission goes out once per class) and its neurons
-  // react together, at most the longest class delay after their own last input; the
-  // per-synapse arrival count is saved. Eager mode, where the tick matters, counts
-  // per target.
+  // Links that are not all_targets, in dataflow mode (set by the engine's builder):
+  // random delays or sparse rows (convolutions) make a neuron's inputs a subset of the
+  // step's events, but its result does not depend on the tick it reacts at, so the
+  // shard counts every event of the step (n_sources x classes: every source emits
+  // once per step, once per class) and its neurons react together, at most the
+  // longest delay after their own last input; the per-synapse arrival count is saved.
+  // Eager mode, where the tick matters, counts per target.
   bool shard_counted = false;
   std::uint32_t expected_of(index_t i) const { return all_targets ? n_sources : expected[i]; }
   bool counted_per_shard() const { return all_targets || shard_counted; }

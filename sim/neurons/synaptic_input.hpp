@@ -37,8 +37,8 @@ class forward_input {
         throw std::length_error("projection '" + s.name + "': delay classes x pre-neurons exceed 2^32 slots");
       slot_.resize(s.size());
       for (std::uint64_t k = 0; k < s.size(); ++k)
-        slot_[k] = static_cast<std::uint32_t>(std::uint64_t(link.classes == 1 ? 0 : link.klass[k]) * s.n_pre +
-                                              s.pre_of(k));
+        slot_[k] = static_cast<std::uint32_t>(
+            std::uint64_t(link.classes == 1 || link.fan.shard_counted ? 0 : link.klass[k]) * s.n_pre + s.pre_of(k));
     }
   }
   const forward_link<Real>& link() const { return *link_; }
@@ -101,7 +101,8 @@ class error_input {
   void init(feedback_link<Real>& link, unsigned shards) {
     link_ = &link;
     gate_.init(link.fan, shards);
-    if (link.fan.shard_counted) added_.assign(shards, std::vector<tag_t>(link.fan.n_sources, no_tag));
+    if (link.fan.shard_counted)
+      added_.assign(shards, std::vector<tag_t>(link.fan.n_sources, no_tag));
   }
   fan_in_gate& gate() { return gate_; }
 
@@ -112,12 +113,24 @@ class error_input {
     const auto& s = *link_->syn;
     for (const event& e : events) {
       const Real v = static_cast<Real>(e.value);
-      if (gate_.shared()) {
+      if (link_->fan.all_targets || (gate_.shared() && s.dense)) {   // whole rows
         begin(ctx.lo, ctx.hi, e.tag);   // the error may be the first message of a new step (eager)
         if (v != Real(0) && first_of_emission(ctx.shard, e)) {
           const auto rb = s.row_begin(e.source);
           kernels::axpy(v, s.w.data() + rb + ctx.lo, g + ctx.lo, ctx.hi - ctx.lo);
           ctx.stats.synaptic_ops += ctx.hi - ctx.lo;
+        }
+        on_shard(e.tag, gate_.arrive_shard(ctx.shard, e));
+      } else if (gate_.shared()) {
+        // Sparse rows counted per shard (dataflow): this class's synapses, one scatter.
+        begin(ctx.lo, ctx.hi, e.tag);
+        if (v != Real(0)) {
+          auto [a, z] = link_->fan.slice(e.source, e.klass, ctx.lo, ctx.hi);
+          const index_t* target = link_->fan.target.data();
+          const std::uint64_t* synapse = link_->fan.synapse.data();
+          const Real* w = s.w.data();
+          for (auto k = a; k < z; ++k) g[target[k]] += v * w[synapse[k]];
+          ctx.stats.synaptic_ops += z - a;
         }
         on_shard(e.tag, gate_.arrive_shard(ctx.shard, e));
       } else {

@@ -256,16 +256,16 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
   for (std::size_t k = 0; k < spec.projections.size(); ++k) {
     const auto& p = spec.projections[k];
     const std::uint32_t pre0 = gb.first_vertex(pop_of(p.pre)), post0 = gb.first_vertex(pop_of(p.post));
-    // Dense links with random delays are counted per shard in dataflow (fanout.hpp).
-    const bool per_shard = mode == mode_kind::dataflow && p.syn.dense;
+    // In dataflow every link is counted per shard (fanout.hpp).
+    const bool per_shard = mode == mode_kind::dataflow;
     fanout& f = fwd_links_[k]->fan;
     f = make_fanout(graph_, fwd_port[k], pre0, p.syn.n_pre, post0, p.syn.n_post, fwd_links_[k]->classes);
-    f.shard_counted = per_shard && f.classes > 1;
+    f.shard_counted = per_shard && !f.all_targets;
     if (p.feedback != feedback_kind::none) {
       fanout& b = back_links_[bl++]->fan;
       b = make_fanout(graph_, back_port[k], post0, p.syn.n_post, pre0, p.syn.n_pre,
                       static_cast<std::uint32_t>(p.backward.class_delay.size()));
-      b.shard_counted = per_shard && b.classes > 1;
+      b.shard_counted = per_shard && !b.all_targets;
     }
   }
   if (lateral_port != ~port_t{0}) {
