@@ -115,7 +115,7 @@ TEST_CASE("a dense projection with two delay classes, counted per shard, complet
     for (std::uint32_t t = 2; t < 5; ++t) gb.add_edge(s, t, {0, s == 0 && t == 3 ? 1u : 0u, 0});
   fanout f = make_fanout(gb.build(), 0, 0, 2, 2, 3, 2);
   CHECK_FALSE(f.all_targets);
-  f.shard_counted = true;   // what the network builder sets for a dense link in dataflow mode
+  f.shard_counted = true;   // what the network builder sets for every such link in dataflow mode
   CHECK(f.shard_expected() == 4);   // each of the 2 emissions goes out once per class
   fan_in_gate gate;
   gate.init(f, 1);
