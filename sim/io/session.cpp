@@ -2,6 +2,7 @@
 
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -17,18 +18,26 @@
 #include "sim/io/network_builder.hpp"
 #include "sim/io/teacher.hpp"
 #include "sim/io/trace_writer.hpp"
+#include "sim/io/version.hpp"
 #include "sim/rules/event_network.hpp"
 #include "sim/rules/registry.hpp"
-
-#ifndef PHASELESS_VERSION
-#define PHASELESS_VERSION "unknown"
-#endif
 
 namespace phaseless::io {
 
 using namespace phaseless::core;
 namespace pb = phaseless::v1;
 using clock_type = std::chrono::steady_clock;
+
+// Time left at the rate so far (wall time incl. evaluations), as "42s", "3m05s" or "1h02m".
+static std::string eta_text(std::uint64_t left, std::uint64_t done, double elapsed_s) {
+  if (done == 0 || elapsed_s <= 0) return "?";
+  const auto t = static_cast<unsigned long long>(elapsed_s * double(left) / double(done) + 0.5);
+  char buf[32];
+  if (t < 60) std::snprintf(buf, sizeof buf, "%llus", t);
+  else if (t < 3600) std::snprintf(buf, sizeof buf, "%llum%02llus", t / 60, t % 60);
+  else std::snprintf(buf, sizeof buf, "%lluh%02llum", t / 3600, t / 60 % 60);
+  return buf;
+}
 
 std::vector<std::uint64_t> sample_order(const pb::Model& m, std::uint64_t train_rows) {
   std::vector<std::uint64_t> order;
@@ -233,7 +242,8 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
     pv.effective_model = eff;
     for (const auto& o : lm.overrides) pv.overrides += o + "\n";
     pv.command_line = opt.command_line;
-    pv.software_version = PHASELESS_VERSION;
+    pv.software_version = software_version();
+    pv.git_commit = git_commit();
     pv.seed = m.seed();
     pv.threads = threads;
     pv.sample_order = order;
@@ -289,8 +299,12 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
 
   const std::uint64_t total = order.size();
   const std::uint64_t eval_every = m.schedule().eval_every() ? m.schedule().eval_every() : train.rows;
-  const std::uint64_t snap_every = m.record().snapshot_every() ? m.record().snapshot_every() : eval_every;
-  const std::uint64_t rep_every = m.record().sample_every() ? m.record().sample_every() : eval_every;
+  // Unset record intervals: about 10 snapshots and 20 activity frames per run (at most one per
+  // evaluation), so that a short run shows activity too.
+  const std::uint64_t snap_every = m.record().snapshot_every() ? m.record().snapshot_every()
+                                                                : std::clamp<std::uint64_t>(total / 10, 1, eval_every);
+  const std::uint64_t rep_every = m.record().sample_every() ? m.record().sample_every()
+                                                             : std::clamp<std::uint64_t>(total / 20, 1, eval_every);
   const std::uint64_t flush_every = m.record().flush_every() ? m.record().flush_every() : 1000;
   const auto t0 = clock_type::now();
   double train_s = 0, loss_sum = 0, energy_sum = 0;
@@ -359,8 +373,9 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
       // (Right after an evaluation the training-loss window is empty: the line waits.)
       if (opt.progress && loss_n > 0 && std::chrono::duration<double>(clock_type::now() - last_print).count() > 2.0) {
         last_print = clock_type::now();
-        std::fprintf(stderr, "[%s] %llu/%llu samples  %.0f samples/s  train loss %.4f\n", tag,
-                     (unsigned long long)s, (unsigned long long)total, double(s) / train_s, loss_sum / double(loss_n));
+        std::fprintf(stderr, "[%s] %llu/%llu samples  %.0f samples/s  train loss %.4f  ETA %s\n", tag,
+                     (unsigned long long)s, (unsigned long long)total, double(s) / train_s, loss_sum / double(loss_n),
+                     eta_text(total - s, s, std::chrono::duration<double>(clock_type::now() - t0).count()).c_str());
       }
     }
   } catch (const numeric_error& e) {
