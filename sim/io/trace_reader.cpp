@@ -63,7 +63,10 @@ std::string join(const std::vector<std::string>& v) {
 
 // Opens `dataset` ("/metrics/samples" or "metrics/samples"), or explains what exists.
 h5::handle open_dataset(hid_t f, const fs::path& file, std::string& dataset) {
-  if (dataset.empty() || dataset[0] != '/') dataset.insert(0, "/");
+  if (dataset.empty() || dataset[0] != '/') {   // (not insert(0, "/"): g++ 12 warns falsely on it)
+    std::string rooted(1, '/');
+    dataset = rooted.append(dataset);
+  }
   const auto names = datasets_in(f, file);
   if (!std::binary_search(names.begin(), names.end(), dataset))
     throw core::user_error("trace " + quoted(file) + " has no dataset '" + dataset +
