@@ -83,7 +83,7 @@ def two_layer_sets(p, lam, seed, steps, linear=False):
             f"schedule.epochs={steps}", f"schedule.eval_every={N_TRAIN}",
             f"record.snapshot_every={N_TRAIN * 1000}"]
     if linear:   # F6: linear student on y = X theta, theta ~ N(0, I); code lr 1e-3 -> our 2e-3
-        sets += ["populations[h].activation=IDENTITY", "data.teacher.kind=LINEAR", "rule.zil.lr=0.002"]
+        sets += ["populations[h].activation=IDENTITY", "data.teacher.kind=LINEAR", "rule.zil.optimizer.lr=0.002"]
     return sets
 
 

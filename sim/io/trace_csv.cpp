@@ -12,7 +12,7 @@ namespace phaseless::io {
 namespace {
 
 namespace fs = std::filesystem;
-using namespace detail;
+using namespace trace_detail;
 
 std::string quoted(const fs::path& file) { return std::string("'").append(file.string()).append("'"); }
 

@@ -15,7 +15,7 @@
 #include "sim/io/trace_reader_detail.hpp"
 
 namespace phaseless::io {
-namespace detail {
+namespace trace_detail {
 
 namespace fs = std::filesystem;
 
@@ -186,8 +186,8 @@ std::string number_text(double x) {
   return buf;
 }
 
-}  // namespace detail
-using namespace detail;
+}  // namespace trace_detail
+using namespace trace_detail;
 
 void print_trace_summary(const std::filesystem::path& file, std::ostream& out) {
   h5::handle f = open_trace(file);

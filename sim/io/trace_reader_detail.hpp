@@ -9,7 +9,7 @@
 
 #include "sim/io/h5_util.hpp"
 
-namespace phaseless::io::detail {
+namespace phaseless::io::trace_detail {
 
 // A numeric dataset in the widest native type of its class, so that the CSV export can
 // print integers as integers and floats with the digits their width needs.
@@ -26,4 +26,4 @@ numeric read_numeric(hid_t f, const std::filesystem::path& file, std::string dat
 // Appends element i: integers exactly, f32 with 9 and f64 with 17 significant digits.
 void append_value(std::string& s, const values& v, std::size_t i);
 
-}  // namespace phaseless::io::detail
+}  // namespace phaseless::io::trace_detail
