@@ -14,9 +14,8 @@
 #include "sim/baseline/backprop.hpp"
 #include "sim/core/errors.hpp"
 #include "sim/core/rng.hpp"
-#include "sim/io/idx.hpp"
+#include "sim/io/data_source.hpp"
 #include "sim/io/network_builder.hpp"
-#include "sim/io/teacher.hpp"
 #include "sim/io/trace_writer.hpp"
 #include "sim/io/version.hpp"
 #include "sim/rules/event_network.hpp"
@@ -171,19 +170,8 @@ std::vector<double> shared_values(const network_spec& spec, const std::vector<sy
 template <class Real>
 run_result run_typed(const loaded_model& lm, const run_options& opt) {
   const pb::Model& m = lm.model;
-  const auto& idx = m.data().idx();
-  const bool synthetic = m.data().has_teacher();
-  const dataset train = synthetic ? make_teacher_data(m.data().teacher(), m.seed(), false)
-                                  : load_idx(resolve_data_path(lm, idx.train_images()),
-                                             resolve_data_path(lm, idx.train_labels()), m.data().pixel_scale(),
-                                             m.data().train_subset());
-  const dataset test = synthetic ? make_teacher_data(m.data().teacher(), m.seed(), true)
-                                 : load_idx(resolve_data_path(lm, idx.test_images()),
-                                            resolve_data_path(lm, idx.test_labels()), m.data().pixel_scale(),
-                                            m.data().test_subset());
-  for (dataset* d : {const_cast<dataset*>(&train), const_cast<dataset*>(&test)})
-    if (m.data().pixel_offset() != 0)
-      for (float& x : d->x) x += static_cast<float>(m.data().pixel_offset());
+  const dataset train = load_split(lm, false);
+  const dataset test = load_split(lm, true);
   const network_spec spec = build_network_spec(m);
   const auto& out_pop = spec.populations[spec.output];
   if (spec.learning.loss == loss_kind::softmax_ce && out_pop.size < train.classes)
