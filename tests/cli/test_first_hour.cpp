@@ -12,6 +12,7 @@
 #include <string>
 
 #include "sim/io/trace_reader.hpp"
+#include "tests/support/data_files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -121,4 +122,15 @@ TEST_CASE("inspect --csv --out on a full disk: exit 4 naming the file, no partia
   std::ifstream whole(ok);
   std::getline(whole, first);
   CHECK(first.rfind("samples,", 0) == 0);
+}
+
+TEST_CASE("the CIFAR-10 model runs end to end on generated batches, event engine equal to the baseline") {
+  const auto dir = tmp("cifar-10-batches-bin");
+  phaseless::test::data::write_cifar10(dir, 2);
+  const auto r = sh(cli() + " compare " + src("models/cifar10_cnn.textproto") + " -q --report " +
+                    tmp("cifar.txt").string() + " --set data.cifar10.dir=" + dir.string());
+  CHECK(r.status == 0);
+  INFO(r.out);
+  CHECK(has(r.out, "final test accuracy: event"));
+  CHECK(has(r.out, "difference 0.00 points"));
 }
