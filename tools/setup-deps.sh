@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Phaseless needs, only those that are missing.
-#   tools/setup-deps.sh            build, run, test and plot (matplotlib for tools/plot_trace.py)
+#   tools/setup-deps.sh            build, run, test (doctest, pytest) and plot (matplotlib)
 #   tools/setup-deps.sh --extras   also PyTorch and OpenBLAS (benchmarks, PyTorch references)
 set -euo pipefail
 packages=(g++ cmake make pkg-config libboost-dev libboost-program-options-dev libprotobuf-dev protobuf-compiler
           libhdf5-dev hdf5-tools doctest-dev zlib1g-dev dataset-fashion-mnist python3 python3-h5py python3-numpy
-          python3-matplotlib)
+          python3-matplotlib python3-pytest)
 if [[ "${1:-}" == "--extras" ]]; then
   packages+=(python3-torch libopenblas0)
 fi
