@@ -141,7 +141,7 @@ def range_of(f):
 
 
 def unit_of(f):
-    c = f["comment"].lower()
+    c = f["comment"].lower()[:50]   # the unit is stated up front, not in a later aside
     for u in UNITS:
         if re.search(rf"\b{u}\b", c) and f["type"] in ("uint32", "uint64", "int32", "int64"):
             return u

@@ -166,8 +166,8 @@ def panels_for(traces):
             ("wcos", "cos(W, Bᵀ) per projection", has(lambda t: t["align"])),
             ("angle", "angle(Bᵀδ, Wᵀδ) (degrees)", has(lambda t: t["align"])),
             ("dyads", "mean s⁺ (solid), s⁻ (dashed)", has(lambda t: el(t, "s_plus"))),
-            ("delta", "mean |Δ| = |s⁺ − s⁻| per layer", has(lambda t: el(t, "delta"))),
-            ("eps", "mean |ε| per layer", has(lambda t: el(t, "eps"))),
+            ("delta", "mean |Δ| per layer (one sample a frame)", has(lambda t: el(t, "delta"))),
+            ("eps", "mean |ε| per layer (one sample a frame)", has(lambda t: el(t, "eps"))),
             ("wnorm", "‖W‖ (Frobenius)", has(lambda t: t["norms"])),
             ("unorm", "‖ΔW‖ per sample", has(lambda t: any(len(n[3]) for n in t["norms"].values())))]
     return [(pid, label) for pid, label, on in spec if on]
