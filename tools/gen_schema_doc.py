@@ -111,7 +111,7 @@ def anchor(name):
     return name.lower().replace(".", "")
 
 
-def default_of(f, enums, messages):
+def default_of(f, enums, messages, owner=None):
     c = f["comment"]
     m = re.search(r"(?:^|[;(,.] ?|\b)(?:0|unset|unspecified|empty)\s*(?:->|:)\s*[^;]+", c)
     if m:
@@ -124,6 +124,8 @@ def default_of(f, enums, messages):
         return SCALARS[t]
     if t in enums:
         return f"`{enums[t]}`"
+    if owner and f"{owner}.{t}" in enums:
+        return f"`{enums[owner + '.' + t]}`"
     return "unset"
 
 
@@ -181,15 +183,16 @@ def render(root):
             out += ["| field | type | default | range | unit | description |", "|---|---|---|---|---|---|"]
             for f in b.items:
                 t = f["type"]
-                short = t.split(".")[-1]
-                tt = f"[{t}](#{anchor(t if t in names else short)})" if (t in names or short in names) else f"`{t}`"
+                nested = f"{b.full}.{t}"   # a type declared inside this message wins
+                target = nested if nested in names else t if t in names else None
+                tt = f"[{t}](#{anchor(target)})" if target else f"`{t}`"
                 if f["label"] in ("repeated", "optional"):
                     tt = f"{f['label']} {tt}"
                 if f["label"] == "reserved":
                     out.append(f"| reserved {f['name']} | | | | | {cell(f['comment'])} |")
                     continue
                 one = f" (one of `{f['oneof']}`)" if f["oneof"] else ""
-                out.append(f"| `{f['name']}` | {tt}{one} | {cell(default_of(f, enums, names))} | "
+                out.append(f"| `{f['name']}` | {tt}{one} | {cell(default_of(f, enums, names, b.full))} | "
                            f"{cell(range_of(f))} | {unit_of(f)} | {cell(f['comment'])} |")
         else:
             out.append("No fields: its presence is the setting.")
