@@ -64,7 +64,18 @@ int cmd_inspect(int argc, char** argv) {
     io::print_trace_summary(trace, std::cout);
     return exit_ok;
   }
-  const auto skipped = out.empty() ? io::export_csv(trace, csv, std::cout) : export_to_file(trace, csv, out);
+  std::vector<std::string> skipped;
+  if (!out.empty()) {
+    skipped = export_to_file(trace, csv, out);
+  } else {
+    try {
+      skipped = io::export_csv(trace, csv, std::cout);
+      std::cout.flush();
+      if (!std::cout) throw core::io_error("");
+    } catch (const core::io_error&) {
+      throw core::io_error("writing the CSV of " + csv + " to standard output failed (disk full, or a closed pipe?)");
+    }
+  }
   for (const auto& s : skipped) std::cerr << "phaseless inspect: note: left out " << s << "\n";
   return exit_ok;
 }
