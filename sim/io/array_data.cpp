@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <array>
 
+#include <unistd.h>
+
 #include "sim/core/errors.hpp"
 
 namespace phaseless::io {
@@ -34,6 +36,20 @@ std::string array_ref::where() const {
 namespace {
 bool is_float(elem_type t) { return t == elem_type::f32 || t == elem_type::f64; }
 }  // namespace
+
+std::uint64_t checked_elements(const array_ref& a, const std::vector<std::uint64_t>& shape, std::size_t bytes_each) {
+  std::uint64_t n = 1;
+  for (auto d : shape)
+    if (__builtin_mul_overflow(n, d, &n))
+      throw core::user_error(a.where() + ": shape " + shape_text(shape) + " has more elements than 2^64");
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  const std::uint64_t memory = pages > 0 && page > 0 ? std::uint64_t(pages) * std::uint64_t(page) : ~std::uint64_t{0};
+  std::uint64_t bytes = 0;
+  if (__builtin_mul_overflow(n, std::uint64_t(bytes_each), &bytes) || bytes > memory)
+    throw core::user_error(a.where() + ": shape " + shape_text(shape) + " needs more memory than this machine has (" +
+                           std::to_string(memory >> 20) + " MiB); allowed: a smaller array, or data.train_subset");
+  return n;
+}
 
 std::uint64_t check_pair(const array_ref& images, const array_info& ii, const array_ref& labels,
                          const array_info& li) {

@@ -40,6 +40,10 @@ array_info read_npy_info(const array_ref& a);
 // The same for an HDF5 dataset (numeric, rank >= 1).
 array_info read_hdf5_info(const array_ref& a);
 
+// The number of elements of `shape`; fails naming `a` when it overflows or when the array
+// (of elements of `bytes_each`) could not fit in this machine's memory.
+std::uint64_t checked_elements(const array_ref& a, const std::vector<std::uint64_t>& shape, std::size_t bytes_each);
+
 // Checks an image/label array pair (ranks, dtypes, equal counts) and returns its sample
 // count; the messages name the fields. Images: rank >= 2, uint8 or float; labels: rank 1,
 // integer.

@@ -54,6 +54,8 @@ array_info info_of(const array_ref& a, hid_t ds) {
   array_info info;
   info.type = type_of(a, ds);
   for (hsize_t d : h5::extent(ds, a.where())) info.shape.push_back(d);
+  // As loaded: floats (4 bytes) for float images, 8-byte labels; a lying extent fails here.
+  checked_elements(a, info.shape, 8);
   return info;
 }
 

@@ -92,9 +92,8 @@ array_info read_npy_info(const array_ref& a) {
     fail(a, "the array is in Fortran order; allowed: C order (save numpy.ascontiguousarray(x))");
   info.shape = parse_shape(a, dict_value(a, header, "shape"));
   info.data_offset = (major == 1 ? 10 : 12) + hlen;
-  std::uint64_t n = 1;
-  for (auto d : info.shape) n *= d;   // each d < 2^40 and rank is small in practice
-  const std::uint64_t want = info.data_offset + n * item_size(info.type);
+  const std::uint64_t n = checked_elements(a, info.shape, item_size(info.type));
+  const std::uint64_t want = info.data_offset + n * item_size(info.type);   // no overflow: checked above
   in.seekg(0, std::ios::end);
   const auto have = static_cast<std::uint64_t>(in.tellg());
   if (have < want)

@@ -225,3 +225,14 @@ TEST_CASE("cifar10: the binary batches, 3x32x32 channel-first, labels 0..9") {
   }
   CHECK(has(load_error(model_with(s.dir, block, 3072, shape)), "label 12 of record 5 is out of range; allowed: 0 to 9"));
 }
+
+TEST_CASE("npy: a header whose shape overflows or exceeds memory is refused before any allocation") {
+  scratch s;
+  write_npy_u8(s.dir);
+  const auto model = model_with(s.dir, npy_block);
+  std::vector<std::uint8_t> px(12, 1);
+  write_npy(s.dir / "x.npy", "|u1", {1u << 30, 1u << 30, 1u << 30}, px);   // 2^90 elements
+  CHECK(has(load_error(model), "has more elements than 2^64"));
+  write_npy(s.dir / "x.npy", "<f8", {1u << 30, 1u << 30}, px);              // 8 EiB
+  CHECK(has(load_error(model), "needs more memory than this machine has"));
+}
