@@ -62,6 +62,10 @@ struct raw_arrays {
 // float images as stored; labels checked to lie in 0..255.
 core::dataset to_dataset(raw_arrays&& r, double pixel_scale, double pixel_offset, const array_ref& labels);
 
+// The first `rows` labels of a checked label array (for `validate`: label range and classes).
+std::vector<std::int64_t> read_npy_labels(const array_ref& labels, const array_info& li, std::size_t rows);
+std::vector<std::int64_t> read_hdf5_labels(const array_ref& labels, const array_info& li, std::size_t rows);
+
 // Loads the first `limit` rows (0: all) of an image/label pair.
 raw_arrays load_npy_pair(const array_ref& images, const array_ref& labels, std::size_t limit);
 raw_arrays load_hdf5_pair(const array_ref& images, const array_ref& labels, std::size_t limit);

@@ -1,5 +1,7 @@
 #include "sim/io/data_source.hpp"
 
+#include <algorithm>
+
 #include "sim/core/errors.hpp"
 #include "sim/io/array_data.hpp"
 #include "sim/io/idx.hpp"
@@ -73,7 +75,8 @@ bool describe_array_split(const loaded_model& m, bool test, split_shape& out,
         add("data.cifar10.dir", "missing; allowed: the folder holding CIFAR-10's binary batches");
         return false;
       }
-      out = {cifar10_rows("data.cifar10.dir", resolve_data_path(m, d.cifar10().dir()), test), 3 * 32 * 32};
+      out.rows = cifar10_rows("data.cifar10.dir", resolve_data_path(m, d.cifar10().dir()), test);
+      out.cols = 3 * 32 * 32;
       return true;
     }
     const auto [images, labels] = array_refs(m, test);
@@ -82,6 +85,17 @@ bool describe_array_split(const loaded_model& m, bool test, split_shape& out,
     out.rows = check_pair(images, ii, labels, li);
     out.cols = 1;
     for (std::size_t i = 1; i < ii.shape.size(); ++i) out.cols *= ii.shape[i];
+    // Labels are small (one integer a sample): read them, so validate checks their range.
+    const std::uint64_t subset = test ? d.test_subset() : d.train_subset();
+    const std::size_t rows = subset > 0 && subset < out.rows ? subset : out.rows;
+    const auto values = d.has_npy() ? read_npy_labels(labels, li, rows) : read_hdf5_labels(labels, li, rows);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (values[i] < 0 || values[i] > 255)
+        throw core::user_error(labels.where() + ": label " + std::to_string(values[i]) + " at row " + std::to_string(i) +
+                               " is out of range; allowed: 0 to 255 (class ids)");
+      out.max_label = std::max(out.max_label, values[i]);
+    }
+    out.labels_field = labels.field;
     return true;
   } catch (const core::user_error& e) {
     const std::string msg = e.what();

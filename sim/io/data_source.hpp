@@ -18,6 +18,8 @@ core::dataset load_split(const loaded_model& m, bool test);
 struct split_shape {
   std::uint64_t rows = 0;
   std::uint64_t cols = 0;
+  std::int64_t max_label = -1;   // over the rows the run uses; -1: not read (cifar10: 0..9 by format)
+  std::string labels_field;      // the field that names the labels
 };
 bool describe_array_split(const loaded_model& m, bool test, split_shape& out,
                           const std::function<void(const std::string&, const std::string&)>& add);

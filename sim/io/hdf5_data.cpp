@@ -77,7 +77,25 @@ void read_rows(const array_ref& a, hid_t ds, const array_info& info, std::size_t
     fail(a, "read error: " + h5::error_text());
 }
 
+std::vector<std::int64_t> labels_of(const array_ref& labels, hid_t dl, const array_info& li, std::size_t rows) {
+  std::vector<std::int64_t> out;
+  if (li.type == elem_type::u64) {   // above 2^63 must not wrap to a small label
+    std::vector<std::uint64_t> u;
+    read_rows(labels, dl, li, rows, H5T_NATIVE_UINT64, u);
+    for (auto v : u) out.push_back(v > 255 ? 256 : std::int64_t(v));
+  } else {
+    read_rows(labels, dl, li, rows, H5T_NATIVE_INT64, out);
+  }
+  return out;
+}
+
 }  // namespace
+
+std::vector<std::int64_t> read_hdf5_labels(const array_ref& labels, const array_info& li, std::size_t rows) {
+  h5::handle f = open_file(labels);
+  h5::handle ds = open_dataset(labels, f.get());
+  return labels_of(labels, ds.get(), li, rows);
+}
 
 array_info read_hdf5_info(const array_ref& a) {
   h5::handle f = open_file(a);
@@ -99,13 +117,7 @@ raw_arrays load_hdf5_pair(const array_ref& images, const array_ref& labels, std:
   for (std::size_t i = 1; i < ii.shape.size(); ++i) r.cols *= ii.shape[i];
   if (ii.type == elem_type::u8) read_rows(images, di.get(), ii, r.rows, H5T_NATIVE_UINT8, r.bytes);
   else read_rows(images, di.get(), ii, r.rows, H5T_NATIVE_FLOAT, r.floats);
-  if (li.type == elem_type::u64) {   // above 2^63 must not wrap to a small label
-    std::vector<std::uint64_t> u;
-    read_rows(labels, dl.get(), li, r.rows, H5T_NATIVE_UINT64, u);
-    for (auto v : u) r.labels.push_back(v > 255 ? 256 : std::int64_t(v));
-  } else {
-    read_rows(labels, dl.get(), li, r.rows, H5T_NATIVE_INT64, r.labels);
-  }
+  r.labels = labels_of(labels, dl.get(), li, r.rows);
   return r;
 }
 

@@ -145,12 +145,25 @@ class data_checker {
         add(input_size_path_, "the INPUT population '" + input_->name() + "' has size " + std::to_string(input_->size()) +
                                   " but " + images + " holds " + std::to_string(sh.cols) +
                                   " values per sample; allowed: " + std::to_string(sh.cols));
+      check_label_classes(sh);
       const std::uint32_t subset = test ? d.test_subset() : d.train_subset();
       if (subset > sh.rows)
         add(std::string("data.") + (test ? "test_subset" : "train_subset"),
             std::to_string(subset) + " exceeds the " + std::to_string(sh.rows) + " samples of " + images +
                 "; allowed: 0 (all) to " + std::to_string(sh.rows));
     }
+  }
+
+  // With softmax cross-entropy every label must have an output neuron.
+  void check_label_classes(const split_shape& sh) {
+    if (sh.max_label < 0 || m_.model.rule().loss() == v1::MSE) return;
+    const auto& pops = m_.model.populations();
+    for (int k = 0; k < pops.size(); ++k)
+      if (pops[k].role() == v1::OUTPUT && std::int64_t(pops[k].size()) <= sh.max_label)
+        add("populations[" + std::to_string(k) + "].size",
+            "the OUTPUT population '" + pops[k].name() + "' has " + std::to_string(pops[k].size()) + " neurons but " +
+                sh.labels_field + " holds label " + std::to_string(sh.max_label) + "; allowed: at least " +
+                std::to_string(sh.max_label + 1));
   }
 
   // Synthetic teacher-student data: sizes must fit the network, and it is regression.

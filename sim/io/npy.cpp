@@ -134,6 +134,21 @@ void read_as(std::ifstream& in, elem_type t, std::size_t n, std::vector<Out>& ou
 
 }  // namespace
 
+std::vector<std::int64_t> read_npy_labels(const array_ref& labels, const array_info& li, std::size_t rows) {
+  std::vector<std::int64_t> out;
+  std::ifstream lab(labels.file, std::ios::binary);
+  lab.seekg(static_cast<std::streamoff>(li.data_offset));
+  if (li.type == elem_type::u64) {   // above 2^63 must not wrap to a small label
+    std::vector<std::uint64_t> u;
+    read_values(lab, rows, u);
+    for (auto v : u) out.push_back(v > 255 ? 256 : std::int64_t(v));
+  } else {
+    read_as(lab, li.type, rows, out);
+  }
+  if (!lab) fail(labels, "read error");
+  return out;
+}
+
 raw_arrays load_npy_pair(const array_ref& images, const array_ref& labels, std::size_t limit) {
   const array_info ii = read_npy_info(images), li = read_npy_info(labels);
   const std::uint64_t n = check_pair(images, ii, labels, li);
@@ -147,16 +162,7 @@ raw_arrays load_npy_pair(const array_ref& images, const array_ref& labels, std::
   if (ii.type == elem_type::u8) read_values(img, r.rows * r.cols, r.bytes);
   else read_as(img, ii.type, r.rows * r.cols, r.floats);
   if (!img) fail(images, "read error");
-  std::ifstream lab(labels.file, std::ios::binary);
-  lab.seekg(static_cast<std::streamoff>(li.data_offset));
-  if (li.type == elem_type::u64) {   // above 2^63 must not wrap to a small label
-    std::vector<std::uint64_t> u;
-    read_values(lab, r.rows, u);
-    for (auto v : u) r.labels.push_back(v > 255 ? 256 : std::int64_t(v));
-  } else {
-    read_as(lab, li.type, r.rows, r.labels);
-  }
-  if (!lab) fail(labels, "read error");
+  r.labels = read_npy_labels(labels, li, r.rows);
   return r;
 }
 

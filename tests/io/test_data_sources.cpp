@@ -129,6 +129,12 @@ TEST_CASE("npy: every mistake names the field and the file") {
   write_npy_u8(s.dir);
   std::ofstream(x) << "not numpy";
   CHECK(has(load_error(model), "data.npy.train_images: " + x.string() + ": not a NumPy .npy file"));
+  // validate reads the labels too: one the OUTPUT population cannot represent names both.
+  write_npy_u8(s.dir);
+  std::vector<std::int64_t> twelve(5, 12);
+  write_npy(s.dir / "ty.npy", "<i8", {5}, twelve);
+  CHECK(has(load_error(model), "populations[1].size: the OUTPUT population 'out' has 10 neurons but "
+                               "data.npy.test_labels holds label 12; allowed: at least 13"));
   // validate reads headers only: a wrong input size names the population and the field.
   write_npy_u8(s.dir);
   const std::string wrong = load_error(model_with(s.dir, npy_block, 10));
