@@ -287,8 +287,8 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
 
   const std::uint64_t total = order.size();
   const std::uint64_t eval_every = m.schedule().eval_every() ? m.schedule().eval_every() : train.rows;
-  // Unset record intervals: about 10 snapshots and 20 activity frames per run (at most one per
-  // evaluation), so that a short run shows activity too.
+  // Unset record intervals: about 10 snapshots and 20 activity frames per run (and at least one
+  // per evaluation interval), so that a short run shows activity too.
   const std::uint64_t snap_every = m.record().snapshot_every() ? m.record().snapshot_every()
                                                                 : std::clamp<std::uint64_t>(total / 10, 1, eval_every);
   const std::uint64_t rep_every = m.record().sample_every() ? m.record().sample_every()
@@ -323,13 +323,14 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
                           r.synaptic_ops, r.wall_time, r.extra});
       tw->flush();
     }
+    const std::string eta = s > 0 && s < total ? "  ETA " + eta_text(total - s, s, r.wall_time) : "";
     if (opt.progress && test.target_cols)
-      std::fprintf(stderr, "[%s] %llu/%llu samples  test NSE %.4g  test loss %.4g  train loss %.4g\n", tag,
-                   (unsigned long long)s, (unsigned long long)total, ev.nse, r.test_loss, r.train_loss);
+      std::fprintf(stderr, "[%s] %llu/%llu samples  test NSE %.4g  test loss %.4g  train loss %.4g%s\n", tag,
+                   (unsigned long long)s, (unsigned long long)total, ev.nse, r.test_loss, r.train_loss, eta.c_str());
     else if (opt.progress)
-      std::fprintf(stderr, "[%s] %llu/%llu samples  test accuracy %.2f%%  test loss %.4f  train loss %.4f\n", tag,
+      std::fprintf(stderr, "[%s] %llu/%llu samples  test accuracy %.2f%%  test loss %.4f  train loss %.4f%s\n", tag,
                    (unsigned long long)s, (unsigned long long)total, 100 * r.test_accuracy, r.test_loss,
-                   r.train_loss);
+                   r.train_loss, eta.c_str());
   };
 
   evaluate_now();

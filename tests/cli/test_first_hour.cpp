@@ -142,3 +142,11 @@ TEST_CASE("inspect --csv to a full standard output: exit 4 naming standard outpu
   CHECK(has(r.out, "standard output"));
   CHECK(!has(r.out, "internal error"));
 }
+
+TEST_CASE("progress lines show an ETA") {
+  const auto r = sh(cli() + " run " + src("models/first_model.textproto") + " --out " + tmp("eta.h5").string() +
+                    " --set schedule.max_samples=2000");
+  CHECK(r.status == 0);
+  CHECK(has(r.out, "[event] 1000/2000 samples"));
+  CHECK(has(r.out, "ETA "));
+}
