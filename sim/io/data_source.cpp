@@ -105,4 +105,39 @@ bool describe_array_split(const loaded_model& m, bool test, split_shape& out,
   }
 }
 
+std::string describe_data(const loaded_model& m) {
+  const v1::Data& d = m.model.data();
+  std::uint64_t rows[2] = {0, 0}, cols = 0;
+  std::string kind;
+  if (d.has_teacher()) {
+    const auto& t = d.teacher();
+    kind = "teacher";
+    rows[0] = t.train_samples();
+    rows[1] = t.test_samples() ? t.test_samples() : t.train_samples();
+    cols = t.inputs();
+  } else if (d.has_idx()) {
+    kind = "idx";
+    const auto& f = d.idx();
+    for (const bool test : {false, true}) {
+      const auto h = read_idx_header(resolve_data_path(m, test ? f.test_images() : f.train_images()));
+      rows[test] = h.dims.empty() ? 0 : h.dims[0];
+      cols = h.dims.size() == 3 ? std::uint64_t{h.dims[1]} * h.dims[2] : 0;
+    }
+  } else {
+    kind = d.has_npy() ? "npy" : d.has_hdf5() ? "hdf5" : "cifar10";
+    for (const bool test : {false, true}) {
+      split_shape sh;
+      if (!describe_array_split(m, test, sh, [](const std::string&, const std::string&) {})) return kind;
+      rows[test] = sh.rows;
+      cols = sh.cols;
+    }
+  }
+  for (const bool test : {false, true}) {
+    const std::uint64_t subset = test ? d.test_subset() : d.train_subset();
+    if (subset > 0 && subset < rows[test]) rows[test] = subset;
+  }
+  return kind + ": " + std::to_string(rows[0]) + " training and " + std::to_string(rows[1]) + " test samples of " +
+         std::to_string(cols) + " values" + (d.shuffle() ? ", reshuffled every epoch" : "");
+}
+
 }  // namespace phaseless::io

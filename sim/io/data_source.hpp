@@ -24,4 +24,8 @@ struct split_shape {
 bool describe_array_split(const loaded_model& m, bool test, split_shape& out,
                           const std::function<void(const std::string&, const std::string&)>& add);
 
+// One line for `phaseless validate`: the source and its sample counts, e.g.
+// "idx: 10000 training and 2000 test samples of 784 values (after subsets)".
+std::string describe_data(const loaded_model& m);
+
 }  // namespace phaseless::io

@@ -55,6 +55,7 @@ def test_the_model_shown_is_the_model_shipped():
 def test_first_model_runs_and_learns(workdir):
     out = run_block("first-model", workdir)
     assert ": OK" in out
+    assert "data idx: 10000 training and 2000 test samples of 784 values" in out
     acc = float(re.search(r"^test +accuracy ([\d.]+)%", out, re.M).group(1))
     assert 70 <= acc <= 90, out   # the README says "about 77 %"
     assert (workdir / "first.h5").is_file()
