@@ -1,0 +1,83 @@
+"""Trace on a run that is still writing, on a SIGKILLed run, and Ctrl-C from Python."""
+import os
+import signal
+import time
+
+import numpy as np
+
+from conftest import FMNIST_SMALL, cli, python_child
+
+# fmnist_small for 100 epochs (300 000 samples, half a minute or more): long enough to be
+# caught mid-run; metrics every 1000 samples, flush every 100.
+LONG = '{"schedule.epochs": 100}'
+
+
+def start_long_run(trace):
+    code = (f"import phaseless, sys\n"
+            f"m = phaseless.load({str(FMNIST_SMALL)!r}, set={LONG})\n"
+            f"try:\n"
+            f"    m.run(out={str(trace)!r}, threads=1, progress=False)\n"
+            f"except KeyboardInterrupt:\n"
+            f"    sys.exit(130)\n"
+            f"sys.exit(0)\n")
+    return python_child(code)
+
+
+def wait_for_rows(phaseless, trace, rows, child, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert child.poll() is None, "the run ended before it could be interrupted"
+        if os.path.exists(trace):
+            try:
+                n = len(phaseless.Trace(trace).metric("samples"))
+                if n >= rows:
+                    return n
+            except phaseless.ModelError:
+                pass   # structure not flushed yet
+        time.sleep(0.2)
+    raise AssertionError("no metrics rows appeared")
+
+
+def test_live_then_killed_trace(phaseless, tmp_path):
+    trace = tmp_path / "killed.h5"
+    child = start_long_run(trace)
+    try:
+        live_rows = wait_for_rows(phaseless, trace, 3, child)   # reading while the run writes
+        live = phaseless.Trace(trace)
+        assert live.metric("samples")[:3].tolist() == [0, 1000, 2000]
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    finally:
+        if child.poll() is None:
+            child.kill()
+    t = phaseless.Trace(trace)
+    samples = t.metric("samples")
+    assert len(samples) >= live_rows and samples[-1] < 300000
+    w = t.snapshots("w1")
+    assert w.data.shape[1:] == (24, 784) and len(w.samples) == len(w.data) >= 3
+    assert np.all(np.isfinite(w.data))
+    rep = t.report("h")
+    assert rep.elements == ["x", "eps"] and rep.data.shape[1:] == (24, 2)
+    assert t.provenance["model_text"] == FMNIST_SMALL.read_text()
+    assert len(t.sample_order) == 300000
+    # The C++ reader agrees.
+    assert "phaseless-trace" in cli("inspect", trace).stdout
+
+
+def test_ctrl_c_stops_the_run_and_closes_the_trace(phaseless, tmp_path):
+    trace = tmp_path / "interrupted.h5"
+    child = start_long_run(trace)
+    try:
+        wait_for_rows(phaseless, trace, 2, child)
+        child.send_signal(signal.SIGINT)
+        code = child.wait(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert code == 130   # KeyboardInterrupt reached Python
+    t = phaseless.Trace(trace)
+    samples = t.metric("samples")
+    assert 2000 <= samples[-1] < 300000
+    # Closed cleanly: the last snapshot is at the interruption, metrics end there too.
+    assert t.snapshots("w1").samples[-1] <= samples[-1]
+    assert "last of" in cli("inspect", trace).stdout
