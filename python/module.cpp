@@ -153,7 +153,7 @@ struct model {
     for (const auto& p : spec.projections)
       projs.append(py::dict(py::arg("name") = p.name, py::arg("pre") = spec.populations[p.pre].name,
                             py::arg("post") = spec.populations[p.post].name, py::arg("synapses") = p.syn.size(),
-                            py::arg("min_delay") = p.forward.class_delay.front(),
+                            py::arg("min_delay") = p.forward.class_delay.empty() ? core::tick_t{1} : p.forward.class_delay.front(),
                             py::arg("max_delay") = p.forward.max()));
     d["name"] = lm.model.name();
     d["populations"] = pops;

@@ -18,9 +18,17 @@ _RETRIES = 20
 
 
 def _open(path):
+    # The writer opens traces with the "strong" close degree and file locking off; HDF5
+    # lets a process open a file it already has open only with the same settings, so a
+    # trace this process is writing (a run in another thread) opens this way (and then
+    # reads its current state).
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)
+    if hasattr(fapl, "set_file_locking"):   # the writer takes no lock; matching flags are required too
+        fapl.set_file_locking(False, True)
     try:
-        return h5py.File(path, "r", locking=False)
-    except TypeError:   # h5py built against an HDF5 without the locking switch
+        return h5py.File(h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDONLY, fapl=fapl))
+    except OSError:   # open elsewhere in this process with h5py's default degree
         return h5py.File(path, "r")
 
 

@@ -82,3 +82,22 @@ def test_export_rebuilds_weights(phaseless, tmp_path):
     assert r.returncode == 2 and "exists" in r.stderr
     r = cli("export", trace, tmp_path / "x", check=False)
     assert r.returncode == 2 and "--sonata" in r.stderr
+
+
+@pytest.mark.parametrize("model", ["graph_cnn", "graph_rnn"])
+def test_export_graph_models_has_every_synapse(phaseless, tmp_path, model):
+    # Convolutions and unrolled RNNs: one edge population per (copy of a) projection,
+    # one edge per synapse, every node id inside its population.
+    path = MINIMAL.parent / f"{model}.textproto"
+    summary = phaseless.load(path).validate()
+    trace = tmp_path / "t.h5"
+    phaseless.load(path, set={"schedule.max_samples": 2}).run(out=trace, progress=False)
+    s = phaseless.export_sonata(trace, tmp_path / "c")
+    sizes = dict(summary["populations"])
+    with h5py.File(tmp_path / "c" / "edges.h5", "r") as f:
+        for p in summary["projections"]:
+            e = f["edges"][p["name"]]
+            assert len(e["0"]["syn_weight"]) == p["synapses"], p["name"]
+            assert e["target_node_id"][()].max() < sizes[p["post"]] and e["source_node_id"][()].max() < sizes[p["pre"]]
+            assert np.all(np.isfinite(e["0"]["syn_weight"][()]))
+    assert s["edges"] == sum(p["synapses"] for p in summary["projections"])

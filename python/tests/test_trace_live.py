@@ -81,3 +81,27 @@ def test_ctrl_c_stops_the_run_and_closes_the_trace(phaseless, tmp_path):
     # Closed cleanly: the last snapshot is at the interruption, metrics end there too.
     assert t.snapshots("w1").samples[-1] <= samples[-1]
     assert "last of" in cli("inspect", trace).stdout
+
+
+def test_run_releases_the_gil(phaseless, tmp_path):
+    # While a run steps in a thread, this thread keeps executing Python: it reads the
+    # growing trace. With the GIL held for the whole run it could not run until the end.
+    import threading
+    from conftest import FMNIST_SMALL as model
+    trace = tmp_path / "threaded.h5"
+    m = phaseless.load(model, set={"schedule.epochs": 5})   # 15 000 samples, a few seconds
+    stop_at = {}
+    worker = threading.Thread(target=lambda: stop_at.setdefault("r", m.run(out=trace, threads=1, progress=False)))
+    worker.start()
+    seen = 0
+    while worker.is_alive() and seen < 2:
+        if os.path.exists(trace):
+            try:
+                seen = len(phaseless.Trace(trace).metric("samples"))
+            except phaseless.ModelError:
+                pass
+        time.sleep(0.05)
+    alive = worker.is_alive()
+    worker.join()
+    assert alive and seen >= 2   # read 2 rows while the run was still going
+    assert stop_at["r"].samples[-1] == 15000

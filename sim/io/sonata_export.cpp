@@ -186,7 +186,9 @@ void write_edges(const fs::path& file, const network_spec& spec, const circuit_v
         src[s] = p.syn.pre_of(s);
         dst[s] = i;
         index[s] = s;
-        delay[s] = double(p.forward.class_delay[p.forward.klass.empty() ? 0 : p.forward.klass[s]]);
+        delay[s] = p.forward.class_delay.empty()
+                       ? 1.0   // no delay classes recorded: the default of one tick
+                       : double(p.forward.class_delay[p.forward.klass.empty() ? 0 : p.forward.klass[s]]);
       }
     edges += n;
     h5::handle g = o.group(root.get(), p.name);
@@ -231,58 +233,55 @@ std::string json_string(const std::string& s) {
 
 }  // namespace
 
-sonata_export_summary export_sonata(const fs::path& source, const fs::path& dir,
-                                    const std::vector<std::string>& overrides) {
-  h5::quiet_errors();
-  std::error_code ec;
-  if (!fs::exists(source, ec)) throw user_error("'" + source.string() + "': file does not exist");
-  const fs::path names[] = {"nodes.h5", "edges.h5", "node_types.csv", "edge_types.csv", "circuit_config.json"};
-  for (const auto& n : names)
-    if (fs::exists(dir / n, ec))
-      throw user_error("'" + (dir / n).string() + "' exists; export never overwrites: remove it or choose another folder");
-  sonata_export_summary sum;
+namespace {
+
+// The network and the weights to export: a trace's (by content) or a model file's.
+struct circuit {
   network_spec spec;
   circuit_values values;
-  std::string model_name;
-  if (H5Fis_hdf5(source.c_str()) > 0) {
-    if (!overrides.empty()) throw user_error("--set applies to a model file, not to a trace ('" + source.string() + "')");
-    const std::string what = "cannot export trace '" + source.string() + "'";
-    h5::handle fapl = h5::file_access_plist(what);
-    const hid_t id = H5Fopen(source.c_str(), H5F_ACC_RDONLY, fapl.get());
-    if (id < 0) throw user_error(what + ": " + h5::error_text());
-    h5::handle f(id, H5Fclose);
-    if (H5Lexists(id, "provenance", H5P_DEFAULT) <= 0 || H5Lexists(id, "provenance/effective_model", H5P_DEFAULT) <= 0)
-      throw user_error(what + ": it has no /provenance/effective_model (not a phaseless trace)");
-    phaseless::v1::Model m;
-    if (!google::protobuf::TextFormat::ParseFromString(read_string(id, "/provenance/effective_model", what), &m))
-      throw user_error(what + ": its /provenance/effective_model does not parse");
-    model_name = m.name();
-    spec = build_network_spec(m);
-    values = snapshot_values(id, spec, what);
-    const std::string samples = "/weights/" + (spec.projections[0].tie >= 0 ? spec.ties[spec.projections[0].tie].name
-                                                                              : spec.projections[0].name) +
-                                "/snapshots/samples";
-    sum.weights_from = "snapshot at " + std::to_string(std::uint64_t(last_row(id, samples, what)[0])) + " samples";
-  } else {
+  std::string model_name, weights_from;
+};
+
+circuit load_circuit(const fs::path& source, const std::vector<std::string>& overrides) {
+  circuit c;
+  if (H5Fis_hdf5(source.c_str()) <= 0) {
     const auto lm = load_model(source, overrides);
-    model_name = lm.model.name();
-    spec = build_network_spec(lm.model);
-    values = initial_values(spec, lm.model.execution().precision() != phaseless::v1::FLOAT64);
-    sum.weights_from = "initial weights";
+    c.model_name = lm.model.name();
+    c.spec = build_network_spec(lm.model);
+    c.values = initial_values(c.spec, lm.model.execution().precision() != phaseless::v1::FLOAT64);
+    c.weights_from = "initial weights";
+    return c;
   }
-  fs::create_directories(dir, ec);
-  if (!fs::is_directory(dir, ec)) throw user_error("cannot create folder '" + dir.string() + "'");
-  write_nodes(dir / "nodes.h5", spec, values);
-  write_edges(dir / "edges.h5", spec, values, sum.edges);
+  if (!overrides.empty()) throw user_error("--set applies to a model file, not to a trace ('" + source.string() + "')");
+  const std::string what = "cannot export trace '" + source.string() + "'";
+  h5::handle fapl = h5::file_access_plist(what);
+  const hid_t id = H5Fopen(source.c_str(), H5F_ACC_RDONLY, fapl.get());
+  if (id < 0) throw user_error(what + ": " + h5::error_text());
+  h5::handle f(id, H5Fclose);
+  if (H5Lexists(id, "provenance", H5P_DEFAULT) <= 0 || H5Lexists(id, "provenance/effective_model", H5P_DEFAULT) <= 0)
+    throw user_error(what + ": it has no /provenance/effective_model (not a phaseless trace)");
+  phaseless::v1::Model m;
+  if (!google::protobuf::TextFormat::ParseFromString(read_string(id, "/provenance/effective_model", what), &m))
+    throw user_error(what + ": its /provenance/effective_model does not parse");
+  c.model_name = m.name();
+  c.spec = build_network_spec(m);
+  c.values = snapshot_values(id, c.spec, what);
+  const auto& p0 = c.spec.projections.at(0);
+  const std::string samples = "/weights/" + (p0.tie >= 0 ? c.spec.ties[p0.tie].name : p0.name) + "/snapshots/samples";
+  c.weights_from = "snapshot at " + std::to_string(std::uint64_t(last_row(id, samples, what)[0])) + " samples";
+  return c;
+}
+
+void write_types_and_config(const fs::path& dir, const fs::path& source, const circuit& c) {
   std::string nt = "node_type_id pop_name role activation\n", et = "edge_type_id projection pre post\n";
-  for (std::size_t u = 0; u < spec.populations.size(); ++u) {
-    const auto& p = spec.populations[u];
+  for (std::size_t u = 0; u < c.spec.populations.size(); ++u) {
+    const auto& p = c.spec.populations[u];
     nt += std::to_string(u) + " " + p.name + " " + role_name(p.role) + " " + activation_name(p.activation) + "\n";
-    sum.nodes += p.size;
   }
-  for (std::size_t k = 0; k < spec.projections.size(); ++k) {
-    const auto& p = spec.projections[k];
-    et += std::to_string(k) + " " + p.name + " " + spec.populations[p.pre].name + " " + spec.populations[p.post].name + "\n";
+  for (std::size_t k = 0; k < c.spec.projections.size(); ++k) {
+    const auto& p = c.spec.projections[k];
+    et += std::to_string(k) + " " + p.name + " " + c.spec.populations[p.pre].name + " " +
+          c.spec.populations[p.post].name + "\n";
   }
   write_text(dir / "node_types.csv", nt);
   write_text(dir / "edge_types.csv", et);
@@ -293,10 +292,34 @@ sonata_export_summary export_sonata(const fs::path& source, const fs::path& dir,
              "    \"edges\": [{\"edges_file\": \"$BASE_DIR/edges.h5\", \"edge_types_file\": \"$BASE_DIR/edge_types.csv\"}]\n"
              "  },\n"
              "  \"components\": {},\n"
-             "  \"phaseless\": {\"model\": " + json_string(model_name) + ", \"source\": " + json_string(source.string()) +
-             ", \"weights\": " + json_string(sum.weights_from) + ", \"delay_units\": \"tick\"}\n}\n");
-  sum.node_populations = spec.populations.size();
-  sum.edge_populations = spec.projections.size();
+             "  \"phaseless\": {\"model\": " + json_string(c.model_name) + ", \"source\": " +
+                 json_string(source.string()) + ", \"weights\": " + json_string(c.weights_from) +
+                 ", \"delay_units\": \"tick\"}\n}\n");
+}
+
+}  // namespace
+
+sonata_export_summary export_sonata(const fs::path& source, const fs::path& dir,
+                                    const std::vector<std::string>& overrides) {
+  h5::quiet_errors();
+  std::error_code ec;
+  if (!fs::exists(source, ec)) throw user_error("'" + source.string() + "': file does not exist");
+  const fs::path names[] = {"nodes.h5", "edges.h5", "node_types.csv", "edge_types.csv", "circuit_config.json"};
+  for (const auto& n : names)
+    if (fs::exists(dir / n, ec))
+      throw user_error("'" + (dir / n).string() +
+                       "' exists; export never overwrites: remove it or choose another folder");
+  const circuit c = load_circuit(source, overrides);
+  fs::create_directories(dir, ec);
+  if (!fs::is_directory(dir, ec)) throw user_error("cannot create folder '" + dir.string() + "'");
+  sonata_export_summary sum;
+  write_nodes(dir / "nodes.h5", c.spec, c.values);
+  write_edges(dir / "edges.h5", c.spec, c.values, sum.edges);
+  write_types_and_config(dir, source, c);
+  sum.weights_from = c.weights_from;
+  for (const auto& p : c.spec.populations) sum.nodes += p.size;
+  sum.node_populations = c.spec.populations.size();
+  sum.edge_populations = c.spec.projections.size();
   for (const auto& n : names) sum.files.push_back(dir / n);
   return sum;
 }
