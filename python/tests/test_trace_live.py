@@ -58,6 +58,11 @@ def test_live_then_killed_trace(phaseless, tmp_path):
     assert np.all(np.isfinite(w.data))
     rep = t.report("h")
     assert rep.elements == ["x", "eps"] and rep.data.shape[1:] == (24, 2)
+    # SONATA's time still counts exactly the frames on disk (both change only at a flush).
+    from test_sonata import sonata_report
+    node_ids, by_node, (start, stop, step) = sonata_report(trace, "h")
+    assert len(node_ids) == 24 and (stop - start) / step == rep.data.shape[0] >= 3
+    assert np.array_equal(by_node[5], rep.data[:, 5, :])
     assert t.provenance["model_text"] == FMNIST_SMALL.read_text()
     assert len(t.sample_order) == 300000
     # The C++ reader agrees.

@@ -273,10 +273,13 @@ circuit load_circuit(const fs::path& source, const std::vector<std::string>& ove
 }
 
 void write_types_and_config(const fs::path& dir, const fs::path& source, const circuit& c) {
-  std::string nt = "node_type_id pop_name role activation\n", et = "edge_type_id projection pre post\n";
+  // model_type: the input population replays data (SONATA's "virtual" nodes); the
+  // others are single-compartment rate neurons ("point_neuron").
+  std::string nt = "node_type_id pop_name model_type role activation\n", et = "edge_type_id projection pre post\n";
   for (std::size_t u = 0; u < c.spec.populations.size(); ++u) {
     const auto& p = c.spec.populations[u];
-    nt += std::to_string(u) + " " + p.name + " " + role_name(p.role) + " " + activation_name(p.activation) + "\n";
+    nt += std::to_string(u) + " " + p.name + " " + (p.role == role_kind::input ? "virtual" : "point_neuron") + " " +
+          role_name(p.role) + " " + activation_name(p.activation) + "\n";
   }
   for (std::size_t k = 0; k < c.spec.projections.size(); ++k) {
     const auto& p = c.spec.projections[k];

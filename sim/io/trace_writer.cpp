@@ -440,8 +440,8 @@ void trace_writer::add_report(const report_spec& r) {
                   H5T_NATIVE_UINT64, node_ids.size(), node_ids.data());
   {
     h5::handle ids = h5::own(H5Dopen2(map.get(), "node_ids", H5P_DEFAULT), H5Dclose, m.at("open node_ids"));
-    const std::uint8_t sorted = 1;
-    m.attr_raw(ids.get(), "sorted", H5T_STD_U8LE, H5T_NATIVE_UINT8, {}, &sorted);
+    const std::int8_t sorted = 1;   // SONATA bool: i8 0/1
+    m.attr_raw(ids.get(), "sorted", H5T_STD_I8LE, H5T_NATIVE_INT8, {}, &sorted);
   }
   m.fixed_dataset(map.get(), "index_pointers", base + "/mapping/index_pointers", H5T_STD_U64LE,
                   H5T_NATIVE_UINT64, pointers.size(), pointers.data());
