@@ -126,3 +126,16 @@ def test_sweep_small_grid(phaseless, tmp_path):
     # A bad grid value fails before any run, naming the override.
     with pytest.raises(phaseless.ModelError, match="lr"):
         phaseless.sweep(m, grid={"rule.zil.lr": [-1.0]}, out=tmp_path / "bad")
+
+
+def test_dual_propagation_report_labels(phaseless, tmp_path):
+    from conftest import SOURCE
+    model = SOURCE / "tests" / "models" / "good" / "dp_small.textproto"
+    phaseless.load(model, set={"schedule.max_samples": 500}).run(out=tmp_path / "dp.h5", progress=False)
+    rep = phaseless.Trace(tmp_path / "dp.h5").report("h")
+    assert rep.elements == ["s_plus", "s_minus", "delta", "s_bar"]
+    assert rep.samples.tolist() == [500] and rep.data.shape[0] == 1
+    # The labels name the right columns: s_bar = alpha s_plus + (1 - alpha) s_minus with the
+    # model's alpha 1/2 (float32 state: a few ulps), and the dyads are not all equal.
+    sp, sm, sb = rep["s_plus"], rep["s_minus"], rep["s_bar"]
+    assert np.allclose(sb, 0.5 * sp + 0.5 * sm, rtol=1e-6, atol=1e-6) and np.ptp(sp) > 0
