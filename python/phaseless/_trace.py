@@ -1,5 +1,11 @@
 """Reading traces (layout: docs/trace-format.md) with h5py.
 
+Why h5py and not the C++ reader: h5py (Debian's, on the same libhdf5) hands back NumPy
+arrays of the stored dtype directly and reads one dataset or one slice at a time, so a
+large trace is never loaded whole; the C++ reader would need a typed accessor for every
+part of the layout just to copy it into NumPy again. The layout is the documented
+contract both readers follow; `phaseless inspect` stays the C++ one.
+
 Every access opens the file, reads, and closes it again, so a Trace follows a run that
 is still writing (each read sees the last flush) and reads a killed run's trace (up to
 its last flush). A read that meets a flush in progress is retried.
