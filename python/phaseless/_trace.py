@@ -61,11 +61,22 @@ def _text(x):
 
 
 class Snapshots:
-    """Weight snapshots of one projection: ``samples`` [T], ``data`` [T, n_post, n_pre]
-    (post-major, PyTorch's layout), ``bias`` [T, n_post] or None; ``pre``/``post`` names."""
+    """Weight snapshots of one projection: ``samples`` [T]; ``data`` [T, n_post, n_pre]
+    (post-major, PyTorch's layout; read on first use), ``last`` and ``at(samples)`` read
+    one snapshot only; ``bias`` [T, n_post] or None; ``pre``/``post`` population names."""
 
-    def __init__(self, name, samples, data, bias, pre, post):
-        self.name, self.samples, self.data, self.bias, self.pre, self.post = name, samples, data, bias, pre, post
+    def __init__(self, path, name, samples, bias, pre, post):
+        self.path, self.name, self.samples, self.bias, self.pre, self.post = path, name, samples, bias, pre, post
+        self._data = None
+
+    def _rows(self, sel):
+        return _read(self.path, lambda f: f["weights"][self.name]["snapshots"]["data"][sel])
+
+    @property
+    def data(self):
+        if self._data is None:
+            self._data = self._rows(slice(0, len(self.samples)))
+        return self._data
 
     def at(self, samples):
         """The snapshot taken after ``samples`` training samples."""
@@ -73,14 +84,16 @@ class Snapshots:
         if not len(hit):
             raise ModelError(f"projection '{self.name}' has no snapshot at {samples} samples; "
                              f"allowed: {self.samples.tolist()}")
-        return self.data[hit[0]]
+        return self._rows(int(hit[0])) if self._data is None else self._data[hit[0]]
 
     @property
     def last(self):
-        return self.data[-1]
+        if not len(self.samples):
+            raise ModelError(f"projection '{self.name}' has no snapshot yet")
+        return self.at(self.samples[-1]) if self._data is None else self._data[-1]
 
     def __repr__(self):
-        return f"Snapshots({self.name!r}, {len(self.samples)} x {self.data.shape[1:]}, {self.pre} -> {self.post})"
+        return f"Snapshots({self.name!r}, {len(self.samples)} snapshots, {self.pre} -> {self.post})"
 
 
 class Report:
@@ -159,16 +172,17 @@ class Trace:
         def read(f):
             g = f["weights"][name]
             s = g["snapshots"]
-            samples, data = s["samples"][()], s["data"][()]
+            samples = s["samples"][()]
             bias = s["bias"][()] if "bias" in s else None
-            n = min(len(samples), len(data), len(bias) if bias is not None else len(data))
-            return Snapshots(name, samples[:n], data[:n], bias[:n] if bias is not None else None,
+            # A killed run's datasets may differ by a row if it died inside a flush.
+            n = min(len(samples), s["data"].shape[0], len(bias) if bias is not None else len(samples))
+            return Snapshots(self.path, name, samples[:n], bias[:n] if bias is not None else None,
                              _text(g.attrs["pre"]), _text(g.attrs["post"]))
         return _read(self.path, read)
 
     @property
     def weights(self):
-        """{projection: Snapshots} (reads every projection's snapshots)."""
+        """{projection: Snapshots}."""
         return {n: self.snapshots(n) for n in self.weight_names}
 
     def final_weights(self):
