@@ -47,6 +47,8 @@ def test_report_follows_sonata(phaseless, tmp_path):
         assert rep.samples.tolist() == [3, 6, 9, 12, 15, 18]
         for n in range(size):
             assert np.array_equal(by_node[n], rep.data[:, n, :])
+    # The C++ reader reads the same time axis.
+    assert "report h1: 8 nodes x (x,eps), 6 frames, time [3, 21) step 3 sample" in cli("inspect", trace).stdout
 
 
 def dense_from_edges(path, population, shape):
