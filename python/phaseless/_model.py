@@ -135,11 +135,9 @@ class Model:
 
     def with_set(self, set):
         """The same model file with more overrides (on top of this model's)."""
-        merged = dict(self.overrides) if isinstance(self.overrides, dict) else {}
-        if not isinstance(self.overrides, dict):
-            return load(self.path, list(self.overrides) + overrides_list(set))
-        merged.update(set)
-        return load(self.path, merged)
+        if isinstance(self.overrides, dict) and isinstance(set, dict):
+            return load(self.path, {**self.overrides, **set})
+        return load(self.path, overrides_list(self.overrides) + overrides_list(set))
 
     def run(self, out=None, threads=0, progress=True, engine="event"):
         """Trains the model. ``out``: trace path (None: no trace; an existing file is

@@ -138,3 +138,8 @@ def test_dual_propagation_report_labels(phaseless, tmp_path):
     # model's alpha 1/2 (float32 state: a few ulps), and the dyads are not all equal.
     sp, sm, sb = rep["s_plus"], rep["s_minus"], rep["s_bar"]
     assert np.allclose(sb, 0.5 * sp + 0.5 * sm, rtol=1e-6, atol=1e-6) and np.ptp(sp) > 0
+
+
+def test_with_set_adds_overrides(phaseless):
+    m = phaseless.load(MINIMAL, set={"seed": 3}).with_set({"rule.zil.lr": 0.02})
+    assert m.overrides == {"seed": 3, "rule.zil.lr": 0.02} and m.seed == 3 and "lr: 0.02" in m.text
