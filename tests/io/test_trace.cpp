@@ -441,3 +441,36 @@ TEST_CASE("trace: a conv kernel is recorded once, in its shape, equal to every c
         3);   // samples, data, bias: no copies
   fs::remove_all(dir);
 }
+
+// A FLOAT64 run's trace keeps doubles: 0.1 + k 1e-12 is not representable in f32 (it
+// would read back as 0.100000001490116...), so exact equality needs f64 storage.
+TEST_CASE("trace: value type f64 stores weights, biases and reports exactly") {
+  temp_dir dir;
+  const fs::path file = dir.path / "f64.h5";
+  {
+    io::trace_writer w(file);
+    w.set_value_type(io::value_type::f64);
+    w.add_projection("p", "a", "b", 2, 3, true);
+    w.add_report({"b", 2, {"x", "eps"}, 10});
+    std::vector<double> wv(6), bv(2), rv(4);
+    for (int k = 0; k < 6; ++k) wv[k] = 0.1 + k * 1e-12;
+    for (int k = 0; k < 2; ++k) bv[k] = -0.3 - k * 1e-13;
+    for (int k = 0; k < 4; ++k) rv[k] = 1.0 / 3.0 + k;
+    w.append_snapshot("p", 0, wv, bv);
+    w.append_report("b", 10, 5, rv);
+    w.append_report("b", 20, 9, rv);
+    w.close();
+    CHECK(io::read_dataset(file, "/weights/p/snapshots/data") == wv);
+    CHECK(io::read_dataset(file, "/weights/p/snapshots/bias") == bv);
+    auto two = rv;
+    two.insert(two.end(), rv.begin(), rv.end());
+    CHECK(io::read_dataset(file, "/report/b/data") == two);
+    CHECK(io::read_dataset(file, "/report/b/mapping/time") == std::vector<double>{10, 30, 10});
+  }
+  // A frame off the step is a programming error: the SONATA time axis could not describe it.
+  io::trace_writer w(dir.path / "step.h5");
+  w.add_report({"b", 2, {"x", "eps"}, 10});
+  w.append_report("b", 10, 5, std::vector<double>(4, 0.0));
+  CHECK_THROWS_AS(w.append_report("b", 25, 9, std::vector<double>(4, 0.0)), core::internal_error);
+  CHECK_THROWS_AS(w.set_value_type(io::value_type::f64), core::internal_error);   // after structure
+}
