@@ -26,6 +26,7 @@ def workdir(tmp_path_factory):
     (d / "tools").symlink_to(ROOT / "tools")
     (d / "build" / "tools").mkdir(parents=True)
     (d / "build" / "tools" / "phaseless").symlink_to(CLI)
+    (d / "build" / "python").symlink_to(CLI.resolve().parent.parent / "python")   # the Python package
     return d
 
 
@@ -39,7 +40,7 @@ def run_block(name, workdir):
 
 def test_the_tutorial_blocks_are_all_there():
     assert [n for n, _ in BLOCKS] == ["first-model", "first-inspect", "first-compare", "first-compare-delays",
-                                      "first-sweep", "first-plot"]
+                                      "first-sweep", "first-sweep-python", "first-plot"]
 
 
 def test_quick_start_is_the_two_commands():
@@ -82,6 +83,13 @@ def test_first_sweep(workdir):
     lines = out.strip().splitlines()
     assert len(lines) == 9, out
     assert all(re.match(r"^sweep_lr[\d.]+_s\d\.h5  [\d.]+ % after 3000 samples$", l) for l in lines), out
+
+
+def test_first_sweep_from_python(workdir):
+    out = run_block("first-sweep-python", workdir)
+    lines = out.strip().splitlines()
+    assert len(lines) == 9, out
+    assert all(re.match(r"^lr [\d.]+  seed \d  [\d.]+ %$", l) for l in lines), out
 
 
 def test_first_plot(workdir):
