@@ -42,6 +42,14 @@ class outbox {
       events_.push_back(event{now_ + r.delay, r.port, source, r.klass, repeat, now_, tag, value});
     stats_->events += (*routes_)[port].size();
   }
+  // One record that stands for `messages` neuron-level messages of this shard and tick
+  // (e.g. "my contribution is in", summed over the shard's neurons in `value`). It is
+  // counted as those messages, so the count does not depend on how rows are sharded.
+  void emit_frame(out_t port, index_t source, tag_t tag, double value, std::uint64_t messages) {
+    for (const route& r : (*routes_)[port])
+      events_.push_back(event{now_ + r.delay, r.port, source, r.klass, 0, now_, tag, value});
+    stats_->events += messages * (*routes_)[port].size();
+  }
   // A timer: a message to the population itself, for deferred local actions. It is
   // not communication between neurons, so it is not counted as an event (and its
   // count may depend on the shard count without breaking R7's identical traces).

@@ -129,11 +129,12 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
 template <class Real>
 void zil_population<Real>::react(shard_context& ctx) {
   ready_.drain(ctx, [&](index_t i) { process(i, ctx); });
-  // One "contributions in" message per shard and tick, carrying how many neurons
-  // finished (samples never overlap, so they share one tag).
+  // One record per shard and tick carries the "contribution in" messages of the
+  // neurons that finished (samples never overlap, so they share one tag); it counts
+  // as that many messages, at any shard count.
   auto& [count, tag] = done_[ctx.shard];
   if (count > 0) {
-    ctx.out.emit(w_.done_out, ctx.lo, tag, double(count));
+    ctx.out.emit_frame(w_.done_out, ctx.lo, tag, double(count), count);
     count = 0;
   }
 }
