@@ -31,6 +31,23 @@ class calendar {
     ++pending_;
   }
 
+  // Appends a window's emissions (any order of ticks): runs of one delivery tick are
+  // copied as blocks, and the horizon is checked once for the whole range.
+  void append(tick_t now, const std::vector<event>& ev, tick_t& lo, tick_t& hi) {
+    for (std::size_t a = 0; a < ev.size();) {
+      std::size_t z = a + 1;
+      while (z < ev.size() && ev[z].tick == ev[a].tick) ++z;
+      if (ev[a].tick <= now || ev[a].tick - now > horizon())
+        throw internal_error("calendar: event outside the horizon (delay < 1 or beyond max delay)");
+      auto& b = bucket(ev[a].tick);
+      b.insert(b.end(), ev.begin() + static_cast<std::ptrdiff_t>(a), ev.begin() + static_cast<std::ptrdiff_t>(z));
+      lo = std::min(lo, ev[a].tick);
+      hi = std::max(hi, ev[a].tick);
+      a = z;
+    }
+    pending_ += ev.size();
+  }
+
   // Brings a bucket into the total order (R2). Events of one emission tick arrive
   // sorted by source within a port, so the usual work is an O(n) check. Otherwise:
   // a stable counting sort by port (ports are few), then a sort of any port run

@@ -103,11 +103,7 @@ void engine::merge() {
   tick_t lo = std::numeric_limits<tick_t>::max(), hi = std::numeric_limits<tick_t>::min();
   for (unsigned s = 0; s < shards_; ++s) {
     auto& ev = outboxes_[s]->events();
-    for (const event& e : ev) {
-      cal_->push(now_ - 1, e);
-      lo = std::min(lo, e.tick);
-      hi = std::max(hi, e.tick);
-    }
+    cal_->append(now_ - 1, ev, lo, hi);
     ev.clear();
   }
   for (tick_t t = lo; t <= hi; ++t) cal_->canonicalize(t, in_ports_.size());

@@ -52,6 +52,9 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
   ready_.init(n, w_.shards);
   timers_.init(w_.shards);
   out_.init(w_, n);
+  shared_gates_ = w_.mode == mode_kind::dataflow && (!w_.lateral_fan || w_.lateral_fan->counted_per_shard());
+  for (auto& in : in_) shared_gates_ = shared_gates_ && in.gate().shared();
+  for (auto& b : back_) shared_gates_ = shared_gates_ && b.gate().shared();
 }
 
 // A message of a newer step starts that step locally (R6): the neuron forgets the
@@ -128,7 +131,24 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
 
 template <class Real>
 void zil_population<Real>::react(shard_context& ctx) {
-  ready_.drain(ctx, [&](index_t i) { process(i, ctx); });
+  if (shared_gates_) {
+    // Every gate of this population counts per shard, so whether the shard's neurons
+    // may step forward or backward is one answer for all of them, asked once per tick;
+    // each neuron still reacts only to its own state (a row whose step differs asks
+    // for itself).
+    const unsigned s = ctx.shard;
+    const tag_t tag = shard_tag_[s];
+    const bool fr = tag != no_tag && ctx.lo < ctx.hi && forward_ready(ctx.lo, s, tag);
+    const bool br = tag != no_tag && ctx.lo < ctx.hi && backward_ready(ctx.lo, s, tag);
+    ready_.drain(ctx, [&](index_t i) {
+      if (tag_[i] == tag)
+        process_ready(i, ctx, fr, br);
+      else
+        process(i, ctx);
+    });
+  } else {
+    ready_.drain(ctx, [&](index_t i) { process(i, ctx); });
+  }
   // One record per shard and tick carries the "contribution in" messages of the
   // neurons that finished (samples never overlap, so they share one tag); it counts
   // as that many messages, at any shard count.
@@ -170,6 +190,14 @@ void zil_population<Real>::process(index_t i, shard_context& ctx) {
   // The error wave needs the neuron's own forward step first, and each sample
   // teaches a synapse once: the learning trigger of the rule table (DESIGN §2).
   if (fwd_done_[i] && !bwd_done_[i] && backward_ready(i, s, tag)) backward(i, ctx);
+}
+
+// process() with the gates' answers for the neuron's step given (dataflow).
+template <class Real>
+void zil_population<Real>::process_ready(index_t i, shard_context& ctx, bool fwd_ready, bool bwd_ready) {
+  if (!fwd_done_[i] && fwd_ready) forward(i, ctx);
+  fwd_news_[i] = 0;
+  if (fwd_done_[i] && !bwd_done_[i] && bwd_ready) backward(i, ctx);
 }
 
 template <class Real>
@@ -283,7 +311,8 @@ void zil_population<Real>::learn(index_t i, Real eps, shard_context& ctx) {
   if (w_.done_out != ~out_t{0}) done_[ctx.shard] = {done_[ctx.shard].first + 1, tag_[i]};
   ++accumulated_[i];
   const std::uint64_t sample = tag_sample(tag_[i]);
-  const bool batch_end = (sample + 1) % learning_->batch == 0 || sample + 1 == w_.samples_total;
+  const bool batch_end =
+      learning_->batch == 1 || (sample + 1) % learning_->batch == 0 || sample + 1 == w_.samples_total;
   // The update waits for the timer: this neuron's errors are read through its row
   // of W when they are delivered, so the row must not change before that.
   if (batch_end) timers_.arm(ctx, w_.timer_out, i, tag_[i]);

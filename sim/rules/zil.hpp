@@ -54,6 +54,7 @@ class zil_population final : public learning_population<Real> {
   bool is_output() const { return spec_->role == role_kind::output; }
   void begin(index_t lo, index_t hi, tag_t tag);
   void process(index_t i, shard_context& ctx);
+  void process_ready(index_t i, shard_context& ctx, bool fwd_ready, bool bwd_ready);
   bool forward_ready(index_t i, unsigned shard, tag_t tag) const;
   bool backward_ready(index_t i, unsigned shard, tag_t tag) const;
   void forward(index_t i, shard_context& ctx);
@@ -69,6 +70,7 @@ class zil_population final : public learning_population<Real> {
   population_wiring<Real> w_;
   const population_spec* spec_;
   const learning_spec* learning_;
+  bool shared_gates_ = false;   // dataflow, every gate counted per shard: readiness is per shard
   std::vector<forward_input<Real>> in_;
   std::vector<error_input<Real>> back_;
   std::vector<std::vector<Real>> grad_;   // per in-link, same layout as its synapse_matrix (batch > 1)
