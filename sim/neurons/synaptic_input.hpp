@@ -52,7 +52,29 @@ class forward_input {
     // Per delay class, unless the link is counted per shard: then every class of the
     // step has arrived when a neuron reads, and one emission has one value.
     const std::uint64_t class_stride = link_->fan.shard_counted ? 0 : link_->syn->n_pre;
-    for (const event& e : events) {
+    for (const event& f : events) {
+      if (f.count > 1 && gate_.shared()) {   // a frame: its senders' values, then one count for all
+        Real* at = b + f.klass * class_stride + f.source;
+        const double* v = ctx.payload + f.first;
+        for (std::uint32_t q = 0; q < f.count; ++q) at[q] = static_cast<Real>(v[q]);
+        for (std::uint32_t q = 0; q < f.count; ++q) on_shard(f.tag, gate_.arrive_shard(ctx.shard, f));
+        continue;
+      }
+      for (std::uint32_t q = 0; q < f.count; ++q) {   // one sender at a time, in source order
+        event e = f;
+        e.source = f.source + q;
+        e.value = value_of(f, ctx.payload, q);
+        e.count = 1;
+        deliver_one(e, b, class_stride, ctx, on_shard, on_target);
+      }
+    }
+  }
+
+ private:
+  template <class Shard, class Target>
+  void deliver_one(const event& e, Real* b, std::uint64_t class_stride, shard_context& ctx, Shard&& on_shard,
+                   Target&& on_target) {
+    {
       b[e.klass * class_stride + e.source] = static_cast<Real>(e.value);
       if (gate_.shared()) {
         on_shard(e.tag, gate_.arrive_shard(ctx.shard, e));
@@ -64,6 +86,7 @@ class forward_input {
     }
   }
 
+ public:
   // The presynaptic values post-neuron i sees, in the order of its row of W.
   const Real* pre_values(index_t i, unsigned shard) {
     const Real* b = buf_[shard].data();
