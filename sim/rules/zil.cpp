@@ -52,6 +52,7 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
   ready_.init(n, w_.shards);
   timers_.init(w_.shards);
   out_.init(w_, n);
+  frames_.assign(w_.shards, frame{});
   shared_gates_ = w_.mode == mode_kind::dataflow && (!w_.lateral_fan || w_.lateral_fan->counted_per_shard());
   for (auto& in : in_) shared_gates_ = shared_gates_ && in.gate().shared();
   for (auto& b : back_) shared_gates_ = shared_gates_ && b.gate().shared();
@@ -140,12 +141,15 @@ void zil_population<Real>::react(shard_context& ctx) {
     const tag_t tag = shard_tag_[s];
     const bool fr = tag != no_tag && ctx.lo < ctx.hi && forward_ready(ctx.lo, s, tag);
     const bool br = tag != no_tag && ctx.lo < ctx.hi && backward_ready(ctx.lo, s, tag);
+    frames_[s].on = true;
     ready_.drain(ctx, [&](index_t i) {
       if (tag_[i] == tag)
         process_ready(i, ctx, fr, br);
       else
         process(i, ctx);
     });
+    flush_frame(ctx);
+    frames_[s].on = false;
   } else {
     ready_.drain(ctx, [&](index_t i) { process(i, ctx); });
   }
@@ -248,7 +252,34 @@ void zil_population<Real>::forward(index_t i, shard_context& ctx) {
   const Real y = activate<Real>(spec_->activation, mu);
   if (sent_[i] > 0 && std::abs(double(y - last_sent_[i])) <= learning_->threshold) return;   // eager: no news
   last_sent_[i] = y;
-  ctx.out.emit(w_.activity_out, i, tag_[i], double(y), sent_[i]++);
+  send_activity(i, double(y), ctx);
+}
+
+// Dataflow: a neuron sends its activity once per step (repeat 0), so the neurons of a
+// shard that react in one tick can share frames; the receivers see the same messages,
+// in the same order, as from one emit() per neuron.
+template <class Real>
+void zil_population<Real>::send_activity(index_t i, double y, shard_context& ctx) {
+  frame& f = frames_[ctx.shard];
+  if (!f.on || sent_[i] != 0) {
+    ctx.out.emit(w_.activity_out, i, tag_[i], y, sent_[i]++);
+    return;
+  }
+  ++sent_[i];
+  if (f.values.empty() || f.tag != tag_[i] || i != f.first + f.values.size()) {
+    flush_frame(ctx);
+    f.first = i;
+    f.tag = tag_[i];
+  }
+  f.values.push_back(y);
+}
+
+template <class Real>
+void zil_population<Real>::flush_frame(shard_context& ctx) {
+  frame& f = frames_[ctx.shard];
+  if (f.values.empty()) return;
+  ctx.out.emit_values(w_.activity_out, f.first, f.tag, f.values.data(), static_cast<std::uint32_t>(f.values.size()));
+  f.values.clear();
 }
 
 template <class Real>

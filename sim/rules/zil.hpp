@@ -71,6 +71,17 @@ class zil_population final : public learning_population<Real> {
   const population_spec* spec_;
   const learning_spec* learning_;
   bool shared_gates_ = false;   // dataflow, every gate counted per shard: readiness is per shard
+  // The activity a shard's neurons send in one tick, gathered into frames of
+  // consecutive neurons (shared_gates_ only).
+  struct frame {
+    bool on = false;
+    index_t first = 0;
+    tag_t tag = no_tag;
+    std::vector<double> values;
+  };
+  per_shard<frame> frames_;
+  void send_activity(index_t i, double y, shard_context& ctx);
+  void flush_frame(shard_context& ctx);
   std::vector<forward_input<Real>> in_;
   std::vector<error_input<Real>> back_;
   std::vector<std::vector<Real>> grad_;   // per in-link, same layout as its synapse_matrix (batch > 1)
