@@ -23,9 +23,12 @@ inline Real dot(const Real* __restrict a, const Real* __restrict b, std::size_t 
     for (std::size_t k = 0; k < lanes; ++k) acc[k] += a[j + k] * b[j + k];
   Real tail = 0;
   for (; j < n; ++j) tail += a[j] * b[j];
-  // Fixed pairwise reduction of the lanes.
-  for (std::size_t w = lanes / 2; w > 0; w /= 2)
-    for (std::size_t k = 0; k < w; ++k) acc[k] += acc[k + w];
+  // Fixed pairwise reduction of the lanes (8, 4, 2, 1), written out so that the
+  // compiler keeps it in registers.
+  for (std::size_t k = 0; k < 8; ++k) acc[k] += acc[k + 8];
+  for (std::size_t k = 0; k < 4; ++k) acc[k] += acc[k + 4];
+  for (std::size_t k = 0; k < 2; ++k) acc[k] += acc[k + 2];
+  acc[0] += acc[1];
   return acc[0] + tail;
 }
 

@@ -53,6 +53,9 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
   timers_.init(w_.shards);
   out_.init(w_, n);
   frames_.assign(w_.shards, frame{});
+  fired_.assign(w_.shards, {});
+  plain_batch1_ = learning_->batch == 1 && opt_.empty() && !product();
+  for (auto* l : w_.in) plain_batch1_ = plain_batch1_ && l->weight_decay == 0;
   shared_gates_ = w_.mode == mode_kind::dataflow && (!w_.lateral_fan || w_.lateral_fan->counted_per_shard());
   for (auto& in : in_) shared_gates_ = shared_gates_ && in.gate().shared();
   for (auto& b : back_) shared_gates_ = shared_gates_ && b.gate().shared();
@@ -123,7 +126,14 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
   }
   if (port == w_.timer_port) {
     // One timer event per shard and tick stands for the timers its neurons set then.
-    timers_.fire(events, ctx, [&](index_t i) { apply(i, s); });
+    if (!plain_batch1_) {
+      timers_.fire(events, ctx, [&](index_t i) { apply(i, s); });
+      return;
+    }
+    auto& rows = fired_[s];
+    timers_.fire(events, ctx, [&](index_t i) { rows.push_back(i); });
+    apply_rows(rows, s);
+    rows.clear();
     return;
   }
   if (out_.deliver(port, events, s, ready_)) return;
@@ -380,6 +390,37 @@ void zil_population<Real>::apply(index_t i, unsigned shard) {
   if (spec_->bias && spec_->bias_plastic && !w_.bias_tie_grad) b_[i] += static_cast<Real>(bias_scale) * grad_b_[i];
   grad_b_[i] = 0;
   accumulated_[i] = 0;
+}
+
+// apply() for many neurons at batch 1 with plain SGD: the same arithmetic per neuron
+// (accumulated is 1, so the rate is lr / 1 = lr), with the per-link constants
+// computed once. Each neuron still writes only its own row and bias.
+template <class Real>
+void zil_population<Real>::apply_rows(const std::vector<index_t>& rows, unsigned shard) {
+  for (index_t i : rows)
+    if (accumulated_[i] > 1) {   // not batch 1 after all: the general path
+      for (index_t r : rows) apply(r, shard);
+      return;
+    }
+  const double base = learning_->lr;
+  for (std::size_t k = 0; k < in_.size(); ++k) {
+    if (!own_update(k)) continue;
+    auto& syn = *w_.in[k]->syn;
+    const Real scale = static_cast<Real>(base * w_.in[k]->lr_scale);
+    for (index_t i : rows) {
+      if (accumulated_[i] == 0) continue;
+      const auto rb = syn.row_begin(i);
+      kernels::outer_update(scale, eps_[i], in_[k].pre_values(i, shard), syn.w.data() + rb, syn.row_end(i) - rb);
+    }
+  }
+  const Real bias_scale = static_cast<Real>(base * (in_.empty() ? 1.0 : w_.in[0]->lr_scale));
+  const bool bias = spec_->bias && spec_->bias_plastic && !w_.bias_tie_grad;
+  for (index_t i : rows) {
+    if (accumulated_[i] == 0) continue;
+    if (bias) b_[i] += bias_scale * grad_b_[i];
+    grad_b_[i] = 0;
+    accumulated_[i] = 0;
+  }
 }
 
 // The optimizer path: G = sum eps x_pre is -dL/dW, so the gradient handed to the
