@@ -5,31 +5,41 @@
 // reproduces the synchronous baseline bit for bit. Sixteen independent lanes let the
 // compiler vectorize without being allowed to reassociate.
 #include <cstddef>
+#include <cstring>
 
 namespace phaseless::core::kernels {
 
 template <class Real>
 inline Real dot(const Real* __restrict a, const Real* __restrict b, std::size_t n) {
-  constexpr std::size_t lanes = 16;
-  Real acc[lanes] = {};
+  // The sixteen lanes live in 32-byte vectors (two of float, four of double), so the
+  // compiler keeps them in registers; lane k adds a[j] * b[j] for j = k mod 16 in
+  // index order, exactly as sixteen scalar accumulators would. Two blocks of 16 per
+  // iteration halve the loop overhead without changing any lane's order.
+  typedef Real vec __attribute__((vector_size(32)));
+  constexpr std::size_t lanes = 16, per = 32 / sizeof(Real), nv = lanes / per;
+  vec acc[nv] = {};
+  auto add_block = [&](std::size_t j) {
+    for (std::size_t v = 0; v < nv; ++v) {
+      vec x, y;
+      std::memcpy(&x, a + j + per * v, sizeof x);
+      std::memcpy(&y, b + j + per * v, sizeof y);
+      acc[v] += x * y;
+    }
+  };
   std::size_t j = 0;
-  // Two blocks per iteration (half the loop overhead); each lane still adds its
-  // elements in index order, so the result is the one-block loop's, bit for bit.
   for (; j + 2 * lanes <= n; j += 2 * lanes) {
-    for (std::size_t k = 0; k < lanes; ++k) acc[k] += a[j + k] * b[j + k];
-    for (std::size_t k = 0; k < lanes; ++k) acc[k] += a[j + lanes + k] * b[j + lanes + k];
+    add_block(j);
+    add_block(j + lanes);
   }
-  for (; j + lanes <= n; j += lanes)
-    for (std::size_t k = 0; k < lanes; ++k) acc[k] += a[j + k] * b[j + k];
+  for (; j + lanes <= n; j += lanes) add_block(j);
   Real tail = 0;
   for (; j < n; ++j) tail += a[j] * b[j];
-  // Fixed pairwise reduction of the lanes (8, 4, 2, 1), written out so that the
-  // compiler keeps it in registers.
-  for (std::size_t k = 0; k < 8; ++k) acc[k] += acc[k + 8];
-  for (std::size_t k = 0; k < 4; ++k) acc[k] += acc[k + 4];
-  for (std::size_t k = 0; k < 2; ++k) acc[k] += acc[k + 2];
-  acc[0] += acc[1];
-  return acc[0] + tail;
+  // Fixed pairwise reduction of the lanes.
+  Real r[lanes];
+  std::memcpy(r, acc, sizeof r);
+  for (std::size_t w = lanes / 2; w > 0; w /= 2)
+    for (std::size_t k = 0; k < w; ++k) r[k] += r[k + w];
+  return r[0] + tail;
 }
 
 // y[k] += alpha * x[k]. Element-wise, so blocking changes no result: blocks of 16

@@ -6,7 +6,10 @@
 // --repeat runs. --json FILE writes every rate and ratio for tools that compare runs.
 //
 //   phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--json FILE] [--no-torch] [--no-il]
-//                   [--il-model M] [--no-dp] [--no-cnn] [--no-delays]
+//                   [--il-model M] [--no-dp] [--no-cnn] [--no-delays] [--scaling]
+//
+// --scaling: the event engine at 1 and 2 threads on MODEL and on MODEL with its hidden
+// layers widened to 2048 (h1, h2), each ratio 2 threads / 1 thread.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -120,6 +123,7 @@ int main(int argc, char** argv) {
   bool delays = true;   // MODEL again with per-synapse random delays 1..5 (per-target dataflow gates)
   std::string il_model = std::string(PHASELESS_SOURCE_DIR) + "/models/fmnist_il.textproto";
   std::string json;
+  bool scaling = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&] {
@@ -139,6 +143,7 @@ int main(int argc, char** argv) {
     else if (a == "--no-delays") delays = false;
     else if (a == "--il-model") il_model = value();
     else if (a == "--json") json = value();
+    else if (a == "--scaling") scaling = true;
     else if (a == "--help") {
       std::puts("usage: phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--json FILE] [--no-torch] [--no-il] "
                 "[--il-model M] [--no-dp] [--no-cnn] [--no-delays]");
@@ -205,6 +210,24 @@ int main(int argc, char** argv) {
         }
       } else {
         std::printf("pytorch: not measured (/usr/bin/python3 with python3-torch not available)\n");
+      }
+    }
+    if (scaling) {
+      const auto wide = io::load_model(model, [&] {
+        auto w = sets;
+        w.push_back("schedule.max_samples=" + std::to_string(std::max(100u, samples / 10)));
+        w.push_back("schedule.eval_every=" + std::to_string(std::max(100u, samples / 10)));
+        for (const char* h : {"h1", "h2"}) w.push_back(std::string("populations[") + h + "].size=2048");
+        return w;
+      }());
+      for (const auto* mm : {&m, &wide}) {
+        const auto one = measure(*mm, io::engine_kind::event, 1, repeat);
+        const auto two = measure(*mm, io::engine_kind::event, 2, repeat);
+        const bool is_wide = mm == &wide;
+        std::printf("%s: event engine 1 thread %.0f, 2 threads %.0f samples/s, ratio 2/1 %.2f   (target %s)\n",
+                    is_wide ? "784-2048-2048-10" : "default network", one.rate, two.rate, two.rate / one.rate,
+                    is_wide ? ">= 1.7" : ">= 1");
+        note(is_wide ? "wide_ratio_2_over_1_threads" : "ratio_2_over_1_threads", two.rate / one.rate);
       }
     }
     if (delays) {
