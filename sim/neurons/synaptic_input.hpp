@@ -46,8 +46,11 @@ class forward_input {
 
   // Applies one port's events. on_shard(tag, complete) is called for the dense
   // single-class case (every row saw the event); on_target(i, tag, complete) otherwise.
+  // With `whole_frames` a frame counts all its senders and calls on_shard once (for
+  // a caller to whom only the step and its completion matter); otherwise once per sender.
   template <class Shard, class Target>
-  void deliver(std::span<const event> events, shard_context& ctx, Shard&& on_shard, Target&& on_target) {
+  void deliver(std::span<const event> events, shard_context& ctx, Shard&& on_shard, Target&& on_target,
+               bool whole_frames = false) {
     Real* b = buf_[ctx.shard].data();
     // Per delay class, unless the link is counted per shard: then every class of the
     // step has arrived when a neuron reads, and one emission has one value.
@@ -57,7 +60,10 @@ class forward_input {
         Real* at = b + f.klass * class_stride + f.source;
         const double* v = ctx.payload + f.first;
         for (std::uint32_t q = 0; q < f.count; ++q) at[q] = static_cast<Real>(v[q]);
-        for (std::uint32_t q = 0; q < f.count; ++q) on_shard(f.tag, gate_.arrive_shard(ctx.shard, f));
+        if (whole_frames)
+          on_shard(f.tag, gate_.arrive_shard_frame(ctx.shard, f));
+        else
+          for (std::uint32_t q = 0; q < f.count; ++q) on_shard(f.tag, gate_.arrive_shard(ctx.shard, f));
         continue;
       }
       for (std::uint32_t q = 0; q < f.count; ++q) {   // one sender at a time, in source order

@@ -56,6 +56,8 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
   fired_.assign(w_.shards, {});
   plain_batch1_ = learning_->batch == 1 && opt_.empty() && !product();
   for (auto* l : w_.in) plain_batch1_ = plain_batch1_ && l->weight_decay == 0;
+  collects_ = false;
+  for (auto* l : w_.in) collects_ = collects_ || l->tie_grad || (learning_->batch > 1 && l->plastic);
   shared_gates_ = w_.mode == mode_kind::dataflow && (!w_.lateral_fan || w_.lateral_fan->counted_per_shard());
   for (auto& in : in_) shared_gates_ = shared_gates_ && in.gate().shared();
   for (auto& b : back_) shared_gates_ = shared_gates_ && b.gate().shared();
@@ -99,7 +101,8 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
             fwd_news_[i] = 1;
             ready_.mark(s, i);
           }
-        });
+        },
+        !eager);   // dataflow: only the step and its completion matter, not each sender
     return;
   }
   if (port < in_.size() + back_.size()) {
@@ -341,7 +344,7 @@ void zil_population<Real>::learn(index_t i, Real eps, shard_context& ctx) {
   // At batch 1 the update is applied straight from eps and the presynaptic values
   // (still held until the next sample arrives): no gradient buffer to fill and clear.
   // Shared weights always collect (their step waits for every copy).
-  for (std::size_t k = 0; k < in_.size(); ++k) {
+  for (std::size_t k = 0; collects_ && k < in_.size(); ++k) {
     const auto& link = *w_.in[k];
     Real* G = link.tie_grad ? link.tie_grad : learning_->batch > 1 && link.plastic ? grad_[k].data() : nullptr;
     if (!G) continue;
