@@ -19,6 +19,7 @@
 #include <system_error>
 
 #include "sim/core/errors.hpp"
+#include "sim/io/model_limits.hpp"
 #include "sim/io/model_overrides.hpp"
 #include "sim/io/model_validate.hpp"
 
@@ -123,8 +124,9 @@ std::string read_text(const fs::path& file) {
   auto fail = [&](const std::string& why) {
     throw core::user_error(file.string() + ": cannot read model file: " + why);
   };
-  std::error_code ec;
-  if (fs::is_directory(file, ec)) fail("it is a directory");
+  // A FIFO or a device would block or never end: only regular files are opened.
+  if (const std::string kind = special_file_kind(file.string()); !kind.empty())
+    fail("it is " + kind + "; allowed: a regular file");
   errno = 0;
   const std::unique_ptr<std::FILE, decltype(&std::fclose)> f(std::fopen(file.c_str(), "rb"), &std::fclose);
   if (!f) fail(errno ? std::strerror(errno) : "cannot open");
