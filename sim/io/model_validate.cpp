@@ -292,6 +292,11 @@ void checker::check_delay(const std::string& path, const v1::Delay& d) {
   static const std::string zero = "zero delay is not allowed: every message takes at least one tick; allowed: >= 1";
   if (d.has_constant()) {
     if (d.constant().ticks() == 0) add(path + ".constant.ticks", zero);
+    // The event calendar holds one bucket per tick of the longest delay.
+    if (d.constant().ticks() > max_constant_delay_ticks)
+      add(path + ".constant.ticks", std::to_string(d.constant().ticks()) + " ticks is longer than supported (the "
+                                    "event calendar spans the longest delay); allowed: 1 to " +
+                                    std::to_string(max_constant_delay_ticks));
   } else if (d.has_uniform()) {
     const v1::UniformDelay& u = d.uniform();
     if (u.min() == 0) add(path + ".uniform.min", zero);
