@@ -54,3 +54,58 @@ TEST_CASE("sample_order: 1e6 epochs with max_samples 100 draw 100 entries, the s
   m.mutable_schedule()->set_max_samples(50);   // a cut inside the second epoch keeps its prefix
   CHECK(phaseless::io::sample_order(m, 40) == std::vector<std::uint64_t>(all.begin(), all.begin() + 50));
 }
+
+TEST_CASE("--set never switches a oneof by writing into another member; ONEOF=MEMBER does") {
+  auto err = [](const std::vector<std::string>& sets) { return load_error(minimal, sets); };
+  // minimal's rule is zil: writing into il would have made it an IL model without a word.
+  CHECK(err({"rule.il.lr=0.1"}) ==
+        "--set rule.il.lr: rule.kind is 'zil' (one of: zil, il, il_prox, dp), so rule.il is not in use; a --set never "
+        "switches it: to use il instead, first --set rule.kind=il");
+  CHECK(err({"rule.il={lr: 0.1}"}) ==
+        "--set rule.il: rule.kind is 'zil' (one of: zil, il, il_prox, dp), so rule.il is not in use; a --set never "
+        "switches it: to use il instead, first --set rule.kind=il");
+  // w2 has a uniform delay: its constant branch is not in use.
+  CHECK(err({"projections[w2].delay.constant.ticks=4"}) ==
+        "--set projections[w2].delay.constant.ticks: projections[1].delay.law is 'uniform' (one of: constant, uniform), "
+        "so projections[1].delay.constant is not in use; a --set never switches it: to use constant instead, first --set "
+        "projections[1].delay.law=constant");
+  CHECK(err({"rule.kind=sgd"}) == "--set rule.kind: 'sgd' is not a member of kind; allowed: zil, il, il_prox, dp");
+  CHECK(err({"rule.kind.lr=1"}) ==
+        "--set rule.kind.lr: kind names a choice (one of: zil, il, il_prox, dp); write kind=MEMBER to select one, e.g. "
+        "kind=zil");
+
+  // Asked for explicitly, the switch happens, and the new branch gets its defaults.
+  const auto m = load_model(minimal, {"rule.kind=il", "rule.il.lr=0.1"});
+  REQUIRE(m.model.rule().has_il());
+  CHECK_FALSE(m.model.rule().has_zil());
+  CHECK(m.model.rule().il().lr() == 0.1);
+  CHECK(m.model.rule().il().iterations() == 25);   // default filled
+  // Selecting the member already in use keeps its contents.
+  CHECK(load_model(minimal, {"rule.kind=zil"}).model.rule().zil().lr() == 0.05);
+  // A field unset in the file (w1 has no delay): any member may be written.
+  CHECK(load_model(minimal, {"projections[w1].delay.uniform.min=2", "projections[w1].delay.uniform.max=3"})
+            .model.projections(0).delay().uniform().max() == 3);
+}
+
+TEST_CASE("--set PATH+=VALUE appends to a list; a problem in what an override created cites that override") {
+  const auto m = load_model(minimal, {"record.populations+=in"});
+  REQUIRE(m.model.record().populations_size() == 3);
+  CHECK(m.model.record().populations(2) == "in");
+  CHECK(load_error(minimal, {"record.populations+=h1"}) ==
+        "--set record.populations: record.populations[2]: 'h1' is listed twice (record.populations[0] has it too); "
+        "allowed: each population once");
+  CHECK(load_error(minimal, {"record.populations[0]+=h1"}) ==
+        "--set record.populations[0]: += appends to the list populations, so it takes no [0]");
+  CHECK(load_error(minimal, {"schedule.epochs+=2"}) ==
+        "--set schedule.epochs: epochs is not a list, so += cannot append to it; allowed: epochs=VALUE");
+  // A message element: text format, like any message value.
+  const auto two = load_model(minimal, {"populations+={name: \"h2\" role: HIDDEN size: 4}",
+                                        "projections[w2].pre=h2", "projections+={name: \"w0\" pre: \"h1\" post: \"h2\"}"});
+  CHECK(two.model.populations(3).name() == "h2");
+  CHECK(two.model.projections(2).post() == "h2");
+  // w1 has no delay in the file: the uniform block is made by the override, so its
+  // missing min is reported at the --set the user wrote, not at some line of the file.
+  CHECK(load_error(minimal, {"projections[w1].delay.uniform.max=5"}) ==
+        "--set projections[w1].delay.uniform.max: projections[0].delay.uniform.min: zero delay is not allowed: every "
+        "message takes at least one tick; allowed: >= 1");
+}

@@ -160,9 +160,11 @@ TEST_CASE("model_loader: --set overrides scalars, enums, oneofs and name-keyed e
       "populations[1].size=16",
       "populations[out].activation=Identity",
       "seed=18446744073709551615",
+      "projections[w1].connectivity=sparse",   // a oneof switches only when asked to
       "projections[w1].sparse.p=0.5",
+      "projections[w2].delay.law=constant",
       "projections[w2].delay.constant.ticks=4",
-      "record.populations[0]=out",
+      "record.populations[0]=in",
   });
   const v1::Model& x = m.model;
   CHECK(x.schedule().epochs() == 5);
@@ -179,8 +181,8 @@ TEST_CASE("model_loader: --set overrides scalars, enums, oneofs and name-keyed e
   CHECK(x.projections(1).delay().has_constant());  // switched from uniform
   CHECK_FALSE(x.projections(1).delay().has_uniform());
   CHECK(x.projections(1).delay().constant().ticks() == 4);
-  CHECK(x.record().populations(0) == "out");
-  CHECK(m.overrides.size() == 12);
+  CHECK(x.record().populations(0) == "in");
+  CHECK(m.overrides.size() == 14);
 
   // Name-keyed and numeric paths reach the same element; a message value takes text format.
   const auto y = load_model(minimal, {"populations[h1].size=24", "projections[1].sparse={ p: 0.25 }",
@@ -219,8 +221,8 @@ TEST_CASE("model_loader: semantic problems in overridden fields cite the --set a
   CHECK(err("rule.zil.lr=nan") == "--set rule.zil.lr: rule.zil.lr: is NaN; allowed: a finite number > 0, e.g. 0.01");
   CHECK(contains(err("rule.zil.lr=-inf"), "--set rule.zil.lr: rule.zil.lr: is infinite (-inf)"));
   CHECK(contains(err("rule.zil.lr=1e999"), "rule.zil.lr: is infinite (inf)"));
-  CHECK(contains(err("projections[w2].delay.constant.ticks=0"),
-                 "--set projections[w2].delay.constant.ticks: projections[1].delay.constant.ticks: zero delay is not allowed"));
+  CHECK(contains(err("projections[w1].delay.constant.ticks=0"),
+                 "--set projections[w1].delay.constant.ticks: projections[0].delay.constant.ticks: zero delay is not allowed"));
   CHECK(contains(err("projections[w2].delay={uniform {min: 0 max: 2}}"),
                  "--set projections[w2].delay: projections[1].delay.uniform.min: zero delay"));
   CHECK(contains(err("populations[in].size=784"), "--set populations[in].size: populations[0].size: the INPUT population"));
