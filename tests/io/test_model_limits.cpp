@@ -55,7 +55,7 @@ TEST_CASE("sample_order: 1e6 epochs with max_samples 100 draw 100 entries, the s
   CHECK(phaseless::io::sample_order(m, 40) == std::vector<std::uint64_t>(all.begin(), all.begin() + 50));
 }
 
-TEST_CASE("--set never switches a oneof by writing into another member; ONEOF=MEMBER does") {
+TEST_CASE("--set never switches a oneof by writing into another member, ONEOF=MEMBER does") {
   auto err = [](const std::vector<std::string>& sets) { return load_error(minimal, sets); };
   // minimal's rule is zil: writing into il would have made it an IL model without a word.
   CHECK(err({"rule.il.lr=0.1"}) ==
@@ -87,7 +87,7 @@ TEST_CASE("--set never switches a oneof by writing into another member; ONEOF=ME
             .model.projections(0).delay().uniform().max() == 3);
 }
 
-TEST_CASE("--set PATH+=VALUE appends to a list; a problem in what an override created cites that override") {
+TEST_CASE("--set PATH+=VALUE appends to a list, and a problem in what an override created cites that override") {
   const auto m = load_model(minimal, {"record.populations+=in"});
   REQUIRE(m.model.record().populations_size() == 3);
   CHECK(m.model.record().populations(2) == "in");

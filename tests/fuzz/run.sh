@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan + UBSan) and runs each from its seed corpus.
+#   tests/fuzz/run.sh                      2,000 runs per target (what the test suite does)
+#   tests/fuzz/run.sh --runs 0 --seconds 600 [--jobs 2]   a longer campaign: 10 minutes per target
+# Options: --build DIR (default build-fuzz), --runs N, --seconds S, --targets "model idx trace",
+# --keep DIR (keep the grown corpus there instead of a temporary folder). A finding stops the
+# run with libFuzzer's report and the crashing input saved in the current folder; exit 1.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+build="$root/build-fuzz" runs=2000 seconds=0 targets="model idx trace" keep="" jobs=1
+while (( $# )); do
+  case "$1" in
+    --build) build="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    --seconds) seconds="$2"; shift 2 ;;
+    --targets) targets="$2"; shift 2 ;;
+    --keep) keep="$2"; shift 2 ;;
+    --jobs) jobs="$2"; shift 2 ;;
+    *) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
+  esac
+done
+clangxx="$(command -v clang++-14 || command -v clang++ || true)"
+clangc="$(command -v clang-14 || command -v clang || true)"
+if [[ -z "$clangxx" || -z "$clangc" ]]; then
+  echo "run.sh: clang is not installed; tools/setup-deps.sh installs it (packages clang, libfuzzer-14-dev)" >&2
+  exit 1
+fi
+launcher=()
+if command -v ccache > /dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache); fi
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER="$clangc" -DCMAKE_CXX_COMPILER="$clangxx" \
+      -DPHASELESS_FUZZ=ON -DPHASELESS_NATIVE=OFF -DPHASELESS_BUILD_TESTS=OFF "${launcher[@]}" > /dev/null
+build_targets=()
+for t in $targets; do build_targets+=("fuzz_$t"); done
+cmake --build "$build" -j2 --target "${build_targets[@]}"
+
+work="${keep:-$(mktemp -d)}"
+[[ -n "$keep" ]] || trap 'rm -rf "$work"' EXIT
+seeds_model=("$root/tests/fuzz/corpus/model" "$root/tests/models/good" "$root/tests/models/bad")
+seeds_idx=("$root/tests/fuzz/corpus/idx")
+seeds_trace=("$root/tests/fuzz/corpus/trace")
+for t in $targets; do
+  mkdir -p "$work/$t"
+  declare -n seeds="seeds_$t"
+  limits=(-runs="$runs")
+  (( seconds > 0 )) && limits=(-max_total_time="$seconds")
+  (( runs == 0 )) && (( seconds > 0 )) && limits=(-max_total_time="$seconds")
+  echo "fuzz_$t: ${limits[*]}, jobs $jobs, corpus $work/$t + ${#seeds[@]} seed folders"
+  parallel=()
+  (( jobs > 1 )) && parallel=(-jobs="$jobs" -workers="$jobs")
+  # -seed=1: the suite's short run is the same sequence of inputs every time.
+  status=0
+  "$build/tests/fuzz/fuzz_$t" -seed=1 -timeout=30 -rss_limit_mb=3072 -print_final_stats=1 "${parallel[@]}" \
+      "${limits[@]}" "$work/$t" "${seeds[@]}" > "$work/fuzz_$t.log" 2>&1 || status=$?
+  grep -E "^(stat::|Done|==|SUMMARY|ERROR|.*runtime error|.*deadly signal|.*Test unit written)" "$work/fuzz_$t.log" | head -40 || true
+  if (( status != 0 )); then
+    tail -60 "$work/fuzz_$t.log"
+    echo "fuzz_$t: FINDING (exit $status); the input is saved as ./crash-* / ./timeout-* / ./oom-*" >&2
+    exit 1
+  fi
+done
+echo "fuzz: all targets clean"
