@@ -373,9 +373,15 @@ std::vector<bool> checker::reachable_from(const unrolled_graph& g, int start, bo
 // "'h1'", or for an unrolled population the steps not in `seen`: "h@1, h@2 (steps of 'h')".
 std::string checker::unseen(const unrolled_graph& g, const std::vector<bool>& seen, int i) const {
   if (steps(i) == 0) return seen[g.first[i]] ? "" : "'" + pop_name(i) + "'";
-  std::string s;
+  std::vector<std::uint32_t> missed;
   for (std::uint32_t t = 1; t <= steps(i); ++t)
-    if (!seen[g.first[i] + t - 1]) s += (s.empty() ? "" : ", ") + pop_name(i) + "@" + std::to_string(t);
+    if (!seen[g.first[i] + t - 1]) missed.push_back(t);
+  std::string s;
+  for (std::size_t k = 0; k < missed.size(); ++k) {
+    if (missed.size() > 6 && k == 3) s += ", ...", k = missed.size() - 1;   // short for a long unroll
+    s += (s.empty() ? "" : ", ") + pop_name(i) + "@" + std::to_string(missed[k]);
+  }
+  if (missed.size() > 6) s += " (" + std::to_string(missed.size()) + " steps)";
   return s.empty() ? s : s + " (steps of the unrolled population '" + pop_name(i) + "')";
 }
 

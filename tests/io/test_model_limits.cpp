@@ -109,3 +109,15 @@ TEST_CASE("--set PATH+=VALUE appends to a list, and a problem in what an overrid
         "--set projections[w1].delay.uniform.max: projections[0].delay.uniform.min: zero delay is not allowed: every "
         "message takes at least one tick; allowed: >= 1");
 }
+
+TEST_CASE("model_loader: a message about a 10000-step unroll names the first steps and the last, not all") {
+  const std::string msg = load_error(minimal, {"populations[h1].unroll=10000"});
+  // Without a recurrence only the last step reaches the output; recording 'h1' needs steps.
+  const std::string file = minimal.string();
+  CHECK(msg == file + ":8:1: populations[1]: the OUTPUT population 'out' is not reachable from h1@1, h1@2, h1@3, ..., "
+               "h1@9999 (9999 steps) (steps of the unrolled population 'h1'), so it never affects the loss; allowed: "
+               "every HIDDEN population on a path to the output (only the last step feeds a population that is not "
+               "unrolled; a projection from 'h1' to itself links the steps)\n" +
+               file + ":36:10: record.populations[0]: 'h1' is unrolled, so it is recorded step by step; allowed: h1@1, "
+               "h1@2, h1@3, ..., h1@10000");
+}
