@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) and runs each from its seed corpus.
 #   tests/fuzz/run.sh                      2,000 runs per target (what the test suite does)
-#   tests/fuzz/run.sh --runs 0 --seconds 600 [--jobs 2]   a longer campaign: 10 minutes per target
+#   tests/fuzz/run.sh --seconds 600 [--jobs 2]   a longer campaign: 10 minutes per target
+#   tests/fuzz/run.sh --seconds 600 --targets build   validated models must build (links the whole library)
 # Options: --build DIR (default build-fuzz), --runs N, --seconds S, --targets "model idx trace",
 # --keep DIR (keep the grown corpus there instead of a temporary folder). A finding stops the
 # run with libFuzzer's report and the crashing input saved in the current folder; exit 1.
@@ -36,6 +37,7 @@ cmake --build "$build" -j2 --target "${build_targets[@]}"
 work="${keep:-$(mktemp -d)}"
 [[ -n "$keep" ]] || trap 'rm -rf "$work"' EXIT
 seeds_model=("$root/tests/fuzz/corpus/model" "$root/tests/models/good" "$root/tests/models/bad")
+seeds_build=("${seeds_model[@]}" "$root/models")
 seeds_idx=("$root/tests/fuzz/corpus/idx")
 seeds_trace=("$root/tests/fuzz/corpus/trace")
 # The trace target runs in fork mode with timeouts tolerated and leak checks off, because
@@ -43,8 +45,8 @@ seeds_trace=("$root/tests/fuzz/corpus/trace")
 # decoding a damaged global heap (H5HG_read, reached through any variable-length string),
 # and it leaks parts of its metadata cache when it gives up on a file. Crashes and
 # sanitizer reports still fail the run; the timeouts are counted and printed.
-extra_model=() extra_idx=() extra_trace=(-fork=1 -ignore_timeouts=1)
-timeout_model=30 timeout_idx=30 timeout_trace=2
+extra_model=() extra_idx=() extra_build=() extra_trace=(-fork=1 -ignore_timeouts=1)
+timeout_model=30 timeout_idx=30 timeout_build=30 timeout_trace=2
 for t in $targets; do
   mkdir -p "$work/$t"
   declare -n seeds="seeds_$t" extra="extra_$t" unit_timeout="timeout_$t"
