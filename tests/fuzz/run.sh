@@ -50,12 +50,12 @@ seeds_trace=("$root/tests/fuzz/corpus/trace")
 extra_model=() extra_idx=() extra_build=() extra_trace=(-fork=1 -ignore_timeouts=1 -ignore_crashes=1)
 timeout_model=30 timeout_idx=30 timeout_build=30 timeout_trace=2
 
-# Prints "hdf5" when the innermost frame of the report for input $2 of target $1 is in
-# libhdf5, else the report.
+# Prints "hdf5" when the innermost frame of the report for input $2 of target $1, past
+# the sanitizer's own frames (an intercepted memcpy), is in libhdf5, else the report.
 innermost() {
   local report frame
   report="$(ASAN_OPTIONS=detect_leaks=0 timeout 60 "$build/tests/fuzz/fuzz_$1" -timeout=2 "$2" 2>&1 || true)"
-  frame="$(grep -E "^ +#[0-9]+ " <<< "$report" | grep -vE "__sanitizer|fuzzer::|libc\.so|AlarmCallback" | head -1 || true)"
+  frame="$(grep -E "^ +#[0-9]+ " <<< "$report" | grep -vE "__sanitizer|__interceptor_|__asan|__ubsan|fuzzer::|libc\.so|AlarmCallback" | head -1 || true)"
   if [[ "$frame" == *libhdf5* ]]; then echo hdf5; else echo "$report" | tail -40; fi
 }
 for t in $targets; do
