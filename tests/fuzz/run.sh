@@ -29,7 +29,7 @@ fi
 launcher=()
 if command -v ccache > /dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache); fi
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER="$clangc" -DCMAKE_CXX_COMPILER="$clangxx" \
-      -DPHASELESS_FUZZ=ON -DPHASELESS_NATIVE=OFF -DPHASELESS_BUILD_TESTS=OFF "${launcher[@]}" > /dev/null
+      -DPHASELESS_FUZZ=ON -DPHASELESS_NATIVE=OFF -DPHASELESS_BUILD_TESTS=OFF -DPHASELESS_PYTHON=OFF "${launcher[@]}" > /dev/null
 build_targets=()
 for t in $targets; do build_targets+=("fuzz_$t"); done
 cmake --build "$build" -j2 --target "${build_targets[@]}"
