@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Phaseless needs, only those that are missing.
 #   tools/setup-deps.sh            build, run and test
-#   tools/setup-deps.sh --extras   also PyTorch, matplotlib and OpenBLAS (benchmarks, plots)
+#   tools/setup-deps.sh --extras   also PyTorch, matplotlib, OpenBLAS and valgrind (benchmarks, profiles, plots)
 set -euo pipefail
 packages=(g++ cmake make pkg-config libboost-dev libboost-program-options-dev libprotobuf-dev protobuf-compiler
           libhdf5-dev hdf5-tools doctest-dev zlib1g-dev dataset-fashion-mnist python3 python3-h5py python3-numpy
           python3-dev pybind11-dev python3-pytest
           clang libfuzzer-14-dev)   # clang: the fuzz targets of tests/fuzz, run by the test suite
 if [[ "${1:-}" == "--extras" ]]; then
-  packages+=(python3-torch python3-matplotlib libopenblas0)
+  packages+=(python3-torch python3-matplotlib libopenblas0 valgrind)
 fi
 missing=()
 for p in "${packages[@]}"; do
