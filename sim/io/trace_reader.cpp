@@ -34,7 +34,9 @@ h5::handle open_trace(const fs::path& file) {
   if (id < 0) {
     const std::string why = h5::error_text();
     // A file from an SWMR writer (other tools, or a live 1.10-format file) opens only
-    // in SWMR-read mode.
+    // in SWMR-read mode. A few read attempts, not HDF5's default 100 with backoff: a
+    // damaged checksum would otherwise keep `inspect` retrying for minutes.
+    H5Pset_metadata_read_attempts(fapl.get(), 3);
     id = H5Fopen(file.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl.get());
     if (id < 0) throw core::user_error(what + ": " + why);
   }

@@ -39,25 +39,26 @@ agreement compare_updates(const std::vector<double>& a0, const std::vector<doubl
 int cmd_compare(int argc, char** argv) {
   po::options_description opts("options");
   std::string model, report, out;
-  unsigned threads = 0;
+  std::string threads;
   std::vector<std::string> sets;
   opts.add_options()("model", po::value(&model)->required(), "model file (.textproto)")(
       "report,r", po::value(&report), "write the comparison here (default: <model name>-compare.txt)")(
       "out,o", po::value(&out), "also write the event engine's trace here")(
-      "threads,t", po::value(&threads), "worker threads of the event engine")(
+      "threads,t", po::value(&threads), "worker threads of the event engine, 1 to 2 x the hardware threads")(
       "set,s", po::value(&sets)->composing(), "override a scalar field: path.to.field=value (repeatable)")(
       "quiet,q", "no progress output");
   po::variables_map vm;
   if (!parse("compare", "MODEL [--report FILE] [--out TRACE] [--threads N] [--set path=value]...", opts, "model",
              argc, argv, vm))
     return exit_ok;
+  const unsigned n_threads = thread_flag(threads);   // before the model: a flag mistake is found at once
   const auto lm = io::load_model(model, sets);
   if (report.empty()) report = lm.path.stem().string() + "-compare.txt";
   std::ofstream rf(report);
   if (!rf) throw core::user_error("--report: cannot write '" + report + "' (does the folder exist?)");
   install_signal_handlers();
   io::run_options o;
-  o.threads = threads;
+  o.threads = n_threads;
   o.progress = !vm.count("quiet");
   o.command_line = joined_command_line(argc, argv);
   o.stop = &stop_flag();
