@@ -76,16 +76,21 @@ for t in $targets; do
       "${limits[@]}" "$work/$t" "${seeds[@]}" > "$work/fuzz_$t.log" 2>&1 || status=$?
   grep -E "^(stat::|Done|==|SUMMARY|ERROR|INFO: fuzzed|.*runtime error|.*deadly signal)" "$work/fuzz_$t.log" | head -40 || true
   if [[ "$t" == trace ]]; then
-    library=0
-    for f in "$work/artifacts/"crash-* "$work/artifacts/"timeout-*; do
+    # In fork mode libFuzzer exits non-zero whenever any input crashed, even an ignored one
+    # inside libhdf5: the verdict comes from the artifacts, and a non-zero exit with no
+    # artifact at all (the fuzzer itself failed) still fails.
+    library=0 artifacts=0 fuzzer_status=$status
+    status=0
+    for f in "$work/artifacts/"crash-* "$work/artifacts/"timeout-* "$work/artifacts/"oom-*; do
       [[ -e "$f" ]] || continue
+      artifacts=$((artifacts + 1))
       verdict="$(innermost "$t" "$f")"
-      if [[ "$verdict" == hdf5 ]]; then library=$((library + 1)); rm -f "$f"; continue; fi
+      if [[ "$verdict" == hdf5 && "$(basename "$f")" != oom-* ]]; then library=$((library + 1)); rm -f "$f"; continue; fi
       echo "$verdict"; cp "$f" .; status=1
       echo "fuzz_trace: FINDING outside libhdf5: $(basename "$f") (saved here)" >&2
     done
     echo "fuzz_trace: $library inputs crashed or hung inside libhdf5 (library bugs on corrupt files, counted, not failed)"
-    (( status == 1 )) || status=0
+    (( artifacts == 0 && fuzzer_status != 0 )) && status=$fuzzer_status
   fi
   if (( status != 0 )); then
     tail -60 "$work/fuzz_$t.log"

@@ -227,8 +227,8 @@ TEST_CASE("model_loader: semantic problems in overridden fields cite the --set a
   // The old form of the rate says what to write instead.
   CHECK(contains(err("rule.zil.lr=0.1"), "rule.zil.lr: is the old form; every rule now takes its rate in its "
                                          "optimizer block: write zil { optimizer { lr: 0.1 } }"));
-  CHECK(contains(err("projections[w2].delay.constant.ticks=0"),
-                 "--set projections[w2].delay.constant.ticks: projections[1].delay.constant.ticks: zero delay is not allowed"));
+  CHECK(contains(err("projections[w1].delay.constant.ticks=0"),
+                 "--set projections[w1].delay.constant.ticks: projections[0].delay.constant.ticks: zero delay is not allowed"));
   CHECK(contains(err("projections[w2].delay={uniform {min: 0 max: 2}}"),
                  "--set projections[w2].delay: projections[1].delay.uniform.min: zero delay"));
   CHECK(contains(err("populations[in].size=784"), "--set populations[in].size: populations[0].size: the INPUT population"));
