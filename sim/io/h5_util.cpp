@@ -3,6 +3,9 @@
 
 #include "sim/core/errors.hpp"
 
+#include <unistd.h>
+
+#include <cstdint>
 #include <stdexcept>
 
 namespace phaseless::io::h5 {
@@ -65,6 +68,27 @@ std::vector<hsize_t> extent(hid_t dataset, const std::string& where) {
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
   if (rank > 0 && H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0) fail(where);
   return dims;
+}
+
+std::string shape_text(const std::vector<hsize_t>& dims) {
+  if (dims.empty()) return "scalar";
+  std::string s = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+std::size_t checked_count(const std::vector<hsize_t>& dims, std::size_t elem_size, const std::string& where) {
+  std::uint64_t n = 1, bytes = 0;
+  for (hsize_t d : dims)
+    if (__builtin_mul_overflow(n, std::uint64_t{d}, &n))
+      throw core::user_error(where + ": shape " + shape_text(dims) + " has more than 2^64 elements");
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  const std::uint64_t memory = pages > 0 && page > 0 ? std::uint64_t(pages) * std::uint64_t(page) : 0;
+  if (__builtin_mul_overflow(n, std::uint64_t{elem_size}, &bytes) || (memory > 0 && bytes > memory))
+    throw core::user_error(where + ": shape " + shape_text(dims) + " (" + std::to_string(n) +
+                           " elements) does not fit in this machine's memory (" +
+                           std::to_string(memory >> 20) + " MiB)");
+  return static_cast<std::size_t>(n);
 }
 
 }  // namespace phaseless::io::h5

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -60,13 +61,16 @@ struct trainer {
   virtual tick_t now() const = 0;
   virtual std::vector<float> report(pop_t v, std::uint64_t last_row) = 0;
   virtual std::vector<std::string> elements(pop_t v) = 0;   // names of report() values per neuron
+  // After a numeric_error in run_samples(to) started at `from`: the 1-based number of
+  // the sample that was being learned.
+  virtual std::uint64_t failed_sample(std::uint64_t from, std::uint64_t to) const = 0;
 };
 
 template <class Real>
 struct event_trainer final : trainer<Real> {
   event_trainer(const network_spec& s, const dataset& d, std::vector<std::uint64_t> o, tick_t iv, mode_kind m,
                 unsigned threads)
-      : spec(s), data(d), net(s, d, std::move(o), iv, m, threads) {}
+      : spec(s), data(d), interval(iv), net(s, d, std::move(o), iv, m, threads) {}
   void run_samples(std::uint64_t n) override { net.run_samples(n); }
   std::vector<synapse_matrix<Real>>& synapses() override { return net.synapses(); }
   const std::vector<Real>* bias(pop_t v) override { return v == spec.input ? &empty : &net.bias(v); }
@@ -94,8 +98,14 @@ struct event_trainer final : trainer<Real> {
   std::vector<std::string> elements(pop_t v) override {
     return v == spec.input ? std::vector<std::string>{"x"} : net.learner(v)->elements();
   }
+  std::uint64_t failed_sample(std::uint64_t from, std::uint64_t to) const override {
+    // Sample k (0-based) is presented at tick k * interval and done by (k + 1) * interval.
+    const auto k = static_cast<std::uint64_t>(std::max<tick_t>(net.now(), 0) / interval);
+    return std::clamp<std::uint64_t>(k + 1, from + 1, std::max(from + 1, to));
+  }
   const network_spec& spec;
   const dataset& data;
+  tick_t interval;
   rules::event_network<Real> net;
   std::vector<Real> empty;
 };
@@ -122,6 +132,7 @@ struct baseline_trainer final : trainer<Real> {
   std::vector<std::string> elements(pop_t v) override {
     return v == spec.input ? std::vector<std::string>{"x"} : std::vector<std::string>{};
   }
+  std::uint64_t failed_sample(std::uint64_t, std::uint64_t) const override { return done + 1; }
   const network_spec& spec;
   const dataset& data;
   std::vector<std::uint64_t> order;
@@ -159,6 +170,37 @@ std::vector<double> shared_values(const network_spec& spec, const std::vector<sy
   return theta;
 }
 
+// Every label must name an output neuron: evaluation reads the output z[label], and
+// the squared-error target of a label without a neuron would silently be all zeros.
+void check_labels(const dataset& d, const std::filesystem::path& file, const population_spec& out) {
+  for (std::size_t r = 0; r < d.labels.size(); ++r)
+    if (d.labels[r] >= out.size)
+      throw user_error(file.string() + ": item " + std::to_string(r) + " has label " + std::to_string(d.labels[r]) +
+                       ", but the output population '" + out.name + "' has " + std::to_string(out.size) +
+                       " neurons; allowed: labels 0.." + std::to_string(out.size - 1) + " (or populations[" +
+                       out.name + "].size at least " + std::to_string(d.labels[r] + 1) + ")");
+}
+
+// Learning that has blown up is stopped before it reaches NaN (see weight_bound).
+template <class Real>
+void check_weight_bound(const network_spec& spec, trainer<Real>& t, std::uint64_t s) {
+  const auto beyond = [&](const std::string& what, double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", v);
+    throw numeric_error(what + " reached " + buf + " by training sample " + std::to_string(s) +
+                        ", beyond the divergence bound |value| <= 1e6; learning diverged (try a smaller learning rate)");
+  };
+  for (std::size_t k = 0; k < spec.projections.size(); ++k)
+    for (const Real w : t.synapses()[k].w)
+      if (!(std::abs(double(w)) <= weight_bound)) beyond("projection '" + spec.projections[k].name + "': a weight", double(w));
+  for (pop_t v = 0; v < spec.populations.size(); ++v) {
+    const auto* b = v == spec.input ? nullptr : t.bias(v);
+    if (b != nullptr)
+      for (const Real x : *b)
+        if (!(std::abs(double(x)) <= weight_bound)) beyond("population '" + spec.populations[v].name + "': a bias", double(x));
+  }
+}
+
 template <class Real>
 run_result run_typed(const loaded_model& lm, const run_options& opt) {
   const pb::Model& m = lm.model;
@@ -181,6 +223,10 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
     throw user_error(lm.path.string() + ": populations[" + out_pop.name + "].size: " + std::to_string(out_pop.size) +
                      " output neurons cannot represent the " + std::to_string(train.classes) +
                      " classes of the training labels; allowed: at least " + std::to_string(train.classes));
+  if (!synthetic) {
+    check_labels(train, resolve_data_path(lm, idx.train_labels()), out_pop);
+    check_labels(test, resolve_data_path(lm, idx.test_labels()), out_pop);
+  }
   const auto order = sample_order(m, train.rows);
   const unsigned threads = opt.threads ? opt.threads : std::max(1u, m.execution().threads());
   const tick_t interval = presentation_interval(m, spec);
@@ -224,7 +270,7 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
   std::unique_ptr<trace_writer> tw;
   std::vector<pop_t> reported;
   if (!opt.trace.empty()) {
-    tw = std::make_unique<trace_writer>(opt.trace);
+    tw = std::make_unique<trace_writer>(opt.trace, run_inputs(lm), opt.force);
     provenance pv;
     pv.model_name = m.name();
     pv.model_text = lm.text;
@@ -330,6 +376,29 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
                    r.train_loss);
   };
 
+  // Trains up to sample `to` in steps of about 0.1 s (at least one sample), checking
+  // the stop flag between steps, so Ctrl-C is honoured within one sample even for a slow
+  // rule. The engines give the same result however run_samples is split, and losses are
+  // taken only at the caller's (deterministic) chunk ends, so the trace does not depend
+  // on the step sizes.
+  std::uint64_t step = 1, step_from = 0, step_to = 0;
+  bool in_step = false;
+  auto train_until = [&](std::uint64_t to) {
+    while (s < to && !(opt.stop && opt.stop->load())) {
+      step_from = s;
+      step_to = std::min(to, s + step);
+      const auto c0 = clock_type::now();
+      in_step = true;
+      t->run_samples(step_to);
+      in_step = false;
+      const double dt = std::chrono::duration<double>(clock_type::now() - c0).count();
+      train_s += dt;
+      s = step_to;
+      if (dt < 0.05 && step < 1000) step *= 2;
+      else if (dt > 0.2 && step > 1) step /= 2;
+    }
+  };
+
   evaluate_now();
   snapshot(0);
   try {
@@ -341,13 +410,16 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
       auto next = [&](std::uint64_t every) { return (s / every + 1) * every; };
       const std::uint64_t to = std::min({total, next(eval_every), next(snap_every), next(rep_every),
                                          next(flush_every), s + 1000});
-      const auto c0 = clock_type::now();
-      t->run_samples(to);
-      train_s += std::chrono::duration<double>(clock_type::now() - c0).count();
+      const std::uint64_t from = s;
+      train_until(to);
       loss_sum += t->take_loss();
       energy_sum += t->take_energy();
-      loss_n += to - s;
-      s = to;
+      loss_n += s - from;
+      if (s < to) {
+        res.interrupted = true;
+        break;
+      }
+      check_weight_bound(spec, *t, s);
       if (tw && s % rep_every == 0)
         for (pop_t v : reported) tw->append_report(spec.populations[v].name, s, t->now(), t->report(v, order[s - 1]));
       if (s % snap_every == 0 || s == total) snapshot(s);
@@ -364,9 +436,12 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
       }
     }
   } catch (const numeric_error& e) {
-    res.diverged = e.what();
+    // The NaN row's `samples` is the sample in which learning diverged (1-based).
+    const std::uint64_t at = in_step ? t->failed_sample(step_from, step_to) : s;
+    res.diverged = std::string(e.what()) + " (detected in training sample " + std::to_string(at) + " of " +
+                   std::to_string(total) + ")";
     const counters c = t->totals();
-    eval_row r{s, t->now(), std::nan(""), std::nan(""), std::nan(""), c.events, c.synaptic_ops,
+    eval_row r{at, t->now(), std::nan(""), std::nan(""), std::nan(""), c.events, c.synaptic_ops,
                std::chrono::duration<double>(clock_type::now() - t0).count(),
                std::vector<double>(extra_columns.size(), std::nan(""))};
     res.rows.push_back(r);
@@ -385,6 +460,19 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
 }
 
 }  // namespace
+
+std::vector<named_path> run_inputs(const loaded_model& lm) {
+  std::vector<named_path> in{{"model file", lm.path}};
+  if (lm.model.data().has_idx()) {
+    const auto& idx = lm.model.data().idx();
+    for (const auto& [role, p] : {std::pair<const char*, const std::string*>{"training images", &idx.train_images()},
+                                  {"training labels", &idx.train_labels()},
+                                  {"test images", &idx.test_images()},
+                                  {"test labels", &idx.test_labels()}})
+      if (!p->empty()) in.push_back({std::string(role) + " file", resolve_data_path(lm, *p)});
+  }
+  return in;
+}
 
 run_result run(const loaded_model& model, const run_options& opt) {
   return model.model.execution().precision() == pb::FLOAT64 ? run_typed<double>(model, opt)

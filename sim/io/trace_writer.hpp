@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "sim/io/output_path.hpp"
+
 namespace phaseless::io {
 
 struct provenance {
@@ -47,9 +49,15 @@ struct report_spec {
 
 class trace_writer {
  public:
-  // Creates (truncates) the file. Throws core::user_error naming the path and the reason
-  // when it cannot be created (missing folder, no permission, ...).
-  explicit trace_writer(const std::filesystem::path& file);
+  // Starts the trace for `file`: written as ".NAME.partial" beside it and renamed to
+  // `file` at the first flush(), under an exclusive lock (".NAME.lock") until close().
+  // Throws core::user_error naming the path and the reason when it cannot be created
+  // (missing folder, no permission, another run writing it) or must not be replaced:
+  // an existing file that is not a trace (unless `force`), one of `inputs`, anything
+  // that is not a regular file. A writer destroyed before its first flush() removes the
+  // partial file and leaves the path as it was.
+  explicit trace_writer(const std::filesystem::path& file, const std::vector<named_path>& inputs = {},
+                        bool force = false);
   ~trace_writer();
   trace_writer(const trace_writer&) = delete;
   trace_writer& operator=(const trace_writer&) = delete;
@@ -79,6 +87,7 @@ class trace_writer {
 
  private:
   struct impl;
+  void create(impl& m);
   std::unique_ptr<impl> impl_;
 };
 
