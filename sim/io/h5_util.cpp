@@ -13,6 +13,15 @@ namespace phaseless::io::h5 {
 void quiet_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
 namespace {
+// HDF5 registers an exit handler that closes what is still open. A file whose close
+// failed (disk full, file size limit) stays half-closed, and that handler then crashes
+// (SIGSEGV after a clean error message). Every file is closed explicitly here, and a
+// failed close is reported where it happens, so the handler has nothing left to do:
+// turn it off. It must run before the library's first call, hence a static initializer.
+const bool no_exit_handler = (H5dont_atexit(), true);
+}  // namespace
+
+namespace {
 
 // Collects each record's description; H5E_WALK_DOWNWARD starts at the API function
 // and ends at the deepest cause (for I/O errors that one carries errno's text).
