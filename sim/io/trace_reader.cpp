@@ -232,6 +232,42 @@ bool has_object(hid_t loc, const char* name, H5O_type_t type, const fs::path& fi
   return true;
 }
 
+// Rows of each group of datasets appended together (a report's data and mapping
+// samples/ticks, a projection's snapshots). A run killed during a flush can leave one
+// of them a row longer than the others; readers use the shortest (docs/trace-format.md).
+void print_row_groups(hid_t root, const fs::path& file, const std::vector<std::string>& names, std::ostream& out) {
+  for (const auto& name : names) {
+    std::string base;
+    std::vector<std::string> members;
+    const auto ends = [&](const std::string& tail) {
+      return name.size() > tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    if (name.rfind("/report/", 0) == 0 && ends("/data") && std::count(name.begin(), name.end(), '/') == 3) {
+      base = name.substr(0, name.size() - 5);
+      members = {name, base + "/mapping/samples", base + "/mapping/ticks"};
+    } else if (name.rfind("/weights/", 0) == 0 && ends("/snapshots/data")) {
+      base = name.substr(0, name.size() - 5);
+      members = {name, base + "/samples", base + "/bias"};
+    } else {
+      continue;
+    }
+    hsize_t lo = ~hsize_t{0}, hi = 0;
+    for (const auto& m : members) {
+      if (!std::binary_search(names.begin(), names.end(), m)) continue;
+      h5::handle ds = h5::own(H5Dopen2(root, m.c_str(), H5P_DEFAULT), H5Dclose, "cannot open " + m + " in " + quoted(file));
+      const auto dims = h5::extent(ds.get(), "cannot read " + m + " in " + quoted(file));
+      const hsize_t rows = dims.empty() ? 1 : dims[0];
+      lo = std::min(lo, rows);
+      hi = std::max(hi, rows);
+    }
+    out << "  " << base << ": " << lo << " rows";
+    if (hi != lo)
+      out << " (some of its datasets hold up to " << hi << ": the run was killed during a flush; use the first "
+          << lo << ")";
+    out << '\n';
+  }
+}
+
 std::string number_text(double x) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6g", x);
@@ -284,13 +320,16 @@ void print_trace_summary(const std::filesystem::path& file, std::ostream& out) {
   }
 
   out << "  datasets:\n";
-  for (const auto& name : datasets_in(root, file)) {
+  const auto names = datasets_in(root, file);
+  for (const auto& name : names) {
     h5::handle ds = h5::own(H5Dopen2(root, name.c_str(), H5P_DEFAULT), H5Dclose,
                             "cannot open " + name + " in " + quoted(file));
     h5::handle t = h5::own(H5Dget_type(ds.get()), H5Tclose, "cannot read " + name);
     out << "    " << name << "  " << h5::type_name(t.get()) << ' '
         << h5::shape_text(h5::extent(ds.get(), "cannot read " + name)) << '\n';
   }
+
+  print_row_groups(root, file, names, out);
 
   if (H5Lexists(root, "metrics", H5P_DEFAULT) <= 0 ||
       H5Lexists(root, "metrics/samples", H5P_DEFAULT) <= 0) {

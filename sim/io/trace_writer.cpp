@@ -22,6 +22,7 @@
 #include "sim/core/errors.hpp"
 #include "sim/io/h5_util.hpp"
 #include "sim/io/trace_reader.hpp"
+#include "sim/io/utf8.hpp"
 
 namespace phaseless::io {
 namespace {
@@ -195,8 +196,11 @@ struct trace_writer::impl {
                            H5Aclose, what);
     h5::check(H5Awrite(a.get(), mem_type, value), what);
   }
-  void attr(hid_t obj, const char* name, const std::string& value) const {
+  // Strings are stored as UTF-8 (the type says so): other bytes (a Latin-1 file name in
+  // the command line) are transcoded as Latin-1.
+  void attr(hid_t obj, const char* name, const std::string& text) const {
     h5::handle t = utf8_type();
+    const std::string value = utf8::from_utf8_or_latin1(text);
     const char* p = value.c_str();
     attr_raw(obj, name, t.get(), t.get(), {}, &p);
   }
@@ -214,7 +218,8 @@ struct trace_writer::impl {
     return t;
   }
 
-  void string_dataset(hid_t loc, const char* name, const std::string& value) const {
+  void string_dataset(hid_t loc, const char* name, const std::string& text) const {
+    const std::string value = utf8::from_utf8_or_latin1(text);
     const std::string what = at(std::string("write /provenance/") + name);
     h5::handle t = utf8_type();
     h5::handle space = h5::own(H5Screate(H5S_SCALAR), H5Sclose, what);
