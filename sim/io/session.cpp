@@ -438,8 +438,9 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
   } catch (const numeric_error& e) {
     // The NaN row's `samples` is the sample in which learning diverged (1-based).
     const std::uint64_t at = in_step ? t->failed_sample(step_from, step_to) : s;
-    res.diverged = std::string(e.what()) + " (detected in training sample " + std::to_string(at) + " of " +
-                   std::to_string(total) + ")";
+    res.diverged = e.what();
+    if (in_step)
+      res.diverged += " (training sample " + std::to_string(at) + " of " + std::to_string(total) + ", counting from 1)";
     const counters c = t->totals();
     eval_row r{at, t->now(), std::nan(""), std::nan(""), std::nan(""), c.events, c.synaptic_ops,
                std::chrono::duration<double>(clock_type::now() - t0).count(),

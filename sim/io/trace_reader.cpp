@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
 #include <system_error>
 #include <variant>
 
@@ -276,7 +277,9 @@ std::string number_text(double x) {
 
 }  // namespace
 
-void print_trace_summary(const std::filesystem::path& file, std::ostream& out) {
+namespace {
+
+void write_summary(const std::filesystem::path& file, std::ostream& out) {
   h5::handle f = open_trace(file);
   const hid_t root = f.get();
   const std::string what = "cannot read the attributes of " + quoted(file);
@@ -349,6 +352,15 @@ void print_trace_summary(const std::filesystem::path& file, std::ostream& out) {
   out << "  last of " << last << " metrics rows: samples " << number_text(samples[last - 1])
       << ", test_accuracy " << number_text(acc[last - 1]) << ", train_loss "
       << number_text(loss[last - 1]) << '\n';
+}
+
+}  // namespace
+
+void print_trace_summary(const std::filesystem::path& file, std::ostream& out) {
+  // Printed only when complete: a damaged file gives one error message, not half a summary.
+  std::ostringstream text;
+  write_summary(file, text);
+  out << text.str();
 }
 
 void export_csv(const std::filesystem::path& file, const std::string& dataset, std::ostream& out) {
