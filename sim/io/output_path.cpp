@@ -43,7 +43,8 @@ void check_replaceable(const fs::path& target, const std::string& kind, const st
   for (const auto& in : inputs) {
     std::error_code e2;
     if (!in.path.empty() && fs::equivalent(target, in.path, e2))
-      refuse("it is the run's " + in.role + " " + quoted(in.path) + "; an input is never replaced, not even with --force");
+      refuse("it is the run's " + in.role + " " + quoted(in.path) +
+             "; an input is never replaced, not even with --force");
   }
   if (fs::is_directory(st)) refuse("it is a folder");
   if (!fs::is_regular_file(st))

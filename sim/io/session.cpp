@@ -16,6 +16,7 @@
 #include "sim/core/rng.hpp"
 #include "sim/io/idx.hpp"
 #include "sim/io/network_builder.hpp"
+#include "sim/io/run_guards.hpp"
 #include "sim/io/teacher.hpp"
 #include "sim/io/trace_writer.hpp"
 #include "sim/rules/event_network.hpp"
@@ -170,35 +171,13 @@ std::vector<double> shared_values(const network_spec& spec, const std::vector<sy
   return theta;
 }
 
-// Every label must name an output neuron: evaluation reads the output z[label], and
-// the squared-error target of a label without a neuron would silently be all zeros.
-void check_labels(const dataset& d, const std::filesystem::path& file, const population_spec& out) {
-  for (std::size_t r = 0; r < d.labels.size(); ++r)
-    if (d.labels[r] >= out.size)
-      throw user_error(file.string() + ": item " + std::to_string(r) + " has label " + std::to_string(d.labels[r]) +
-                       ", but the output population '" + out.name + "' has " + std::to_string(out.size) +
-                       " neurons; allowed: labels 0.." + std::to_string(out.size - 1) + " (or populations[" +
-                       out.name + "].size at least " + std::to_string(d.labels[r] + 1) + ")");
-}
-
 // Learning that has blown up is stopped before it reaches NaN (see weight_bound).
 template <class Real>
 void check_weight_bound(const network_spec& spec, trainer<Real>& t, std::uint64_t s) {
-  const auto beyond = [&](const std::string& what, double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.3g", v);
-    throw numeric_error(what + " reached " + buf + " by training sample " + std::to_string(s) +
-                        ", beyond the divergence bound |value| <= 1e6; learning diverged (try a smaller learning rate)");
-  };
   for (std::size_t k = 0; k < spec.projections.size(); ++k)
-    for (const Real w : t.synapses()[k].w)
-      if (!(std::abs(double(w)) <= weight_bound)) beyond("projection '" + spec.projections[k].name + "': a weight", double(w));
-  for (pop_t v = 0; v < spec.populations.size(); ++v) {
-    const auto* b = v == spec.input ? nullptr : t.bias(v);
-    if (b != nullptr)
-      for (const Real x : *b)
-        if (!(std::abs(double(x)) <= weight_bound)) beyond("population '" + spec.populations[v].name + "': a bias", double(x));
-  }
+    check_bound("projection '" + spec.projections[k].name + "': a weight", t.synapses()[k].w, s);
+  for (pop_t v = 0; v < spec.populations.size(); ++v)
+    if (v != spec.input) check_bound("population '" + spec.populations[v].name + "': a bias", *t.bias(v), s);
 }
 
 template <class Real>
@@ -461,19 +440,6 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
 }
 
 }  // namespace
-
-std::vector<named_path> run_inputs(const loaded_model& lm) {
-  std::vector<named_path> in{{"model file", lm.path}};
-  if (lm.model.data().has_idx()) {
-    const auto& idx = lm.model.data().idx();
-    for (const auto& [role, p] : {std::pair<const char*, const std::string*>{"training images", &idx.train_images()},
-                                  {"training labels", &idx.train_labels()},
-                                  {"test images", &idx.test_images()},
-                                  {"test labels", &idx.test_labels()}})
-      if (!p->empty()) in.push_back({std::string(role) + " file", resolve_data_path(lm, *p)});
-  }
-  return in;
-}
 
 run_result run(const loaded_model& model, const run_options& opt) {
   return model.model.execution().precision() == pb::FLOAT64 ? run_typed<double>(model, opt)

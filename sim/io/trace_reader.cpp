@@ -255,7 +255,8 @@ void print_row_groups(hid_t root, const fs::path& file, const std::vector<std::s
     hsize_t lo = ~hsize_t{0}, hi = 0;
     for (const auto& m : members) {
       if (!std::binary_search(names.begin(), names.end(), m)) continue;
-      h5::handle ds = h5::own(H5Dopen2(root, m.c_str(), H5P_DEFAULT), H5Dclose, "cannot open " + m + " in " + quoted(file));
+      h5::handle ds =
+          h5::own(H5Dopen2(root, m.c_str(), H5P_DEFAULT), H5Dclose, "cannot open " + m + " in " + quoted(file));
       const auto dims = h5::extent(ds.get(), "cannot read " + m + " in " + quoted(file));
       const hsize_t rows = dims.empty() ? 1 : dims[0];
       lo = std::min(lo, rows);
@@ -292,8 +293,8 @@ void write_summary(const std::filesystem::path& file, std::ostream& out) {
   const auto magic = read_number_attr(root, "magic", 1, file, "/");
   const auto version = read_number_attr(root, "version", 2, file, "/");
   char magic_text[16] = "?";
-  if (!magic.empty() && magic[0] >= 0 && magic[0] < 4294967296.0) std::snprintf(magic_text, sizeof magic_text, "0x%04llX",
-                                    static_cast<unsigned long long>(magic[0]));
+  if (!magic.empty() && magic[0] >= 0 && magic[0] < 4294967296.0)
+    std::snprintf(magic_text, sizeof magic_text, "0x%04llX", static_cast<unsigned long long>(magic[0]));
   out << "trace " << quoted(file) << "\n  format: " << format << " version "
       << (fv.empty() ? "?" : number_text(fv[0])) << ", SONATA magic " << magic_text << " version "
       << (version.size() == 2 ? number_text(version[0]) + "." + number_text(version[1]) : "?")

@@ -82,8 +82,12 @@ class trace_writer {
   void append_report(const std::string& population, std::uint64_t samples, std::int64_t tick,
                      std::span<const float> values);
 
-  void flush();   // everything appended so far is readable after this, even after SIGKILL
-  void close();   // idempotent; the destructor calls it
+  // Everything appended so far is readable after this, even after SIGKILL. The first
+  // flush renames the partial file to the target path.
+  void flush();
+  // Idempotent. Publishes the file if no flush did. The destructor calls it, except
+  // before the first flush (an error path), when it removes the partial file instead.
+  void close();
 
  private:
   struct impl;

@@ -373,7 +373,8 @@ TEST_CASE("weights beyond the divergence bound: exit 3 naming the projection and
   const auto r = sh(cli() + " run " + small + " -q --out " + f.string() + " --set rule.zil.lr=1e6");
   CHECK(r.status == 3);
   CHECK(contains(r.out, "phaseless run: projection 'w"));
-  CHECK(contains(r.out, ", beyond the divergence bound |value| <= 1e6; learning diverged (try a smaller learning rate)"));
+  CHECK(contains(r.out, ", beyond the divergence bound |value| <= 1e6; learning diverged (try a smaller learning "
+                        "rate)"));
   const auto at = r.out.find("by training sample ");
   REQUIRE(at != std::string::npos);
   const double sample = std::stod(r.out.substr(at + 19));

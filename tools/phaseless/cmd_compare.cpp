@@ -70,8 +70,8 @@ int cmd_compare(int argc, char** argv) {
       "force,f", "let --report and --out replace existing files of another kind (never an input of the run)")(
       "quiet,q", "no progress output");
   po::variables_map vm;
-  if (!parse("compare", "MODEL [--report FILE] [--out TRACE] [--force] [--threads N] [--set path=value]...", opts, "model",
-             argc, argv, vm))
+  if (!parse("compare", "MODEL [--report FILE] [--out TRACE] [--force] [--threads N] [--set path=value]...", opts,
+             "model", argc, argv, vm))
     return exit_ok;
   const auto lm = io::load_model(model, sets);
   if (report.empty()) report = lm.path.stem().string() + "-compare.txt";
