@@ -403,14 +403,15 @@ TEST_CASE("a NaN during learning: the NaN row's samples is the sample that diver
 
 TEST_CASE("running out of memory: exit 5 and a message naming what to reduce") {
   // One weight matrix of 784 x 400000 floats (1.25 GB) against a 1 GB address-space
-  // limit. Under AddressSanitizer (whose shadow memory needs terabytes of address
-  // space) its own allocation cap stands in for the limit.
+  // limit.
 #if defined(__SANITIZE_ADDRESS__)
-  const std::string limit = "ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:max_allocation_size_mb=1000 ";
-#else
-  const std::string limit = "ulimit -v 1000000; ";
+  // AddressSanitizer's shadow memory needs terabytes of address space (no limit can be
+  // set) and its operator new aborts instead of throwing std::bad_alloc: the case
+  // cannot happen in this build. Said out loud rather than skipped silently.
+  MESSAGE("not run under AddressSanitizer: its operator new never throws std::bad_alloc");
+  return;
 #endif
-  const auto r = sh(limit + cli() + " run " + small + " -q --out " + tmp("oom.h5").string() +
+  const auto r = sh("ulimit -v 1000000; " + cli() + " run " + small + " -q --out " + tmp("oom.h5").string() +
                     " --set populations[h].size=400000");
   CHECK(r.status == 5);
   CHECK(r.out == "phaseless run: error: out of memory: the model needs more memory than is free (reduce "
