@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Dual-propagation replication (spec dp-fa.md §6.2) through the phaseless CLI.
+"""Dual-propagation replication (spec dp-fa.md §6.2) with the phaseless Python module.
 
 Runs every row of the protocol (784-512-512-10 ReLU, squared loss, Adam 1e-3,
 batch 50, beta 1/2, Fashion-MNIST, 3 epochs) for each seed:
@@ -7,27 +7,27 @@ batch 50, beta 1/2, Fashion-MNIST, 3 epochs) for each seed:
   BP (Z-IL + Adam, = backprop), DP-top alpha in {0, 1/2, 1}, DP alpha = 1/2,
   undamped DP alpha = 1 (expected to diverge), damped DP alpha = 1,
 
-as `build/tools/phaseless run MODEL --set seed=S --out X.h5 -q`, reads /metrics
-and the final weight snapshot of each trace with h5py, computes the Lipschitz
-proxy opnorm(W2 W1 W0) with numpy, and writes a markdown table, a JSON file and
-two PNGs (accuracy per epoch; the alpha sweep) to data/replication/dp/.
+as phaseless.load(MODEL, set={"seed": S}).run(out=X.h5) (runs share the process: the
+module releases the GIL), reads the metrics and first/last weight snapshots with
+phaseless.Trace, computes the Lipschitz proxy opnorm(W2 W1 W0) with numpy, and writes
+a markdown table, a JSON file and two PNGs (accuracy per epoch; the alpha sweep) to
+data/replication/dp/.
 
-usage: /usr/bin/python3 tools/replicate_dp.py [--seeds 1 2] [--jobs 2] [--plot-only]
-                                              [--epochs-damped N]
+usage: PYTHONPATH=build/python /usr/bin/python3 tools/replicate_dp.py [--seeds 1 2] [--jobs 2]
+                                              [--plot-only] [--epochs-damped N]
 """
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import h5py
 import numpy as np
 
+import phaseless
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLI = os.path.join(ROOT, "build", "tools", "phaseless")
 OUT = os.path.join(ROOT, "data", "replication", "dp")
 
 # (key, label, model file, alpha or None, family)
@@ -48,15 +48,16 @@ def trace_path(key, seed):
 
 def run_one(key, model, seed, extra):
     path = trace_path(key, seed)
-    cmd = [CLI, "run", os.path.join(ROOT, "models", model + ".textproto"), "--set", f"seed={seed}",
-           "--out", path, "-q"] + extra
+    sets = {"seed": seed, **extra}
     t0 = time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    info = {"cmd": " ".join(cmd[1:]), "exit": p.returncode, "seconds": time.time() - t0,
-            "stderr": p.stderr.strip()[-600:]}
+    r = phaseless.load(os.path.join(ROOT, "models", model + ".textproto"), set=sets).run(
+        out=path, threads=1, progress=False)
+    # "exit" as the CLI's status: 3 when learning diverged.
+    info = {"model": model, "set": sets, "exit": 3 if r.diverged else 0, "seconds": time.time() - t0,
+            "stderr": r.diverged}
     with open(path + ".json", "w") as f:
         json.dump(info, f, indent=1)
-    print(f"  {key} seed {seed}: exit {p.returncode} in {info['seconds']:.0f} s", flush=True)
+    print(f"  {key} seed {seed}: exit {info['exit']} in {info['seconds']:.0f} s", flush=True)
     return info
 
 
@@ -64,17 +65,13 @@ def read(key, seed):
     path = trace_path(key, seed)
     with open(path + ".json") as f:
         info = json.load(f)
-    with h5py.File(path, "r") as f:
-        m = f["metrics"]
-        samples = m["samples"][:].tolist()
-        acc = m["test_accuracy"][:].tolist()
-        loss = m["train_loss"][:].tolist()
-        ws, w0s, last = [], [], None
-        for name in ("w0", "w1", "w2"):
-            snap = f[f"weights/{name}/snapshots"]
-            ws.append(np.asarray(snap["data"][-1], dtype=np.float64))
-            w0s.append(np.asarray(snap["data"][0], dtype=np.float64))
-            last = int(snap["samples"][-1])
+    t = phaseless.Trace(path)
+    samples, acc = t.metric("samples").tolist(), t.metric("test_accuracy").tolist()
+    loss = t.metric("train_loss").tolist()
+    snaps = [t.snapshots(name) for name in ("w0", "w1", "w2")]
+    ws = [s.last.astype(np.float64) for s in snaps]
+    w0s = [s.data[0].astype(np.float64) for s in snaps]
+    last = int(snaps[-1].samples[-1])
     prod = ws[2] @ ws[1] @ ws[0]
     prod0 = w0s[2] @ w0s[1] @ w0s[0]
     return {
@@ -105,7 +102,7 @@ def main():
         for key, _, model, _, fam in ROWS:
             if a.only and key not in a.only:
                 continue
-            extra = [f"--set", f"schedule.epochs={a.epochs_damped}"] if fam == "damped" else []
+            extra = {"schedule.epochs": a.epochs_damped} if fam == "damped" else {}
             for s in a.seeds:
                 jobs.append((key, model, s, extra))
         # seed by seed (a complete first seed early), the diverging run early, damped last

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Feedback-alignment replication (issue 5; spec dp-fa.md §5-§6.3), through the CLI.
+"""Feedback-alignment replication (spec dp-fa.md §5-§6.3), with the phaseless Python module.
 
-Runs, with `build/tools/phaseless run`, each on the event engine:
+Runs, with phaseless.load(MODEL, set=...).run(out=TRACE), each on the event engine:
   F1-F3  two-layer ReLU teacher-student, n=50, d=150, p=200, lambda in {0, 0.05, 0.2}
   F4/F5  the same at p=800 (lambda = 0 must shrink the cosine, lambda > 0 must not)
   F6     linear student on linear data, p=200, lambda = 0
@@ -27,8 +27,8 @@ the original parametrization (f = beta^T relu(W^T x)/sqrt(p), torch MSELoss, lr 
 (a) with its own numpy draws for --numpy-seeds seeds and (b) with the CLI's draws
 re-created bit for bit, which must give the CLI's cosine per seed.
 
-usage: tools/replicate_fa.py [--seeds 5] [--f1-seeds 20] [--numpy-seeds 20] [--jobs 2]
-                             [--cli PATH] [--quick] [--no-numpy] [--out data/replication/fa]
+usage: PYTHONPATH=build/python /usr/bin/python3 tools/replicate_fa.py [--seeds 5] [--f1-seeds 20]
+         [--numpy-seeds 20] [--jobs 2] [--quick] [--no-numpy] [--out data/replication/fa]
 """
 import argparse
 import json
@@ -39,14 +39,14 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import h5py
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+import phaseless
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLI = os.environ.get("PHASELESS_CLI", os.path.join(ROOT, "build", "tools", "phaseless"))
 NUMPY_CHECK = os.path.join(ROOT, "tools", "fa_two_layer_numpy.py")
 TWO_LAYER = os.path.join(ROOT, "models", "fa_two_layer.textproto")
 LILLICRAP = os.path.join(ROOT, "models", "fa_linear_lillicrap.textproto")
@@ -57,17 +57,11 @@ EXTRA_BUDGETS = (0, 8000, 32000, 128000)  # steps beyond base tried in turn by t
 
 
 def run(model, trace, sets):
-    cmd = [CLI, "run", model, "-q", "--threads", "1", "--out", trace] + [a for s in sets for a in ("--set", s)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode not in (0, 3):
-        sys.exit(f"replicate_fa: {' '.join(cmd)} failed ({r.returncode}):\n{r.stderr}")
-    with h5py.File(trace, "r") as f:
-        m = {k: f["metrics"][k][()] for k in f["metrics"] if isinstance(f["metrics"][k], h5py.Dataset)}
-        if "alignment" in f["metrics"]:
-            for proj in f["metrics/alignment"]:
-                for k in f["metrics/alignment"][proj]:
-                    m[f"{proj}/{k}"] = f["metrics/alignment"][proj][k][()]
-    m["diverged"] = r.returncode == 3
+    """One run (the module releases the GIL, so --jobs threads run side by side); its metrics
+    by name, alignment columns as "<projection>/weight_cosine"."""
+    r = phaseless.load(model, set=sets).run(out=trace, threads=1, progress=False)
+    m = {k.removeprefix("alignment/"): v for k, v in r.metrics.items()}
+    m["diverged"] = bool(r.diverged)
     return m
 
 
@@ -150,20 +144,15 @@ def padded(curves):
 
 
 def main():
-    global CLI
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=5, help="seeds per setting (F2-F6, F8)")
     ap.add_argument("--f1-seeds", type=int, default=20, help="seeds for F1 (ReLU, p = 200, lambda = 0)")
     ap.add_argument("--numpy-seeds", type=int, default=20, help="seeds of the independent numpy check")
     ap.add_argument("--no-numpy", action="store_true", help="skip the numpy re-implementation")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--cli", default=CLI, help="the phaseless CLI (default $PHASELESS_CLI or build/tools/phaseless)")
     ap.add_argument("--quick", action="store_true", help="p=800 with 2 seeds, no deep run")
     ap.add_argument("--out", default=os.path.join(ROOT, "data", "replication", "fa"))
     args = ap.parse_args()
-    CLI = args.cli
-    if not os.access(CLI, os.X_OK):
-        sys.exit(f"replicate_fa: {CLI} not found; build first (tools/build.sh) or pass --cli")
     os.makedirs(args.out, exist_ok=True)
     tmp = os.path.join(args.out, "traces")
     os.makedirs(tmp, exist_ok=True)

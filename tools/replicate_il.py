@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Replication of the IL / IL-prox learning-rate stability result (spec pc-family.md
-§4.2 L1/L2, §4.3 Tables R1/R2) through the CLI, on Fashion-MNIST, batch 1.
+§4.2 L1/L2, §4.3 Tables R1/R2) with the phaseless Python module, on Fashion-MNIST, batch 1.
 
   1. sweep: alpha in {0.01, 0.1, 1, 2.5, 10, 100} for BP-SGD (the Z-IL rule, which
      equals backprop, with the biases of h1, h2 and out frozen at their initial values
@@ -18,13 +18,14 @@
 
 Every model reads raw pixels in [0, 1] as the authors' ToTensor() (the Z-IL model's
 standardization is switched off). A run that diverges exits with status 3 and its
-trace's last metrics row is NaN: it is reported as "diverged", never as a number.
+trace's last metrics row is NaN (the run's `diverged` is set): it is reported as
+"diverged", never as a number.
 A run that finishes but ends at chance (final test accuracy <= 11 % on 10 classes
 with test cross-entropy >= 2.29, i.e. about ln 10) is reported as "collapsed
 (chance)": its accuracy is counted in the mean, and the cell says how many seeds
 collapsed.
 
-  /usr/bin/python3 tools/replicate_il.py [--cli build/tools/phaseless] [--seeds 3]
+  PYTHONPATH=build/python /usr/bin/python3 tools/replicate_il.py [--seeds 3]
       [--jobs 2] [--work /tmp/phaseless_il_runs] [--out data/replication/il]
       [--only METHOD ...] [--no-oracle]
 
@@ -45,12 +46,13 @@ import subprocess
 import sys
 import time
 
-import h5py
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+import phaseless  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALPHAS = [0.01, 0.1, 1, 2.5, 10, 100]
@@ -72,7 +74,7 @@ BEST = [("BP-SGD", 0.01, []), ("IL-SGD", 0.03, []), ("IL-prox", 2.5, ["rule.il_p
         ("IL-prox Fast", 2.5, ["rule.il_prox.eps_n=0.25"])]
 
 
-def run_one(cli, work, tag, method, alpha, seed, samples, test_subset, extra):
+def run_one(work, tag, method, alpha, seed, samples, test_subset, extra):
     model, aset, base = METHODS[method]
     sets = base + extra + [aset.format(a=alpha), f"seed={seed}", f"schedule.max_samples={samples}",
                            "schedule.eval_every=500", f"data.test_subset={test_subset}", "schedule.epochs=1"]
@@ -85,23 +87,14 @@ def run_one(cli, work, tag, method, alpha, seed, samples, test_subset, extra):
         r = json.load(open(done))
         if r.get("settings", sets) == sets:
             return r
-    cmd = [cli, "run", os.path.join(ROOT, "models", model), "--out", out, "-q"]
-    for s in sets:
-        cmd += ["--set", s]
     t0 = time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    run = phaseless.load(os.path.join(ROOT, "models", model), set=sets).run(out=out, threads=1, progress=False)
     wall = time.time() - t0
-    if p.returncode not in (0, 3):
-        raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()}")
-    with h5py.File(out, "r") as f:
-        m = f["/metrics"]
-        rows = {k: [float(v) for v in m[k][:]] for k in ("samples", "test_accuracy", "test_loss", "train_loss")}
-        if "energy" in m:
-            rows["energy"] = [float(v) for v in m["energy"][:]]
-    acc = rows["test_accuracy"]
-    diverged = p.returncode == 3 or not math.isfinite(acc[-1])
+    keys = ("samples", "test_accuracy", "test_loss", "train_loss") + (("energy",) if "energy" in run.metrics else ())
+    rows = {k: run.metrics[k].astype(float).tolist() for k in keys}
+    diverged = bool(run.diverged) or not math.isfinite(rows["test_accuracy"][-1])
     r = {"tag": tag, "method": method, "alpha": alpha, "seed": seed, "diverged": diverged, "wall": wall,
-         "message": p.stderr.strip().splitlines()[-1] if diverged and p.stderr.strip() else "",
+         "message": run.diverged,
          "settings": sets, "collapsed": collapsed({"diverged": diverged, **rows}), **rows}
     json.dump(r, open(done, "w"))
     return r
@@ -168,7 +161,6 @@ def at(r, n):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cli", default=os.path.join(ROOT, "build", "tools", "phaseless"))
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--work", default="/tmp/phaseless_il_runs")
@@ -211,7 +203,7 @@ def main():
         ofuts = [] if a.no_oracle else (
             [ex.submit(run_oracle, a.work, v, 0.1, a.oracle_seeds, a.best_samples, "oracle-long") for v in ORACLES] +
             [ex.submit(run_oracle, a.work, v, alpha, a.seeds, a.sweep_samples) for v in ORACLES for alpha in ALPHAS])
-        futs = [ex.submit(run_one, a.cli, a.work, *j) for j in jobs]
+        futs = [ex.submit(run_one, a.work, *j) for j in jobs]
         for k, f in enumerate(cf.as_completed(futs)):
             r = f.result()
             results.append(r)

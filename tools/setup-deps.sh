@@ -4,7 +4,8 @@
 #   tools/setup-deps.sh --extras   also PyTorch, matplotlib and OpenBLAS (benchmarks, plots)
 set -euo pipefail
 packages=(g++ cmake make pkg-config libboost-dev libboost-program-options-dev libprotobuf-dev protobuf-compiler
-          libhdf5-dev hdf5-tools doctest-dev zlib1g-dev dataset-fashion-mnist python3 python3-h5py python3-numpy)
+          libhdf5-dev hdf5-tools doctest-dev zlib1g-dev dataset-fashion-mnist python3 python3-h5py python3-numpy
+          python3-dev pybind11-dev python3-pytest)
 if [[ "${1:-}" == "--extras" ]]; then
   packages+=(python3-torch python3-matplotlib libopenblas0)
 fi

@@ -60,7 +60,7 @@ struct trainer {
   virtual double take_energy() = 0;   // relaxation energy summed since the last call (0: rule has none)
   virtual counters totals() const = 0;
   virtual tick_t now() const = 0;
-  virtual std::vector<float> report(pop_t v, std::uint64_t last_row) = 0;
+  virtual std::vector<double> report(pop_t v, std::uint64_t last_row) = 0;
   virtual std::vector<std::string> elements(pop_t v) = 0;   // names of report() values per neuron
   // After a numeric_error in run_samples(to) started at `from`: the 1-based number of
   // the sample that was being learned.
@@ -84,8 +84,8 @@ struct event_trainer final : trainer<Real> {
   }
   counters totals() const override { return net.totals(); }
   tick_t now() const override { return net.now(); }
-  std::vector<float> report(pop_t v, std::uint64_t last_row) override {
-    std::vector<float> out;
+  std::vector<double> report(pop_t v, std::uint64_t last_row) override {
+    std::vector<double> out;
     if (v == spec.input) {
       for (float x : data.sample(last_row)) out.push_back(x);
       return out;
@@ -93,7 +93,7 @@ struct event_trainer final : trainer<Real> {
     auto* l = net.learner(v);
     const auto k = static_cast<unsigned>(l->elements().size());
     for (index_t i = 0; i < spec.populations[v].size; ++i)
-      for (unsigned e = 0; e < k; ++e) out.push_back(static_cast<float>(l->element(i, e)));
+      for (unsigned e = 0; e < k; ++e) out.push_back(l->element(i, e));
     return out;
   }
   std::vector<std::string> elements(pop_t v) override {
@@ -124,8 +124,8 @@ struct baseline_trainer final : trainer<Real> {
   double take_energy() override { return sync->take_energy(); }
   counters totals() const override { return counters{0, sync->synaptic_ops(), 0}; }
   tick_t now() const override { return 0; }
-  std::vector<float> report(pop_t v, std::uint64_t last_row) override {
-    std::vector<float> out;
+  std::vector<double> report(pop_t v, std::uint64_t last_row) override {
+    std::vector<double> out;
     if (v == spec.input)
       for (float x : data.sample(last_row)) out.push_back(x);
     return out;   // the synchronous form keeps no per-neuron relaxation state to report
@@ -245,11 +245,16 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
     }
   res.extra_columns = extra_columns;
 
+  const std::uint64_t eval_every = m.schedule().eval_every() ? m.schedule().eval_every() : train.rows;
+  const std::uint64_t snap_every = m.record().snapshot_every() ? m.record().snapshot_every() : eval_every;
+  const std::uint64_t rep_every = m.record().sample_every() ? m.record().sample_every() : eval_every;
+
   // The trace: structure first, then streaming appends.
   std::unique_ptr<trace_writer> tw;
   std::vector<pop_t> reported;
   if (!opt.trace.empty()) {
     tw = std::make_unique<trace_writer>(opt.trace, run_inputs(lm), opt.force);
+    tw->set_value_type(std::is_same_v<Real, double> ? value_type::f64 : value_type::f32);
     provenance pv;
     pv.model_name = m.name();
     pv.model_text = lm.text;
@@ -278,8 +283,7 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
           report_spec r;
           r.population = name;
           r.nodes = spec.populations[v].size;
-          r.first_node_id = 1;   // vertex 0 is the data source; populations follow in order
-          for (pop_t u = 0; u < v; ++u) r.first_node_id += spec.populations[u].size;
+          r.sample_step = rep_every;
           r.elements = t->elements(v);   // each rule names its state (x/eps, s_plus/s_minus/...)
           if (r.elements.empty()) continue;   // the synchronous forms keep no per-neuron state
           tw->add_report(r);
@@ -288,34 +292,37 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
     for (const auto& c : extra_columns) tw->add_metric(c);
     tw->start_streaming();
   }
-  std::vector<char> bias_written(spec.populations.size(), 0);
-  auto snapshot = [&](std::uint64_t s) {
-    if (!tw) return;
-    std::fill(bias_written.begin(), bias_written.end(), 0);
+  // The recorded weights: one matrix per projection, a shared parameter once under its name.
+  auto weight_matrices = [&] {
+    std::vector<weight_matrix> out;
     for (std::size_t k = 0; k < spec.projections.size(); ++k) {
       const auto& p = spec.projections[k];
       if (p.tie >= 0 && first_member[p.tie] != k) continue;
-      const auto w = p.tie >= 0 ? shared_values(spec, t->synapses(), p.tie) : dense_weights(t->synapses()[k]);
-      const std::vector<float> wf(w.begin(), w.end());
-      std::vector<float> bf;
+      weight_matrix wm;
+      wm.name = p.tie >= 0 ? spec.ties[p.tie].name : p.name;
+      wm.rows = p.tie >= 0 ? spec.ties[p.tie].rows : p.syn.n_post;
+      wm.w = p.tie >= 0 ? shared_values(spec, t->synapses(), p.tie) : dense_weights(t->synapses()[k]);
+      wm.cols = static_cast<std::uint32_t>(wm.w.size() / wm.rows);
       const auto& post = spec.populations[p.post];
       if (post.bias) {
         const auto* b = t->bias(p.post);
-        bf.assign(b->begin(), b->end());
+        wm.b.assign(b->begin(), b->end());
         if (p.tie >= 0 && post.bias_tie >= 0) {   // a kernel's bias: one per channel
-          std::vector<float> per(spec.ties[post.bias_tie].theta.size());
-          for (index_t i = 0; i < post.size; ++i) per[post.bias_param[i]] = bf[i];
-          bf = per;
+          std::vector<double> per(spec.ties[post.bias_tie].theta.size());
+          for (index_t i = 0; i < post.size; ++i) per[post.bias_param[i]] = wm.b[i];
+          wm.b = per;
         }
       }
-      tw->append_snapshot(p.tie >= 0 ? spec.ties[p.tie].name : p.name, s, wf, bf);
+      out.push_back(std::move(wm));
     }
+    return out;
+  };
+  auto snapshot = [&](std::uint64_t s) {
+    if (!tw) return;
+    for (const auto& wm : weight_matrices()) tw->append_snapshot(wm.name, s, wm.w, wm.b);
   };
 
   const std::uint64_t total = order.size();
-  const std::uint64_t eval_every = m.schedule().eval_every() ? m.schedule().eval_every() : train.rows;
-  const std::uint64_t snap_every = m.record().snapshot_every() ? m.record().snapshot_every() : eval_every;
-  const std::uint64_t rep_every = m.record().sample_every() ? m.record().sample_every() : eval_every;
   const std::uint64_t flush_every = m.record().flush_every() ? m.record().flush_every() : 1000;
   const auto t0 = clock_type::now();
   double train_s = 0, loss_sum = 0, energy_sum = 0;
@@ -433,6 +440,7 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
   }
   if (res.interrupted && (res.rows.empty() || res.rows.back().samples != s)) evaluate_now();
   for (const auto& syn : t->synapses()) res.w_end.emplace_back(syn.w.begin(), syn.w.end());
+  res.weights = weight_matrices();
   res.samples = s;
   res.train_seconds = train_s;
   if (tw) tw->close();

@@ -33,12 +33,21 @@ struct eval_row {
   std::vector<double> extra;   // run_result::extra_columns, in order
 };
 
+// A projection's weights as the trace records them: dense rows x cols, post-major (a
+// shared parameter once, under its name), with the post population's bias if it has one.
+struct weight_matrix {
+  std::string name;
+  std::uint32_t rows = 0, cols = 0;
+  std::vector<double> w, b;
+};
+
 struct run_result {
   std::vector<eval_row> rows;
   std::vector<std::string> extra_columns;   // /metrics/<name> beyond the standard ones
   std::vector<std::string> projections;
   // Per projection, in its synapse_matrix's order (the same for both engines of a model).
   std::vector<std::vector<double>> w_start, w_end;
+  std::vector<weight_matrix> weights;   // at the end of the run, as in the trace's last snapshot
   std::uint64_t samples = 0;
   double train_seconds = 0;    // wall time spent training (evaluation excluded)
   std::int64_t interval = 0;   // presentation interval (event engine)

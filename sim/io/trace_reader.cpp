@@ -276,6 +276,35 @@ std::string number_text(double x) {
   return buf;
 }
 
+herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* data) {
+  static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+  return 0;
+}
+
+// One line per SONATA report: nodes, elements, frames and the time axis.
+void print_reports(hid_t root, const fs::path& file, std::ostream& out) {
+  if (H5Lexists(root, "report", H5P_DEFAULT) <= 0) return;
+  const std::string what = "cannot read /report in " + quoted(file);
+  h5::handle g = h5::own(H5Gopen2(root, "report", H5P_DEFAULT), H5Gclose, what);
+  std::vector<std::string> pops;
+  h5::check(H5Literate(g.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &pops), what);
+  for (const auto& pop : pops) {
+    const std::string base = "/report/" + pop;
+    if (H5Lexists(root, (base + "/mapping/time").c_str(), H5P_DEFAULT) <= 0) continue;
+    h5::handle map = h5::own(H5Gopen2(root, (base + "/mapping").c_str(), H5P_DEFAULT), H5Gclose, what);
+    h5::handle t = h5::own(H5Dopen2(map.get(), "time", H5P_DEFAULT), H5Dclose, what);
+    std::string units, elements;
+    read_string_attr(t.get(), "units", units, file, base + "/mapping/time");
+    read_string_attr(map.get(), "element_names", elements, file, base + "/mapping");
+    const auto time = as_doubles(read_numeric(root, file, base + "/mapping/time").v);
+    const auto nodes = h5::extent(h5::own(H5Dopen2(map.get(), "node_ids", H5P_DEFAULT), H5Dclose, what).get(), what);
+    if (time.size() != 3 || nodes.size() != 1 || time[2] <= 0) continue;
+    out << "  report " << pop << ": " << nodes[0] << " nodes x (" << elements << "), "
+        << number_text((time[1] - time[0]) / time[2]) << " frames, time [" << number_text(time[0]) << ", "
+        << number_text(time[1]) << ") step " << number_text(time[2]) << " " << units << "\n";
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -333,6 +362,7 @@ void write_summary(const std::filesystem::path& file, std::ostream& out) {
         << h5::shape_text(h5::extent(ds.get(), "cannot read " + name)) << '\n';
   }
 
+  print_reports(root, file, out);
   print_row_groups(root, file, names, out);
 
   if (H5Lexists(root, "metrics", H5P_DEFAULT) <= 0 ||

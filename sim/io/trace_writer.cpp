@@ -83,6 +83,8 @@ struct projection_sets {
 
 struct report_sets {
   series samples, ticks, data;
+  h5::handle time;              // SONATA mapping/time [start, stop, step], compact (see add_report)
+  std::uint64_t step = 1, start = 0;
 };
 
 // Metrics columns in file order; append_metrics fills them in this order.
@@ -115,6 +117,8 @@ struct trace_writer::impl {
   std::vector<series> extra_metrics;   // add_metric, in order
   std::map<std::string, projection_sets> projections;
   std::map<std::string, report_sets> reports;
+  hid_t real_type = H5T_IEEE_F32LE;    // weights, biases, reports: the run's precision
+  std::size_t real_bytes = 4;
   bool provenance_written = false;
   bool streaming = false;
   bool closed = false;
@@ -369,7 +373,7 @@ void trace_writer::create(impl& m) {
   m.attr(root, "magic", std::uint32_t{0x0A7A});
   m.attr_raw(root, "version", H5T_STD_U32LE, H5T_NATIVE_UINT32, {2}, version);
   m.attr(root, "format", std::string("phaseless-trace"));
-  m.attr(root, "format_version", std::uint32_t{1});
+  m.attr(root, "format_version", std::uint32_t{2});
   m.attr(root, "time_units", std::string("tick"));
 
   h5::handle metrics = m.group(root, "metrics", "/metrics");
@@ -394,6 +398,14 @@ trace_writer::~trace_writer() {
     // go unnoticed: callers that care call close() themselves and get the exception.
     std::cerr << "phaseless: " << e.what() << '\n';
   }
+}
+
+void trace_writer::set_value_type(value_type t) {
+  impl& m = *impl_;
+  m.require_structure_phase("set_value_type()");
+  if (!m.projections.empty() || !m.reports.empty()) m.bug("set_value_type() after add_projection/add_report");
+  m.real_type = t == value_type::f64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE;
+  m.real_bytes = t == value_type::f64 ? 8 : 4;
 }
 
 void trace_writer::write_provenance(const provenance& p) {
@@ -438,11 +450,11 @@ void trace_writer::add_projection(const std::string& name, const std::string& pr
   p.samples = m.appendable(snaps.get(), "samples", base + "/snapshots/samples", H5T_STD_U64LE,
                            H5T_NATIVE_UINT64, {});
   // One snapshot per chunk: a snapshot is written and read as a whole.
-  p.data = m.appendable(snaps.get(), "data", base + "/snapshots/data", H5T_IEEE_F32LE,
-                        H5T_NATIVE_FLOAT, {n_post, n_pre}, 1);
+  p.data = m.appendable(snaps.get(), "data", base + "/snapshots/data", m.real_type,
+                        H5T_NATIVE_DOUBLE, {n_post, n_pre}, 1);
   if (bias)
-    p.bias = m.appendable(snaps.get(), "bias", base + "/snapshots/bias", H5T_IEEE_F32LE,
-                          H5T_NATIVE_FLOAT, {n_post}, 1);
+    p.bias = m.appendable(snaps.get(), "bias", base + "/snapshots/bias", m.real_type,
+                          H5T_NATIVE_DOUBLE, {n_post}, 1);
   m.projections.emplace(name, std::move(p));
 }
 
@@ -459,8 +471,10 @@ void trace_writer::add_report(const report_spec& r) {
                               m.at("open /report"));
   h5::handle g = m.group(report.get(), r.population, base);
   report_sets s;
-  s.data = m.appendable(g.get(), "data", base + "/data", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {width});
-  m.attr(s.data.ds.get(), "units", std::string("1"));
+  s.data = m.appendable(g.get(), "data", base + "/data", m.real_type, H5T_NATIVE_DOUBLE, {width});
+  m.attr(s.data.ds.get(), "units", std::string("1"));   // states and errors are dimensionless
+  if (r.sample_step == 0) m.bug("report '" + r.population + "' has sample_step 0");
+  s.step = r.sample_step;
 
   h5::handle map = m.group(g.get(), "mapping", base + "/mapping");
   std::string names;
@@ -471,18 +485,36 @@ void trace_writer::add_report(const report_spec& r) {
   for (std::uint64_t n = 0; n <= r.nodes; ++n) {
     pointers[n] = n * k;
     if (n == r.nodes) break;
-    node_ids[n] = r.first_node_id + n;
+    node_ids[n] = n;   // SONATA: 0-based within the population
     for (std::uint32_t e = 0; e < k; ++e) element_ids[n * k + e] = e;
   }
-  const double time[3] = {0, 0, 0};
   m.fixed_dataset(map.get(), "node_ids", base + "/mapping/node_ids", H5T_STD_U64LE,
                   H5T_NATIVE_UINT64, node_ids.size(), node_ids.data());
+  {
+    h5::handle ids = h5::own(H5Dopen2(map.get(), "node_ids", H5P_DEFAULT), H5Dclose, m.at("open node_ids"));
+    const std::int8_t sorted = 1;   // SONATA bool: i8 0/1
+    m.attr_raw(ids.get(), "sorted", H5T_STD_I8LE, H5T_NATIVE_INT8, {}, &sorted);
+  }
   m.fixed_dataset(map.get(), "index_pointers", base + "/mapping/index_pointers", H5T_STD_U64LE,
                   H5T_NATIVE_UINT64, pointers.size(), pointers.data());
   m.fixed_dataset(map.get(), "element_ids", base + "/mapping/element_ids", H5T_STD_U32LE,
                   H5T_NATIVE_UINT32, element_ids.size(), element_ids.data());
-  m.fixed_dataset(map.get(), "time", base + "/mapping/time", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3,
-                  time);
+  // SONATA time = [start, stop, step] in samples, stop exclusive: frames = (stop - start) / step.
+  // Compact layout keeps its values in the object header, i.e. in metadata, which reaches
+  // the disk only with a flush, together with the frames it counts.
+  {
+    const std::string what = m.at("write " + base + "/mapping/time");
+    const hsize_t three = 3;
+    h5::handle space = h5::own(H5Screate_simple(1, &three, nullptr), H5Sclose, what);
+    h5::handle dcpl = m.creation_plist(H5P_DATASET_CREATE, base + "/mapping/time");
+    h5::check(H5Pset_layout(dcpl.get(), H5D_COMPACT), what);
+    s.time = h5::own(H5Dcreate2(map.get(), "time", H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, dcpl.get(),
+                                H5P_DEFAULT),
+                     H5Dclose, what);
+    const double empty[3] = {double(s.step), double(s.step), double(s.step)};   // no frames yet
+    h5::check(H5Dwrite(s.time.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, empty), what);
+    m.attr(s.time.get(), "units", std::string("sample"));
+  }
   s.samples = m.appendable(map.get(), "samples", base + "/mapping/samples", H5T_STD_U64LE,
                            H5T_NATIVE_UINT64, {});
   s.ticks = m.appendable(map.get(), "ticks", base + "/mapping/ticks", H5T_STD_I64LE,
@@ -522,9 +554,9 @@ void trace_writer::append_metrics(const metrics_row& r) {
 }
 
 void trace_writer::append_snapshot(const std::string& projection, std::uint64_t samples,
-                                   std::span<const float> w, std::span<const float> b) {
+                                   std::span<const double> w, std::span<const double> b) {
   impl& m = *impl_;
-  m.ensure_space(4 * (w.size() + b.size()) + 8, *this);
+  m.ensure_space(m.real_bytes * (w.size() + b.size()) + 8, *this);
   const auto it = m.projections.find(projection);
   if (it == m.projections.end()) m.bug("append_snapshot to unknown projection '" + projection + "'");
   projection_sets& p = it->second;
@@ -541,18 +573,25 @@ void trace_writer::append_snapshot(const std::string& projection, std::uint64_t 
 }
 
 void trace_writer::append_report(const std::string& population, std::uint64_t samples,
-                                 std::int64_t tick, std::span<const float> values) {
+                                 std::int64_t tick, std::span<const double> values) {
   impl& m = *impl_;
-  m.ensure_space(4 * values.size() + 16, *this);
+  m.ensure_space(m.real_bytes * values.size() + 16, *this);
   const auto it = m.reports.find(population);
   if (it == m.reports.end()) m.bug("append_report to unknown population '" + population + "'");
   report_sets& r = it->second;
   if (values.size() != r.data.row_size())
     m.bug("append_report '" + population + "': " + std::to_string(values.size()) +
           " values, expected " + std::to_string(r.data.row_size()));
+  if (r.samples.rows == 0) r.start = samples;
+  if (samples != r.start + r.samples.rows * r.step)
+    m.bug("append_report '" + population + "': frame at sample " + std::to_string(samples) +
+          " breaks the step of " + std::to_string(r.step) + " samples");
   m.append(r.data, values.data(), 1);
   m.append(r.ticks, &tick, 1);
   m.append(r.samples, &samples, 1);
+  const double time[3] = {double(r.start), double(r.start + r.samples.rows * r.step), double(r.step)};
+  h5::check(H5Dwrite(r.time.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, time),
+            m.at("write /report/" + population + "/mapping/time"));
 }
 
 void trace_writer::flush() {
@@ -580,6 +619,7 @@ std::string trace_writer::impl::close_handles() noexcept {
     close_one(r.data.ds, "close " + r.data.path);
     close_one(r.ticks.ds, "close " + r.ticks.path);
     close_one(r.samples.ds, "close " + r.samples.path);
+    close_one(r.time, "close /report/" + name + "/mapping/time");
   }
   close_one(f, "close the file");
   return first_error;

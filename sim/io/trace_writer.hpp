@@ -42,10 +42,14 @@ struct metrics_row {
 
 struct report_spec {
   std::string population;
-  std::uint64_t first_node_id = 0; // global vertex id of the population's neuron 0
-  std::uint32_t nodes = 0;
+  std::uint32_t nodes = 0;             // SONATA node_ids 0..nodes-1 within the population
   std::vector<std::string> elements;   // per-node elements, e.g. {"x","eps"}; SONATA element_ids 0..k-1
+  std::uint64_t sample_step = 1;       // training samples between two frames (SONATA time step)
 };
+
+// Storage type of weights, biases and reports: the run's precision, so a FLOAT64 run
+// can be checked from its trace to its own accuracy.
+enum class value_type { f32, f64 };
 
 class trace_writer {
  public:
@@ -63,6 +67,7 @@ class trace_writer {
   trace_writer& operator=(const trace_writer&) = delete;
 
   // --- structure: call these before start_streaming() ---
+  void set_value_type(value_type t);   // before add_projection/add_report; default f32
   void write_provenance(const provenance& p);
   void add_projection(const std::string& name, const std::string& pre, const std::string& post,
                       std::uint32_t n_post, std::uint32_t n_pre, bool bias);
@@ -76,11 +81,13 @@ class trace_writer {
   // --- appends ---
   void append_metrics(const metrics_row& r);
   // w: n_post * n_pre row-major (post-major, PyTorch layout); b: n_post or empty.
+  // Values are converted to the value_type on storage (exact for an f32 run's values).
   void append_snapshot(const std::string& projection, std::uint64_t samples,
-                       std::span<const float> w, std::span<const float> b);
-  // values: nodes * elements, node-major (node 0's elements first).
+                       std::span<const double> w, std::span<const double> b);
+  // values: nodes * elements, node-major (node 0's elements first). Frames come every
+  // sample_step samples; mapping/time is rewritten to cover them.
   void append_report(const std::string& population, std::uint64_t samples, std::int64_t tick,
-                     std::span<const float> values);
+                     std::span<const double> values);
 
   // Everything appended so far is readable after this, even after SIGKILL. The first
   // flush renames the partial file to the target path.

@@ -45,7 +45,8 @@ struct temp_dir {
 
 // --- the sample trace: every value is a function of its indices ---
 constexpr std::uint64_t big_seed = 12345678901234567890ull;
-const float bias_table[2][3] = {{0.1f, 0.2f, 0.3f}, {1.1f, 1.2f, 1.3f}};
+// Values an f32 trace stores exactly (the writer's default value type).
+const double bias_table[2][3] = {{0.1f, 0.2f, 0.3f}, {1.1f, 1.2f, 1.3f}};
 
 io::metrics_row metrics(int i) {
   io::metrics_row r;
@@ -59,13 +60,13 @@ io::metrics_row metrics(int i) {
   r.wall_time = 0.25 * i;
   return r;
 }
-std::vector<float> weights(int snapshot, std::size_t n) {
-  std::vector<float> w(n);
+std::vector<double> weights(int snapshot, std::size_t n) {
+  std::vector<double> w(n);
   for (std::size_t k = 0; k < n; ++k) w[k] = 0.001f * static_cast<float>(k) + static_cast<float>(snapshot);
   return w;
 }
-std::vector<float> frame(int f) {
-  std::vector<float> v(6);
+std::vector<double> frame(int f) {
+  std::vector<double> v(6);
   for (int k = 0; k < 6; ++k) v[k] = 0.5f * static_cast<float>(k) - static_cast<float>(f);
   return v;
 }
@@ -84,7 +85,7 @@ void write_structure(io::trace_writer& w) {
   w.write_provenance(p);
   w.add_projection("in_hidden", "input", "hidden", 3, 4, true);
   w.add_projection("hidden_out", "hidden", "output", 2, 3, false);
-  w.add_report({"hidden", 4, 3, {"x", "eps"}});
+  w.add_report({"hidden", 3, {"x", "eps"}, 50});
 }
 
 void write_sample(const fs::path& file, int rows = 4) {
@@ -165,14 +166,14 @@ TEST_CASE("trace: written values read back exactly") {
   auto w0 = weights(0, 12), w1 = weights(1, 12);
   w0.insert(w0.end(), w1.begin(), w1.end());
   CHECK(io::read_dataset(file, "/weights/in_hidden/snapshots/data") == doubles(w0));
-  std::vector<float> b(&bias_table[0][0], &bias_table[0][0] + 6);
+  std::vector<double> b(&bias_table[0][0], &bias_table[0][0] + 6);
   CHECK(io::read_dataset(file, "/weights/in_hidden/snapshots/bias") == doubles(b));
   CHECK(io::read_dataset(file, "/weights/in_hidden/snapshots/samples") == std::vector<double>{0, 10});
   auto v0 = weights(0, 6), v1 = weights(1, 6);
   v0.insert(v0.end(), v1.begin(), v1.end());
   CHECK(io::read_dataset(file, "/weights/hidden_out/snapshots/data") == doubles(v0));
 
-  std::vector<float> frames;
+  std::vector<double> frames;
   for (int f = 0; f < 3; ++f) {
     const auto v = frame(f);
     frames.insert(frames.end(), v.begin(), v.end());
@@ -180,17 +181,17 @@ TEST_CASE("trace: written values read back exactly") {
   CHECK(io::read_dataset(file, "/report/hidden/data") == doubles(frames));
   CHECK(io::read_dataset(file, "/report/hidden/mapping/samples") == std::vector<double>{0, 50, 100});
   CHECK(io::read_dataset(file, "/report/hidden/mapping/ticks") == std::vector<double>{0, 7, 14});
-  CHECK(io::read_dataset(file, "/report/hidden/mapping/node_ids") == std::vector<double>{4, 5, 6});
+  CHECK(io::read_dataset(file, "/report/hidden/mapping/node_ids") == std::vector<double>{0, 1, 2});
   CHECK(io::read_dataset(file, "/report/hidden/mapping/index_pointers") ==
         std::vector<double>{0, 2, 4, 6});
   CHECK(io::read_dataset(file, "/report/hidden/mapping/element_ids") ==
         std::vector<double>{0, 1, 0, 1, 0, 1});
-  CHECK(io::read_dataset(file, "/report/hidden/mapping/time") == std::vector<double>{0, 0, 0});
+  CHECK(io::read_dataset(file, "/report/hidden/mapping/time") == std::vector<double>{0, 150, 50});
 
   std::ostringstream summary;
   io::print_trace_summary(file, summary);
   const std::string s = summary.str();
-  CHECK(s.find("phaseless-trace version 1") != std::string::npos);
+  CHECK(s.find("phaseless-trace version 2") != std::string::npos);
   CHECK(s.find("model 'tiny', seed 12345678901234567890, software '0.1.0', threads 2, 4 samples") !=
         std::string::npos);
   CHECK(s.find("/weights/in_hidden/snapshots/data  f32 [2, 3, 4]") != std::string::npos);
@@ -440,4 +441,37 @@ TEST_CASE("trace: a conv kernel is recorded once, in its shape, equal to every c
   CHECK(std::count_if(names.begin(), names.end(), [](const std::string& n) { return n.find("/weights/k1") == 0; }) ==
         3);   // samples, data, bias: no copies
   fs::remove_all(dir);
+}
+
+// A FLOAT64 run's trace keeps doubles: 0.1 + k 1e-12 is not representable in f32 (it
+// would read back as 0.100000001490116...), so exact equality needs f64 storage.
+TEST_CASE("trace: value type f64 stores weights, biases and reports exactly") {
+  temp_dir dir;
+  const fs::path file = dir.path / "f64.h5";
+  {
+    io::trace_writer w(file);
+    w.set_value_type(io::value_type::f64);
+    w.add_projection("p", "a", "b", 2, 3, true);
+    w.add_report({"b", 2, {"x", "eps"}, 10});
+    std::vector<double> wv(6), bv(2), rv(4);
+    for (int k = 0; k < 6; ++k) wv[k] = 0.1 + k * 1e-12;
+    for (int k = 0; k < 2; ++k) bv[k] = -0.3 - k * 1e-13;
+    for (int k = 0; k < 4; ++k) rv[k] = 1.0 / 3.0 + k;
+    w.append_snapshot("p", 0, wv, bv);
+    w.append_report("b", 10, 5, rv);
+    w.append_report("b", 20, 9, rv);
+    w.close();
+    CHECK(io::read_dataset(file, "/weights/p/snapshots/data") == wv);
+    CHECK(io::read_dataset(file, "/weights/p/snapshots/bias") == bv);
+    auto two = rv;
+    two.insert(two.end(), rv.begin(), rv.end());
+    CHECK(io::read_dataset(file, "/report/b/data") == two);
+    CHECK(io::read_dataset(file, "/report/b/mapping/time") == std::vector<double>{10, 30, 10});
+  }
+  // A frame off the step is a programming error: the SONATA time axis could not describe it.
+  io::trace_writer w(dir.path / "step.h5");
+  w.add_report({"b", 2, {"x", "eps"}, 10});
+  w.append_report("b", 10, 5, std::vector<double>(4, 0.0));
+  CHECK_THROWS_AS(w.append_report("b", 25, 9, std::vector<double>(4, 0.0)), core::internal_error);
+  CHECK_THROWS_AS(w.set_value_type(io::value_type::f64), core::internal_error);   // after structure
 }

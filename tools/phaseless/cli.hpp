@@ -4,6 +4,7 @@
 // write (disk full, I/O error), 5 out of memory, 130 interrupted.
 #include <boost/program_options.hpp>
 #include <atomic>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -33,5 +34,6 @@ int cmd_run(int argc, char** argv);
 int cmd_validate(int argc, char** argv);
 int cmd_compare(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);
+int cmd_export(int argc, char** argv);
 
 }  // namespace phaseless::cli

@@ -16,6 +16,8 @@ const char* usage =
     "  validate MODEL  check a model file and its data; print what it describes\n"
     "  compare MODEL   run the event engine and the synchronous baseline side by side\n"
     "  inspect TRACE   summarise a trace or export one of its datasets to CSV\n"
+    "  export --sonata MODEL_OR_TRACE DIR\n"
+    "                  write the network as a SONATA circuit (nodes, edges, config)\n"
     "\n"
     "'phaseless <command> --help' describes each command's options.\n";
 }
@@ -32,7 +34,8 @@ int main(int argc, char** argv) {
     if (cmd == "validate") return cli::cmd_validate(argc - 1, argv + 1);
     if (cmd == "compare") return cli::cmd_compare(argc - 1, argv + 1);
     if (cmd == "inspect") return cli::cmd_inspect(argc - 1, argv + 1);
-    std::fprintf(stderr, "phaseless: unknown command '%s'; allowed: run, validate, compare, inspect\n", cmd.c_str());
+    if (cmd == "export") return cli::cmd_export(argc - 1, argv + 1);
+    std::fprintf(stderr, "phaseless: unknown command '%s'; allowed: run, validate, compare, inspect, export\n", cmd.c_str());
     return cli::exit_user;
   } catch (const core::user_error& e) {
     std::fprintf(stderr, "phaseless %s: error: %s\n", cmd.c_str(), e.what());

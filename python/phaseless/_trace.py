@@ -1,0 +1,239 @@
+"""Reading traces (layout: docs/trace-format.md) with h5py.
+
+Why h5py and not the C++ reader: h5py (Debian's, on the same libhdf5) hands back NumPy
+arrays of the stored dtype directly and reads one dataset or one slice at a time, so a
+large trace is never loaded whole; the C++ reader would need a typed accessor for every
+part of the layout just to copy it into NumPy again. The layout is the documented
+contract both readers follow; `phaseless inspect` stays the C++ one.
+
+Every access opens the file, reads, and closes it again, so a Trace follows a run that
+is still writing (each read sees the last flush) and reads a killed run's trace (up to
+its last flush). A read that meets a flush in progress is retried.
+"""
+import os
+import time
+
+import h5py
+import numpy as np
+
+from ._errors import ModelError
+
+__all__ = ["Trace", "Snapshots", "Report"]
+
+_RETRIES = 20
+
+
+def _open(path):
+    # The writer opens traces with the "strong" close degree and file locking off; HDF5
+    # lets a process open a file it already has open only with the same settings, so a
+    # trace this process is writing (a run in another thread) opens this way (and then
+    # reads its current state).
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)
+    if hasattr(fapl, "set_file_locking"):   # the writer takes no lock; matching flags are required too
+        fapl.set_file_locking(False, True)
+    try:
+        return h5py.File(h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDONLY, fapl=fapl))
+    except OSError:   # open elsewhere in this process with h5py's default degree
+        return h5py.File(path, "r")
+
+
+def _read(path, fn):
+    """fn(h5py.File) on a freshly opened file, retried while a writer's flush is in flight."""
+    if not os.path.exists(path):
+        raise ModelError(f"cannot read trace '{path}': file does not exist")
+    if os.path.isdir(path):
+        raise ModelError(f"cannot read trace '{path}': it is a folder")
+    for attempt in range(_RETRIES):
+        try:
+            with _open(path) as f:
+                return fn(f)
+        except (OSError, KeyError, RuntimeError) as e:
+            if attempt == _RETRIES - 1:
+                if isinstance(e, KeyError):
+                    raise
+                raise ModelError(f"cannot read trace '{path}': {e}") from None
+            time.sleep(0.05)
+
+
+def _text(x):
+    return x.decode("utf-8") if isinstance(x, bytes) else str(x)
+
+
+class Snapshots:
+    """Weight snapshots of one projection: ``samples`` [T]; ``data`` [T, n_post, n_pre]
+    (post-major, PyTorch's layout; read on first use), ``last`` and ``at(samples)`` read
+    one snapshot only; ``bias`` [T, n_post] or None; ``pre``/``post`` population names."""
+
+    def __init__(self, path, name, samples, bias, pre, post):
+        self.path, self.name, self.samples, self.bias, self.pre, self.post = path, name, samples, bias, pre, post
+        self._data = None
+
+    def _rows(self, sel):
+        return _read(self.path, lambda f: f["weights"][self.name]["snapshots"]["data"][sel])
+
+    @property
+    def data(self):
+        if self._data is None:
+            self._data = self._rows(slice(0, len(self.samples)))
+        return self._data
+
+    def at(self, samples):
+        """The snapshot taken after ``samples`` training samples."""
+        hit = np.flatnonzero(self.samples == samples)
+        if not len(hit):
+            raise ModelError(f"projection '{self.name}' has no snapshot at {samples} samples; "
+                             f"allowed: {self.samples.tolist()}")
+        return self._rows(int(hit[0])) if self._data is None else self._data[hit[0]]
+
+    @property
+    def last(self):
+        if not len(self.samples):
+            raise ModelError(f"projection '{self.name}' has no snapshot yet")
+        return self.at(self.samples[-1]) if self._data is None else self._data[-1]
+
+    def __repr__(self):
+        return f"Snapshots({self.name!r}, {len(self.samples)} snapshots, {self.pre} -> {self.post})"
+
+
+class Report:
+    """Per-neuron state of one population over time: ``data`` [frames, nodes, elements],
+    ``elements`` (e.g. ["x", "eps"] or ["s_plus", "s_minus", "delta", "s_bar"]),
+    ``node_ids`` (0-based), ``samples`` and ``ticks`` per frame, SONATA ``time``
+    (start, stop, step) and ``time_units``."""
+
+    def __init__(self, population, data, elements, node_ids, samples, ticks, time, time_units, data_units):
+        self.population, self.data, self.elements = population, data, elements
+        self.node_ids, self.samples, self.ticks = node_ids, samples, ticks
+        self.time, self.time_units, self.data_units = time, time_units, data_units
+
+    def __getitem__(self, element):
+        """One element for every frame and node: report["eps"] -> [frames, nodes]."""
+        if element not in self.elements:
+            raise ModelError(f"report '{self.population}' has no element '{element}'; allowed: {', '.join(self.elements)}")
+        return self.data[:, :, self.elements.index(element)]
+
+    @property
+    def times(self):
+        """Frame times in ``time_units`` (from the SONATA mapping)."""
+        start, _, step = self.time
+        return start + step * np.arange(self.data.shape[0])
+
+    def __repr__(self):
+        return f"Report({self.population!r}, {self.data.shape[0]} frames x {len(self.node_ids)} nodes x {self.elements})"
+
+
+class Trace:
+    """A run's trace: ``metrics`` (dict of NumPy columns; nested ones like
+    "alignment/w2/weight_cosine" by their path), ``weights[name]`` -> Snapshots,
+    ``reports[population]`` -> Report, ``provenance`` (dict incl. model_text,
+    effective_model, seed, sample_order)."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+
+        def check(f):
+            if _text(f.attrs.get("format", b"")) != "phaseless-trace":
+                raise ModelError(f"'{self.path}' is not a phaseless trace (root attribute 'format' is missing or wrong)")
+            return (sorted(f["weights"].keys()) if "weights" in f else [],
+                    sorted(f["report"].keys()) if "report" in f else [])
+
+        self.weight_names, self.report_names = _read(self.path, check)
+
+    # --- metrics ---
+    @property
+    def metrics(self):
+        def read(f):
+            cols = {}
+            if "metrics" not in f:
+                return cols
+            f["metrics"].visititems(lambda name, obj: cols.__setitem__(name, obj[()])
+                                    if isinstance(obj, h5py.Dataset) else None)
+            # A killed run's columns may differ by a row if it died inside a flush.
+            n = min((len(v) for v in cols.values()), default=0)
+            return {k: v[:n] for k, v in cols.items()}
+        return _read(self.path, read)
+
+    def metric(self, name):
+        m = self.metrics
+        if name not in m:
+            raise ModelError(f"trace '{self.path}' has no metric '{name}'; allowed: {', '.join(sorted(m))}")
+        return m[name]
+
+    @property
+    def samples(self):
+        return self.metric("samples")
+
+    # --- weights ---
+    def snapshots(self, name):
+        if name not in self.weight_names:
+            raise ModelError(f"trace '{self.path}' has no projection '{name}'; allowed: {', '.join(self.weight_names)}")
+
+        def read(f):
+            g = f["weights"][name]
+            s = g["snapshots"]
+            samples = s["samples"][()]
+            bias = s["bias"][()] if "bias" in s else None
+            # A killed run's datasets may differ by a row if it died inside a flush.
+            n = min(len(samples), s["data"].shape[0], len(bias) if bias is not None else len(samples))
+            return Snapshots(self.path, name, samples[:n], bias[:n] if bias is not None else None,
+                             _text(g.attrs["pre"]), _text(g.attrs["post"]))
+        return _read(self.path, read)
+
+    @property
+    def weights(self):
+        """{projection: Snapshots}."""
+        return {n: self.snapshots(n) for n in self.weight_names}
+
+    def final_weights(self):
+        """{projection: last snapshot [n_post, n_pre]}."""
+        return {n: self.snapshots(n).last for n in self.weight_names}
+
+    # --- reports ---
+    def report(self, population):
+        if population not in self.report_names:
+            raise ModelError(f"trace '{self.path}' has no report of '{population}'; "
+                             f"allowed: {', '.join(self.report_names) or 'none recorded'}")
+
+        def read(f):
+            g = f["report"][population]
+            m = g["mapping"]
+            elements = _text(m.attrs["element_names"]).split(",")
+            node_ids = m["node_ids"][()]
+            samples, ticks, data = m["samples"][()], m["ticks"][()], g["data"][()]
+            n = min(len(samples), len(ticks), len(data))
+            return Report(population, data[:n].reshape(n, len(node_ids), len(elements)), elements, node_ids,
+                          samples[:n], ticks[:n], tuple(m["time"][()].tolist()), _text(m["time"].attrs["units"]),
+                          _text(g["data"].attrs["units"]))
+        return _read(self.path, read)
+
+    @property
+    def reports(self):
+        return {p: self.report(p) for p in self.report_names}
+
+    # --- provenance ---
+    @property
+    def provenance(self):
+        def read(f):
+            if "provenance" not in f:
+                return {}
+            g = f["provenance"]
+            p = {k: (_text(v) if isinstance(v, (bytes, str)) else v.item() if hasattr(v, "item") else v)
+                 for k, v in g.attrs.items()}
+            for k in ("model_text", "effective_model", "overrides"):
+                if k in g:
+                    p[k] = _text(g[k][()])
+            p["sample_order"] = g["sample_order"][()] if "sample_order" in g else np.zeros(0, np.uint64)
+            return p
+        return _read(self.path, read)
+
+    @property
+    def model_text(self):
+        return self.provenance["model_text"]
+
+    @property
+    def sample_order(self):
+        return self.provenance["sample_order"]
+
+    def __repr__(self):
+        return f"Trace({self.path!r}, weights={self.weight_names}, reports={self.report_names})"
