@@ -118,6 +118,25 @@ def cpu_capability():
     return "unknown", "not reported by this torch"
 
 
+def blas_kernels(libraries):
+    """The kernel set OpenBLAS chose for this CPU (openblas_get_corename: e.g. Haswell =
+    AVX2, SkylakeX = AVX-512; OPENBLAS_CORETYPE overrides its choice), and its build
+    config, asked of the library loaded in this process; None without OpenBLAS."""
+    import ctypes
+    for entry in libraries:
+        path = entry.split(" (")[0]
+        if "openblas" not in os.path.basename(path).lower():
+            continue
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            lib.openblas_get_config.restype = ctypes.c_char_p
+            return f"{lib.openblas_get_corename().decode()} ({lib.openblas_get_config().decode().strip()})"
+        except (OSError, AttributeError):
+            return None
+    return None
+
+
 def blas_libraries():
     """BLAS/GEMM libraries mapped into this process (after a matmul has run)."""
     torch.mm(torch.ones(8, 8), torch.ones(8, 8))
@@ -177,7 +196,11 @@ def main():
     print(f"cpu_capability {capability}  # ATen vectorised kernels (ReLU, softmax, SGD update); "
           f"from {capability_source}")
     print(f"openblas_coretype {os.environ.get('OPENBLAS_CORETYPE', 'unset')}")
-    for lib in blas_libraries():
+    libraries = blas_libraries()
+    kernels = blas_kernels(libraries)
+    if kernels:
+        print(f"blas_kernels {kernels}")
+    for lib in libraries:
         print(f"blas_library {lib}")
     print(f"data {data_desc}")
     print(f"network {'-'.join(map(str, SIZES))} relu, softmax cross-entropy, SGD lr {args.lr}, float32")

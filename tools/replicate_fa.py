@@ -77,7 +77,7 @@ def two_layer_sets(p, lam, seed, steps, linear=False):
             f"schedule.epochs={steps}", f"schedule.eval_every={N_TRAIN}",
             f"record.snapshot_every={N_TRAIN * 1000}"]
     if linear:   # F6: linear student on y = X theta, theta ~ N(0, I); code lr 1e-3 -> our 2e-3
-        sets += ["populations[h].activation=IDENTITY", "data.teacher.kind=LINEAR", "rule.zil.lr=0.002"]
+        sets += ["populations[h].activation=IDENTITY", "data.teacher.kind=LINEAR", "rule.zil.optimizer.lr=0.002"]
     return sets
 
 
@@ -143,6 +143,38 @@ def padded(curves):
     return out
 
 
+def plot_lillicrap(lil_by_seed, out):
+    """Lillicrap's linear task: test NSE and the error-signal angle per seed, with a legend."""
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    for i, (seed, r) in enumerate(sorted(lil_by_seed.items())):
+        c = f"C{i}"
+        ax[0].semilogy(r["samples"][1:], r["test_nse"][1:], color=c, label=f"seed {seed}")
+        ax[1].plot(r["samples"], np.degrees(np.arccos(np.clip(r["w2/signal_cosine"], -1, 1))), color=c,
+                   label=f"seed {seed}")
+    ax[0].set(xlabel="training samples", ylabel="test NSE  Σ‖t − y‖² / Σ‖t‖²",
+              title="Lillicrap linear task 30-20-10: FA learns")
+    ax[1].axhline(45, color="k", lw=0.8, ls="--", label="45° (target: below)")
+    ax[1].axhline(90, color="0.6", lw=0.8, ls=":", label="90° (no alignment)")
+    ax[1].set(xlabel="training samples", ylabel="angle(Bᵀe, Wᵀe) [degrees]",
+              title="the error FA sends vs backprop's", ylim=(0, 95))
+    for a in ax:
+        a.grid(alpha=0.3)
+        a.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "lillicrap.png"), dpi=110)
+    plt.close(fig)
+
+
+def lillicrap_only(args):
+    """Runs only the Lillicrap seeds (seconds) and redraws lillicrap.png; table.md and
+    results.json stay as they are."""
+    tmp = os.path.join(args.out, "traces")
+    os.makedirs(tmp, exist_ok=True)
+    lil = {s: run(LILLICRAP, os.path.join(tmp, f"lillicrap_{s}.h5"), [f"seed={s}"]) for s in range(1, args.seeds + 1)}
+    plot_lillicrap(lil, args.out)
+    print(f"wrote {os.path.join(args.out, 'lillicrap.png')}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=5, help="seeds per setting (F2-F6, F8)")
@@ -152,8 +184,12 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="p=800 with 2 seeds, no deep run")
     ap.add_argument("--out", default=os.path.join(ROOT, "data", "replication", "fa"))
+    ap.add_argument("--lillicrap-only", action="store_true",
+                    help="run only the Lillicrap seeds (seconds) and redraw lillicrap.png")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    if args.lillicrap_only:
+        return lillicrap_only(args)
     tmp = os.path.join(args.out, "traces")
     os.makedirs(tmp, exist_ok=True)
     seeds = list(range(1, args.seeds + 1))
@@ -234,7 +270,8 @@ def main():
             np_col += " | —"
         rows.append(f"| {group[0]} | {group[1]} | {group[2]} | {len(cos)} | {m:.3f} ± {sd:.3f} | {target} | "
                     f"{np_col} | {min(steps)}–{max(steps)} | {summary[str(group)]['final_mse_max']:.2e} |")
-    lil = [results[k] for k in results if k[0] == "lillicrap"]
+    lil_by_seed = {k[3]: results[k] for k in sorted(results) if k[0] == "lillicrap"}
+    lil = list(lil_by_seed.values())
     nse = [r["test_nse"][-1] for r in lil]
     angle = [math.degrees(math.acos(min(1.0, r["w2/signal_cosine"][-1]))) for r in lil]
     angle500 = [math.degrees(math.acos(min(1.0, r["w2/signal_cosine"][1]))) for r in lil]
@@ -286,15 +323,7 @@ def main():
         a.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(os.path.join(args.out, "two_layer.png"), dpi=110)
-    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
-    for r, c in zip(lil, ("C0", "C1", "C2", "C3", "C4")):
-        ax[0].semilogy(r["samples"][1:], r["test_nse"][1:], color=c)
-        ax[1].plot(r["samples"], np.degrees(np.arccos(np.clip(r["w2/signal_cosine"], -1, 1))), color=c)
-    ax[0].set(xlabel="samples", ylabel="test NSE", title="Lillicrap linear task (F8)")
-    ax[1].set(xlabel="samples", ylabel="angle(B e, Wᵀ e) [deg]", title="error-signal angle")
-    ax[1].axhline(45, color="k", lw=0.8, ls="--")
-    fig.tight_layout()
-    fig.savefig(os.path.join(args.out, "lillicrap.png"), dpi=110)
+    plot_lillicrap(lil_by_seed, args.out)
     if "deep" in summary:
         fa = results[("deep_fa", 0, 0, 1)]
         fig, ax = plt.subplots(1, 2, figsize=(11, 4))

@@ -64,8 +64,8 @@ FIXED_BIAS = [f"populations[{p}].fixed_bias=true" for p in ("h1", "h2", "out")]
 
 # method -> (model file, how alpha is set, extra settings)
 METHODS = {
-    "BP-SGD": ("fmnist_zil.textproto", "rule.zil.lr={a}", RAW_PIXELS + FIXED_BIAS),
-    "IL-SGD": ("fmnist_il.textproto", "rule.il.lr={a}", []),
+    "BP-SGD": ("fmnist_zil.textproto", "rule.zil.optimizer.lr={a}", RAW_PIXELS + FIXED_BIAS),
+    "IL-SGD": ("fmnist_il.textproto", "rule.il.optimizer.lr={a}", []),
     "IL-prox": ("fmnist_il_prox.textproto", "rule.il_prox.alpha={a}", []),
     "IL-prox Fast": ("fmnist_il_prox_fast.textproto", "rule.il_prox.alpha={a}", []),
 }

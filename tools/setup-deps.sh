@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Phaseless needs, only those that are missing.
-#   tools/setup-deps.sh            build, run and test
-#   tools/setup-deps.sh --extras   also PyTorch, matplotlib and OpenBLAS (benchmarks, plots)
+#   tools/setup-deps.sh            build, run, test (doctest, pytest) and plot (matplotlib)
+#   tools/setup-deps.sh --extras   also PyTorch, OpenBLAS and valgrind (benchmarks, profiles, PyTorch references)
 set -euo pipefail
 packages=(g++ cmake make pkg-config libboost-dev libboost-program-options-dev libprotobuf-dev protobuf-compiler
           libhdf5-dev hdf5-tools doctest-dev zlib1g-dev dataset-fashion-mnist python3 python3-h5py python3-numpy
-          python3-dev pybind11-dev python3-pytest)
+          python3-dev pybind11-dev python3-pytest python3-matplotlib)
 if [[ "${1:-}" == "--extras" ]]; then
-  packages+=(python3-torch python3-matplotlib libopenblas0)
+  packages+=(python3-torch libopenblas0 valgrind)
 fi
 missing=()
 for p in "${packages[@]}"; do

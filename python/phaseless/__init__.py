@@ -6,7 +6,7 @@
     r.metrics["test_accuracy"], r.samples, r.weights["w1"]      # NumPy arrays
     t = phaseless.Trace("run.h5")                               # works on live and killed runs
     t.snapshots("w1").data, t.report("h1")["eps"], t.provenance["model_text"]
-    table = phaseless.sweep(m, grid={"rule.zil.lr": [0.01, 0.02]}, seeds=[1, 2], processes=2)
+    table = phaseless.sweep(m, grid={"rule.zil.optimizer.lr": [0.01, 0.02]}, seeds=[1, 2], processes=2)
 """
 from ._errors import Diverged, Error, ModelError, TraceIOError
 from ._model import Comparison, Model, RunResult, load

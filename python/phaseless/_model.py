@@ -19,7 +19,7 @@ def _override_value(value):
 
 
 def overrides_list(overrides):
-    """{"rule.zil.lr": 0.01} (or ["rule.zil.lr=0.01"]) -> ["rule.zil.lr=0.01"]."""
+    """{"rule.zil.optimizer.lr": 0.01} (or ["rule.zil.optimizer.lr=0.01"]) -> ["rule.zil.optimizer.lr=0.01"]."""
     if overrides is None:
         return []
     if isinstance(overrides, dict):
@@ -32,7 +32,7 @@ def overrides_list(overrides):
 def load(path, set=None):
     """Loads, overrides and validates a model file; raises ModelError naming every problem.
 
-    ``set`` overrides scalar fields like the CLI's --set: {"rule.zil.lr": 0.01,
+    ``set`` overrides scalar fields like the CLI's --set: {"rule.zil.optimizer.lr": 0.01,
     "populations[h1].size": 128, "seed": 3}.
     """
     if not isinstance(path, (str, os.PathLike)):

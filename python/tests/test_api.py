@@ -28,7 +28,7 @@ def test_run_equals_cli_bitwise(phaseless, tmp_path):
 
 
 def test_model_text_validate_and_provenance(phaseless, tmp_path):
-    m = phaseless.load(MINIMAL, set={"rule.zil.lr": 0.01})
+    m = phaseless.load(MINIMAL, set={"rule.zil.optimizer.lr": 0.01})
     assert "lr: 0.01" in m.text and m.source_text == MINIMAL.read_text()
     s = m.validate()
     assert [p[0] for p in s["populations"]] == ["in", "h1", "out"]
@@ -43,8 +43,10 @@ def test_reports_have_labels_and_times(phaseless, tmp_path):
     phaseless.load(MINIMAL).run(out=tmp_path / "t.h5", progress=False)
     rep = phaseless.Trace(tmp_path / "t.h5").report("h1")
     assert rep.elements == ["x", "eps"]
-    assert rep.data.shape == (2, 8, 2)   # frames at 5 and 10 samples, 8 nodes, (x, eps)
-    assert rep.samples.tolist() == [5, 10] and rep.times.tolist() == [5.0, 10.0] and rep.time_units == "sample"
+    # 10 samples and record.sample_every unset: about 20 frames a run, here one per sample
+    assert rep.data.shape == (10, 8, 2)   # 10 frames, 8 nodes, (x, eps)
+    assert rep.samples.tolist() == list(range(1, 11)) and rep.times.tolist() == [float(k) for k in range(1, 11)]
+    assert rep.time_units == "sample"
     assert np.all(np.diff(rep.ticks) > 0)
     assert np.array_equal(rep["eps"], rep.data[:, :, 1])
 
@@ -107,24 +109,24 @@ def test_compare_matches_cli_agreement(phaseless):
 
 def test_sweep_small_grid(phaseless, tmp_path):
     m = phaseless.load(MINIMAL)
-    table = phaseless.sweep(m, grid={"rule.zil.lr": [0.02, 0.05]}, seeds=[1, 2], processes=2, out=tmp_path / "s")
+    table = phaseless.sweep(m, grid={"rule.zil.optimizer.lr": [0.02, 0.05]}, seeds=[1, 2], processes=2, out=tmp_path / "s")
     assert len(table) == 4
-    assert table["rule.zil.lr"].tolist() == [0.02, 0.02, 0.05, 0.05]
+    assert table["rule.zil.optimizer.lr"].tolist() == [0.02, 0.02, 0.05, 0.05]
     assert table["seed"].tolist() == [1, 2, 1, 2]
     for row in table:
         t = phaseless.Trace(row["trace"])
         assert row["test_accuracy"] == t.metric("test_accuracy")[-1]
         assert row["samples"] == 10 and row["diverged"] == ""
     # A row equals the same run made directly.
-    direct = phaseless.load(MINIMAL, set={"rule.zil.lr": 0.05, "seed": 2}).run(progress=False)
+    direct = phaseless.load(MINIMAL, set={"rule.zil.optimizer.lr": 0.05, "seed": 2}).run(progress=False)
     row = table[3]
     assert np.array_equal(direct.weights["w1"], phaseless.Trace(row["trace"]).snapshots("w1").last)
     # The traces are not replaced by a second sweep into the same folder.
     with pytest.raises(phaseless.ModelError, match="overwrite"):
-        phaseless.sweep(m, grid={"rule.zil.lr": [0.02]}, seeds=[1], out=tmp_path / "s")
+        phaseless.sweep(m, grid={"rule.zil.optimizer.lr": [0.02]}, seeds=[1], out=tmp_path / "s")
     # A bad grid value fails before any run, naming the override.
     with pytest.raises(phaseless.ModelError, match="lr"):
-        phaseless.sweep(m, grid={"rule.zil.lr": [-1.0]}, out=tmp_path / "bad")
+        phaseless.sweep(m, grid={"rule.zil.optimizer.lr": [-1.0]}, out=tmp_path / "bad")
 
 
 def test_dual_propagation_report_labels(phaseless, tmp_path):
@@ -141,5 +143,5 @@ def test_dual_propagation_report_labels(phaseless, tmp_path):
 
 
 def test_with_set_adds_overrides(phaseless):
-    m = phaseless.load(MINIMAL, set={"seed": 3}).with_set({"rule.zil.lr": 0.02})
-    assert m.overrides == {"seed": 3, "rule.zil.lr": 0.02} and m.seed == 3 and "lr: 0.02" in m.text
+    m = phaseless.load(MINIMAL, set={"seed": 3}).with_set({"rule.zil.optimizer.lr": 0.02})
+    assert m.overrides == {"seed": 3, "rule.zil.optimizer.lr": 0.02} and m.seed == 3 and "lr: 0.02" in m.text

@@ -17,18 +17,49 @@ class calendar {
     std::size_t n = 1;
     while (n < static_cast<std::size_t>(horizon) + 1) n <<= 1;
     buckets_.resize(n);
+    payloads_.resize(n);
     mask_ = n - 1;
   }
 
   std::vector<event>& bucket(tick_t t) { return buckets_[static_cast<std::size_t>(t) & mask_]; }
   const std::vector<event>& bucket(tick_t t) const { return buckets_[static_cast<std::size_t>(t) & mask_]; }
   tick_t horizon() const { return static_cast<tick_t>(mask_); }
+  // Frames' values of a bucket (event::first indexes it).
+  const std::vector<double>& payload(tick_t t) const { return payloads_[static_cast<std::size_t>(t) & mask_]; }
 
   void push(tick_t now, const event& e) {
     if (e.tick <= now || e.tick - now > horizon())
       throw internal_error("calendar: event outside the horizon (delay < 1 or beyond max delay)");
     bucket(e.tick).push_back(e);
     ++pending_;
+  }
+
+  // Appends a window's emissions (any order of ticks): runs of one delivery tick are
+  // copied as blocks, and the horizon is checked once for the whole range.
+  void append(tick_t now, const std::vector<event>& ev, const std::vector<double>& values, tick_t& lo, tick_t& hi) {
+    for (std::size_t a = 0; a < ev.size();) {
+      std::size_t z = a + 1;
+      while (z < ev.size() && ev[z].tick == ev[a].tick) ++z;
+      if (ev[a].tick <= now || ev[a].tick - now > horizon())
+        throw internal_error("calendar: event outside the horizon (delay < 1 or beyond max delay)");
+      auto& b = bucket(ev[a].tick);
+      const std::size_t from = b.size();
+      if (z == a + 1)   // alternating delays (one event per route): a plain append is cheaper
+        b.push_back(ev[a]);
+      else
+        b.insert(b.end(), ev.begin() + static_cast<std::ptrdiff_t>(a), ev.begin() + static_cast<std::ptrdiff_t>(z));
+      auto& pl = payloads_[static_cast<std::size_t>(ev[a].tick) & mask_];
+      for (std::size_t k = from; k < b.size(); ++k)   // frames: their values move to the bucket
+        if (b[k].count > 1) {
+          const auto at = static_cast<std::uint32_t>(pl.size());
+          pl.insert(pl.end(), values.begin() + b[k].first, values.begin() + b[k].first + b[k].count);
+          b[k].first = at;
+        }
+      lo = std::min(lo, ev[a].tick);
+      hi = std::max(hi, ev[a].tick);
+      a = z;
+    }
+    pending_ += ev.size();
   }
 
   // Brings a bucket into the total order (R2). Events of one emission tick arrive
@@ -57,12 +88,14 @@ class calendar {
     auto& b = bucket(t);
     pending_ -= b.size();
     b.clear();
+    payloads_[static_cast<std::size_t>(t) & mask_].clear();
   }
 
   std::size_t pending() const { return pending_; }
 
  private:
   std::vector<std::vector<event>> buckets_;
+  std::vector<std::vector<double>> payloads_;   // per bucket: frames' values
   std::size_t mask_ = 0;
   std::size_t pending_ = 0;
   std::vector<std::size_t> count_;

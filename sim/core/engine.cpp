@@ -81,7 +81,7 @@ void engine::step(unsigned s, tick_t t) {
     const port_info& pi = in_ports_[bucket[a].port];
     auto [lo, hi] = rows(s, pi.pop);
     if (lo < hi) {
-      shard_context ctx{t, s, lo, hi, out, stats_[s]};
+      shard_context ctx{t, s, lo, hi, out, stats_[s], cal_->payload(t).data()};
       pops_[pi.pop].model->deliver(pi.local, std::span<const event>(bucket.data() + a, b - a), ctx);
       touched[pi.pop] = 1;
     }
@@ -103,12 +103,9 @@ void engine::merge() {
   tick_t lo = std::numeric_limits<tick_t>::max(), hi = std::numeric_limits<tick_t>::min();
   for (unsigned s = 0; s < shards_; ++s) {
     auto& ev = outboxes_[s]->events();
-    for (const event& e : ev) {
-      cal_->push(now_ - 1, e);
-      lo = std::min(lo, e.tick);
-      hi = std::max(hi, e.tick);
-    }
+    cal_->append(now_ - 1, ev, outboxes_[s]->payload(), lo, hi);
     ev.clear();
+    outboxes_[s]->payload().clear();
   }
   for (tick_t t = lo; t <= hi; ++t) cal_->canonicalize(t, in_ports_.size());
 }

@@ -1,7 +1,9 @@
 #pragma once
 // A message in flight. One event stands for one emission of one neuron to the part
 // of its fan-out on one input port that shares a delay (its "delay class"): never
-// one event per synapse.
+// one event per synapse. A frame (count > 1) carries the emissions of the senders
+// source .. source + count - 1 of one shard, port, delay class and tick, in source
+// order; their values sit in the bucket's payload from offset `first` (value_of).
 #include <tuple>
 
 #include "sim/core/types.hpp"
@@ -18,11 +20,21 @@ struct event {
   tick_t seq;             // sender's emission tick: orders two emissions of one sender
   tag_t tag;              // sample/iteration the payload belongs to
   double value;           // graded payload (float payloads are carried exactly)
+  std::uint32_t count = 1;   // senders carried (frame: > 1)
+  std::uint32_t first = 0;   // frame: offset of its values in the payload
 };
+
+// The value sent by sender e.source + q (q < e.count); `payload` is the delivering
+// bucket's (shard_context::payload).
+inline double value_of(const event& e, const double* payload, std::uint32_t q) {
+  return e.count == 1 ? e.value : payload[e.first + q];
+}
 
 // DESIGN R2: the one total order, (tick, target port, source, seq). It never looks
 // at which shard or thread produced the event, so delivery order is decomposition
-// independent. (klass is implied: one emission has one tick per class.)
+// independent. (klass is implied: one emission has one tick per class.) Frames of one
+// port hold disjoint source ranges, so ordering them by their first source keeps
+// every sender in this order.
 inline bool event_before(const event& a, const event& b) {
   return std::tie(a.tick, a.port, a.source, a.seq) < std::tie(b.tick, b.port, b.source, b.seq);
 }

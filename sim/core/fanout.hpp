@@ -65,9 +65,13 @@ class fan_in_gate {
 
   // An event reached the shard (shared mode). True when that completes the step.
   // Refinements (repeat > 0) are news but do not count: each sender counts once.
-  bool arrive_shard(unsigned shard, const event& e) { return e.repeat == 0 && bump(shared_[shard], e.tag); }
+  bool arrive_shard(unsigned shard, const event& e) { return e.repeat == 0 && bump(shared_[shard], e.tag, 1); }
+  // A frame: its e.count senders at once (first messages, like e).
+  bool arrive_shard_frame(unsigned shard, const event& e) {
+    return e.repeat == 0 && bump(shared_[shard], e.tag, e.count);
+  }
   // An event reached target i. True when that completes i's step.
-  bool arrive(index_t i, const event& e) { return e.repeat == 0 && bump(per_target_[i], e.tag); }
+  bool arrive(index_t i, const event& e) { return e.repeat == 0 && bump(per_target_[i], e.tag, 1); }
 
   // A target that expects nothing (no synapse of this projection reaches it, e.g.
   // a pixel a strided convolution never reads) is complete: waiting would stall it.
@@ -89,13 +93,14 @@ class fan_in_gate {
     std::uint32_t count;
     std::uint32_t expected;
   };
-  static bool bump(slot& s, tag_t tag) {
+  static bool bump(slot& s, tag_t tag, std::uint32_t n) {
     if (s.tag != tag) {
       if (!tag_newer(tag, s.tag)) return false;   // a stale step: ignored by the counter
       s.tag = tag;
       s.count = 0;
     }
-    return ++s.count == s.expected;
+    s.count += n;
+    return s.count == s.expected;
   }
   const fanout* fan_ = nullptr;
   per_shard<slot> shared_;

@@ -42,6 +42,27 @@ class outbox {
       events_.push_back(event{now_ + r.delay, r.port, source, r.klass, repeat, now_, tag, value});
     stats_->events += (*routes_)[port].size();
   }
+  // One record that stands for `messages` neuron-level messages of this shard and tick
+  // (e.g. "my contribution is in", summed over the shard's neurons in `value`). It is
+  // counted as those messages, so the count does not depend on how rows are sharded.
+  void emit_frame(out_t port, index_t source, tag_t tag, double value, std::uint64_t messages) {
+    for (const route& r : (*routes_)[port])
+      events_.push_back(event{now_ + r.delay, r.port, source, r.klass, 0, now_, tag, value});
+    stats_->events += messages * (*routes_)[port].size();
+  }
+  // The emissions of senders first .. first + n - 1 (n values, source order), all of
+  // one tag, as one frame per route: counted as n messages per route, like n emit()s.
+  void emit_values(out_t port, index_t first, tag_t tag, const double* values, std::uint32_t n) {
+    if (n == 1) {
+      emit(port, first, tag, values[0]);
+      return;
+    }
+    const auto at = static_cast<std::uint32_t>(payload_.size());
+    payload_.insert(payload_.end(), values, values + n);
+    for (const route& r : (*routes_)[port])
+      events_.push_back(event{now_ + r.delay, r.port, first, r.klass, 0, now_, tag, 0.0, n, at});
+    stats_->events += std::uint64_t(n) * (*routes_)[port].size();
+  }
   // A timer: a message to the population itself, for deferred local actions. It is
   // not communication between neurons, so it is not counted as an event (and its
   // count may depend on the shard count without breaking R7's identical traces).
@@ -51,11 +72,13 @@ class outbox {
   }
   void set_now(tick_t t) { now_ = t; }
   std::vector<event>& events() { return events_; }
+  std::vector<double>& payload() { return payload_; }
 
  private:
   const std::vector<std::vector<route>>* routes_;
   counters* stats_;
   std::vector<event> events_;
+  std::vector<double> payload_;   // frames' values
   tick_t now_ = 0;
 };
 
@@ -65,6 +88,7 @@ struct shard_context {
   index_t lo, hi;     // the rows of this population owned by this shard: [lo, hi)
   outbox& out;
   counters& stats;
+  const double* payload = nullptr;   // frames' values of the events being delivered (value_of)
 };
 
 class population_model {

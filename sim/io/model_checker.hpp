@@ -119,6 +119,8 @@ class checker {
   std::string unseen(const unrolled_graph& g, const std::vector<bool>& seen, int i) const;
   void check_graph();
   void check_optimizer(const std::string& path, const v1::Optimizer& o);
+  void check_rate(const std::string& rule, double old_lr, bool has_optimizer, const v1::Optimizer* o,
+                  const char* example);
   void check_dp(const v1::DP& d);
   void check_il(const v1::Rule& r);
   void check_rule();

@@ -302,15 +302,14 @@ void apply_defaults(v1::Model& m) {
   if (s.epochs() == 0) s.set_epochs(1);
   if (s.batch_size() == 0) s.set_batch_size(1);
   // eval_every 0 ("once per epoch") needs the training-set size, which only the
-  // runner knows; so do the record intervals that default to it.
+  // runner knows.
   v1::Execution& e = *m.mutable_execution();
   if (e.mode() == v1::MODE_UNSPECIFIED) e.set_mode(v1::DATAFLOW);
   if (e.precision() == v1::PRECISION_UNSPECIFIED) e.set_precision(v1::FLOAT32);
   if (e.threads() == 0) e.set_threads(1);
   v1::Record& r = *m.mutable_record();
   if (r.flush_every() == 0) r.set_flush_every(1000);
-  if (r.sample_every() == 0) r.set_sample_every(s.eval_every());
-  if (r.snapshot_every() == 0) r.set_snapshot_every(s.eval_every());
+  // sample_every and snapshot_every stay 0 ("auto"): the runner derives them from the run's length.
 }
 
 fs::path resolve_data_path(const loaded_model& m, const std::string& p) {

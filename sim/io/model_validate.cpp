@@ -379,7 +379,11 @@ void checker::check_graph() {
 // An optimizer block (shared by every rule): every field with its range.
 void checker::check_optimizer(const std::string& path, const v1::Optimizer& o) {
   const double lr = o.lr();
-  if (!(std::isfinite(lr) && lr > 0)) add(path + ".lr", num(lr) + " is not a finite number > 0; allowed: > 0, e.g. 0.001");
+  const std::string allowed = "; allowed: a finite number > 0, e.g. 0.001";
+  if (std::isnan(lr)) add(path + ".lr", "is NaN" + allowed);
+  else if (std::isinf(lr)) add(path + ".lr", "is infinite (" + num(lr) + ")" + allowed);
+  else if (lr < 0) add(path + ".lr", "is negative (" + num(lr) + "): it would climb the loss" + allowed);
+  else if (lr == 0) add(path + ".lr", "is 0 or missing: nothing would be learned" + allowed);
   if (!(o.momentum() >= 0 && o.momentum() < 1)) add(path + ".momentum", num(o.momentum()) + " is out of range; allowed: [0, 1)");
   if (o.momentum() != 0 && o.kind() == v1::Optimizer::ADAM)
     add(path + ".momentum", "is an SGD setting, but kind is ADAM; allowed: 0 (use beta1 for Adam)");
@@ -388,6 +392,20 @@ void checker::check_optimizer(const std::string& path, const v1::Optimizer& o) {
   if (!(o.beta1() >= 0 && o.beta1() < 1)) add(path + ".beta1", num(o.beta1()) + " is out of range; allowed: [0, 1)");
   if (!(o.beta2() >= 0 && o.beta2() < 1)) add(path + ".beta2", num(o.beta2()) + " is out of range; allowed: [0, 1)");
   if (!(std::isfinite(o.eps()) && o.eps() > 0)) add(path + ".eps", num(o.eps()) + " is not a finite number > 0; allowed: > 0");
+}
+
+// Every rule takes its learning rate the same way: optimizer { kind lr ... } inside the
+// rule's block. `lr` directly in zil {} or il {} is the old form: say what to write.
+void checker::check_rate(const std::string& rule, double old_lr, bool has_optimizer, const v1::Optimizer* o,
+                         const char* example) {
+  if (old_lr != 0) {
+    add(rule + ".lr", "is the old form; every rule now takes its rate in its optimizer block: write " +
+                          rule.substr(5) + " { optimizer { lr: " + num(old_lr) + " } } (plain SGD) instead");
+  } else if (!has_optimizer) {
+    add(rule + ".optimizer", std::string("missing: nothing would be learned; allowed: optimizer { lr: ") + example +
+                                 " } (plain SGD), or e.g. optimizer { kind: ADAM lr: 0.001 }");
+  }
+  if (o != nullptr) check_optimizer(rule + ".optimizer", *o);
 }
 
 // Dual propagation (spec dp-fa.md §2.6, §7): ranges, and the squared-loss
@@ -459,10 +477,7 @@ void checker::check_il(const v1::Rule& r) {
       }
   } else {
     const v1::IL& p = r.il();
-    if (p.has_optimizer())   // an optimizer block carries its own rate
-      check_optimizer(at + "optimizer", p.optimizer());
-    else
-      positive("lr", p.lr(), "0.03");
+    check_rate("rule.il", p.lr(), p.has_optimizer(), p.has_optimizer() ? &p.optimizer() : nullptr, "0.03");
     nonneg("gamma_top", p.gamma_top());
     nonneg("gamma_bot", p.gamma_bot());
     nonneg("gamma_dec", p.gamma_dec());
@@ -478,20 +493,14 @@ void checker::check_rule() {
   } else if (r.has_dp()) {
     check_dp(r.dp());
   } else if (!r.has_zil()) {
-    add("rule", "no learning rule; allowed: zil { lr: ... }, il { lr: ... }, il_prox { alpha: ... }, dp { optimizer { ... } }");
+    add("rule", "no learning rule; allowed: zil { optimizer { lr: ... } }, il { optimizer { lr: ... } }, il_prox { alpha: ... }, dp { optimizer { ... } }");
   } else {
-    const double lr = r.zil().lr();
-    const std::string allowed = "; allowed: a finite number > 0, e.g. 0.01";
-    if (std::isnan(lr)) add("rule.zil.lr", "is NaN" + allowed);
-    else if (std::isinf(lr)) add("rule.zil.lr", "is infinite (" + num(lr) + ")" + allowed);
-    else if (lr < 0) add("rule.zil.lr", "is negative (" + num(lr) + "): it would climb the loss" + allowed);
-    else if (lr == 0 && !r.zil().has_optimizer())   // an optimizer block carries its own rate
-      add("rule.zil.lr", "is 0 or missing: nothing would be learned" + allowed);
+    check_rate("rule.zil", r.zil().lr(), r.zil().has_optimizer(),
+               r.zil().has_optimizer() ? &r.zil().optimizer() : nullptr, "0.01");
     const double g = r.zil().gamma();
     if (!(g > 0 && g <= 1)) {
       add("rule.zil.gamma", num(g) + " is out of range; allowed: (0, 1], normally 1 (0 means 1)");
     }
-    if (r.zil().has_optimizer()) check_optimizer("rule.zil.optimizer", r.zil().optimizer());
   }
   if (r.loss() == v1::SOFTMAX_CE && output_ >= 0) {
     const v1::Population& out = model_.populations(output_);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sim/core/errors.hpp"
+#include "sim/io/data_source.hpp"
 #include "sim/io/idx.hpp"
 
 namespace phaseless::io {
@@ -113,9 +114,11 @@ class data_checker {
     const v1::Data& d = m_.model.data();
     if (d.has_teacher()) {
       check_teacher(d.teacher());
+    } else if (d.has_npy() || d.has_hdf5() || d.has_cifar10()) {
+      check_arrays(d);
     } else if (!d.has_idx()) {
-      add("data", "no data source; allowed: idx { train_images: ... train_labels: ... test_images: ... test_labels: ... }"
-                  " or teacher { ... }");
+      add("data", "no data source; allowed: idx { train_images: ... train_labels: ... test_images: ... test_labels: ... },"
+                  " npy { ... }, hdf5 { file: ... images: ... labels: ... }, cifar10 { dir: ... } or teacher { ... }");
     } else {
       const v1::IdxFiles& f = d.idx();
       const std::uint32_t n_train = check_pair("train", f.train_images(), f.train_labels());
@@ -128,6 +131,39 @@ class data_checker {
         }
       }
     }
+  }
+
+  // npy, hdf5 and cifar10: headers only (shapes and dtypes); label values are checked on load.
+  void check_arrays(const v1::Data& d) {
+    for (const bool test : {false, true}) {
+      split_shape sh;
+      if (!describe_array_split(m_, test, sh, add)) continue;
+      const std::string images = d.has_cifar10() ? "data.cifar10.dir"
+                                 : d.has_npy()   ? std::string("data.npy.") + (test ? "test" : "train") + "_images"
+                                                 : std::string("data.hdf5.") + (test ? "test_images" : "images");
+      if (input_ != nullptr && sh.cols != input_->size())
+        add(input_size_path_, "the INPUT population '" + input_->name() + "' has size " + std::to_string(input_->size()) +
+                                  " but " + images + " holds " + std::to_string(sh.cols) +
+                                  " values per sample; allowed: " + std::to_string(sh.cols));
+      check_label_classes(sh);
+      const std::uint32_t subset = test ? d.test_subset() : d.train_subset();
+      if (subset > sh.rows)
+        add(std::string("data.") + (test ? "test_subset" : "train_subset"),
+            std::to_string(subset) + " exceeds the " + std::to_string(sh.rows) + " samples of " + images +
+                "; allowed: 0 (all) to " + std::to_string(sh.rows));
+    }
+  }
+
+  // With softmax cross-entropy every label must have an output neuron.
+  void check_label_classes(const split_shape& sh) {
+    if (sh.max_label < 0 || m_.model.rule().loss() == v1::MSE) return;
+    const auto& pops = m_.model.populations();
+    for (int k = 0; k < pops.size(); ++k)
+      if (pops[k].role() == v1::OUTPUT && std::int64_t(pops[k].size()) <= sh.max_label)
+        add("populations[" + std::to_string(k) + "].size",
+            "the OUTPUT population '" + pops[k].name() + "' has " + std::to_string(pops[k].size()) + " neurons but " +
+                sh.labels_field + " holds label " + std::to_string(sh.max_label) + "; allowed: at least " +
+                std::to_string(sh.max_label + 1));
   }
 
   // Synthetic teacher-student data: sizes must fit the network, and it is regression.

@@ -411,7 +411,6 @@ network_spec build_network_spec(const pb::Model& m) {
   L.threshold = m.execution().threshold();
   if (m.rule().has_zil()) {
     L.rule = "zil";
-    L.lr = m.rule().zil().lr();
     L.gamma = m.rule().zil().gamma();
   }
   // The relaxation IL and IL-prox share (defaults already applied by the loader, spec
@@ -425,7 +424,6 @@ network_spec build_network_spec(const pb::Model& m) {
   if (m.rule().has_il()) {
     const auto& r = m.rule().il();
     L.rule = "il";
-    L.lr = r.lr();
     relaxation(r);
     L.il.clamp = r.clamp();
   }
@@ -448,8 +446,15 @@ network_spec build_network_spec(const pb::Model& m) {
     L.optimizer.eps = o.eps();
     L.lr = o.lr();
   };
-  if (m.rule().has_zil() && m.rule().zil().has_optimizer()) set_optimizer(m.rule().zil().optimizer());
-  if (m.rule().has_il() && m.rule().il().has_optimizer()) set_optimizer(m.rule().il().optimizer());
+  // Z-IL and IL: plain SGD (no momentum, no decay) is the rules' own step w -= lr g, with
+  // no per-synapse optimizer state.
+  auto set_rate = [&](const pb::Optimizer& o) {
+    const bool plain = o.kind() != pb::Optimizer::ADAM && o.momentum() == 0 && o.weight_decay() == 0;
+    if (plain) L.lr = o.lr();
+    else set_optimizer(o);
+  };
+  if (m.rule().has_zil()) set_rate(m.rule().zil().optimizer());
+  if (m.rule().has_il()) set_rate(m.rule().il().optimizer());
   if (m.rule().has_il_prox() && m.rule().il_prox().has_optimizer()) set_optimizer(m.rule().il_prox().optimizer());
   if (m.rule().has_dp()) {
     const auto& d = m.rule().dp();

@@ -14,23 +14,30 @@
 #include "sim/baseline/backprop.hpp"
 #include "sim/core/errors.hpp"
 #include "sim/core/rng.hpp"
-#include "sim/io/idx.hpp"
+#include "sim/io/data_source.hpp"
 #include "sim/io/network_builder.hpp"
 #include "sim/io/run_guards.hpp"
-#include "sim/io/teacher.hpp"
 #include "sim/io/trace_writer.hpp"
+#include "sim/io/version.hpp"
 #include "sim/rules/event_network.hpp"
 #include "sim/rules/registry.hpp"
-
-#ifndef PHASELESS_VERSION
-#define PHASELESS_VERSION "unknown"
-#endif
 
 namespace phaseless::io {
 
 using namespace phaseless::core;
 namespace pb = phaseless::v1;
 using clock_type = std::chrono::steady_clock;
+
+// Time left at the rate so far (wall time incl. evaluations), as "42s", "3m05s" or "1h02m".
+static std::string eta_text(std::uint64_t left, std::uint64_t done, double elapsed_s) {
+  if (done == 0 || elapsed_s <= 0) return "?";
+  const auto t = static_cast<unsigned long long>(elapsed_s * double(left) / double(done) + 0.5);
+  char buf[32];
+  if (t < 60) std::snprintf(buf, sizeof buf, "%llus", t);
+  else if (t < 3600) std::snprintf(buf, sizeof buf, "%llum%02llus", t / 60, t % 60);
+  else std::snprintf(buf, sizeof buf, "%lluh%02llum", t / 3600, t / 60 % 60);
+  return buf;
+}
 
 std::vector<std::uint64_t> sample_order(const pb::Model& m, std::uint64_t train_rows) {
   std::vector<std::uint64_t> order;
@@ -183,29 +190,18 @@ void check_weight_bound(const network_spec& spec, trainer<Real>& t, std::uint64_
 template <class Real>
 run_result run_typed(const loaded_model& lm, const run_options& opt) {
   const pb::Model& m = lm.model;
-  const auto& idx = m.data().idx();
-  const bool synthetic = m.data().has_teacher();
-  const dataset train = synthetic ? make_teacher_data(m.data().teacher(), m.seed(), false)
-                                  : load_idx(resolve_data_path(lm, idx.train_images()),
-                                             resolve_data_path(lm, idx.train_labels()), m.data().pixel_scale(),
-                                             m.data().train_subset());
-  const dataset test = synthetic ? make_teacher_data(m.data().teacher(), m.seed(), true)
-                                 : load_idx(resolve_data_path(lm, idx.test_images()),
-                                            resolve_data_path(lm, idx.test_labels()), m.data().pixel_scale(),
-                                            m.data().test_subset());
-  for (dataset* d : {const_cast<dataset*>(&train), const_cast<dataset*>(&test)})
-    if (m.data().pixel_offset() != 0)
-      for (float& x : d->x) x += static_cast<float>(m.data().pixel_offset());
+  const dataset train = load_split(lm, false);
+  const dataset test = load_split(lm, true);
   const network_spec spec = build_network_spec(m);
   const auto& out_pop = spec.populations[spec.output];
   if (spec.learning.loss == loss_kind::softmax_ce && out_pop.size < train.classes)
     throw user_error(lm.path.string() + ": populations[" + out_pop.name + "].size: " + std::to_string(out_pop.size) +
                      " output neurons cannot represent the " + std::to_string(train.classes) +
                      " classes of the training labels; allowed: at least " + std::to_string(train.classes));
-  if (!synthetic) {
-    check_labels(train, resolve_data_path(lm, idx.train_labels()), out_pop);
-    check_labels(test, resolve_data_path(lm, idx.test_labels()), out_pop);
-  }
+  // Named by their label files when the data are IDX files, else by the model file.
+  const bool idx = m.data().has_idx();
+  check_labels(train, idx ? resolve_data_path(lm, m.data().idx().train_labels()) : lm.path, out_pop);
+  check_labels(test, idx ? resolve_data_path(lm, m.data().idx().test_labels()) : lm.path, out_pop);
   const auto order = sample_order(m, train.rows);
   const unsigned threads = opt.threads ? opt.threads : std::max(1u, m.execution().threads());
   const tick_t interval = presentation_interval(m, spec);
@@ -246,8 +242,14 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
   res.extra_columns = extra_columns;
 
   const std::uint64_t eval_every = m.schedule().eval_every() ? m.schedule().eval_every() : train.rows;
-  const std::uint64_t snap_every = m.record().snapshot_every() ? m.record().snapshot_every() : eval_every;
-  const std::uint64_t rep_every = m.record().sample_every() ? m.record().sample_every() : eval_every;
+  // Unset record intervals: about 10 snapshots and 20 activity frames per run (and at least one
+  // per evaluation interval), so that a short run shows activity too.
+  const std::uint64_t snap_every = m.record().snapshot_every()
+                                       ? m.record().snapshot_every()
+                                       : std::clamp<std::uint64_t>(order.size() / 10, 1, eval_every);
+  const std::uint64_t rep_every = m.record().sample_every()
+                                      ? m.record().sample_every()
+                                      : std::clamp<std::uint64_t>(order.size() / 20, 1, eval_every);
 
   // The trace: structure first, then streaming appends.
   std::unique_ptr<trace_writer> tw;
@@ -263,7 +265,8 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
     pv.effective_model = eff;
     for (const auto& o : lm.overrides) pv.overrides += o + "\n";
     pv.command_line = opt.command_line;
-    pv.software_version = PHASELESS_VERSION;
+    pv.software_version = software_version();
+    pv.git_commit = git_commit();
     pv.seed = m.seed();
     pv.threads = threads;
     pv.sample_order = order;
@@ -353,13 +356,14 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
                           r.synaptic_ops, r.wall_time, r.extra});
       tw->flush();
     }
+    const std::string eta = s > 0 && s < total ? "  ETA " + eta_text(total - s, s, r.wall_time) : "";
     if (opt.progress && test.target_cols)
-      std::fprintf(stderr, "[%s] %llu/%llu samples  test NSE %.4g  test loss %.4g  train loss %.4g\n", tag,
-                   (unsigned long long)s, (unsigned long long)total, ev.nse, r.test_loss, r.train_loss);
+      std::fprintf(stderr, "[%s] %llu/%llu samples  test NSE %.4g  test loss %.4g  train loss %.4g%s\n", tag,
+                   (unsigned long long)s, (unsigned long long)total, ev.nse, r.test_loss, r.train_loss, eta.c_str());
     else if (opt.progress)
-      std::fprintf(stderr, "[%s] %llu/%llu samples  test accuracy %.2f%%  test loss %.4f  train loss %.4f\n", tag,
+      std::fprintf(stderr, "[%s] %llu/%llu samples  test accuracy %.2f%%  test loss %.4f  train loss %.4f%s\n", tag,
                    (unsigned long long)s, (unsigned long long)total, 100 * r.test_accuracy, r.test_loss,
-                   r.train_loss);
+                   r.train_loss, eta.c_str());
   };
 
   // Trains up to sample `to` in steps of about 0.1 s (at least one sample), checking
@@ -417,8 +421,9 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
       // (Right after an evaluation the training-loss window is empty: the line waits.)
       if (opt.progress && loss_n > 0 && std::chrono::duration<double>(clock_type::now() - last_print).count() > 2.0) {
         last_print = clock_type::now();
-        std::fprintf(stderr, "[%s] %llu/%llu samples  %.0f samples/s  train loss %.4f\n", tag,
-                     (unsigned long long)s, (unsigned long long)total, double(s) / train_s, loss_sum / double(loss_n));
+        std::fprintf(stderr, "[%s] %llu/%llu samples  %.0f samples/s  train loss %.4f  ETA %s\n", tag,
+                     (unsigned long long)s, (unsigned long long)total, double(s) / train_s, loss_sum / double(loss_n),
+                     eta_text(total - s, s, std::chrono::duration<double>(clock_type::now() - t0).count()).c_str());
       }
     }
   } catch (const numeric_error& e) {

@@ -13,20 +13,12 @@
 
 #include "sim/core/errors.hpp"
 #include "sim/io/h5_util.hpp"
+#include "sim/io/trace_reader_detail.hpp"
 
 namespace phaseless::io {
-namespace {
+namespace trace_detail {
 
 namespace fs = std::filesystem;
-
-// A numeric dataset in the widest native type of its class, so that export_csv can
-// print integers as integers and floats with the digits their width needs.
-using values = std::variant<std::vector<std::uint64_t>, std::vector<std::int64_t>,
-                            std::vector<float>, std::vector<double>>;
-struct numeric {
-  std::vector<hsize_t> dims;
-  values v;
-};
 
 std::string quoted(const fs::path& file) { return std::string("'").append(file.string()).append("'"); }
 
@@ -82,7 +74,10 @@ std::string join(const std::vector<std::string>& v) {
 
 // Opens `dataset` ("/metrics/samples" or "metrics/samples"), or explains what exists.
 h5::handle open_dataset(hid_t f, const fs::path& file, std::string& dataset) {
-  if (dataset.empty() || dataset[0] != '/') dataset.insert(0, "/");
+  if (dataset.empty() || dataset[0] != '/') {   // (not insert(0, "/"): g++ 12 warns falsely on it)
+    std::string rooted(1, '/');
+    dataset = rooted.append(dataset);
+  }
   const auto names = datasets_in(f, file);
   if (!std::binary_search(names.begin(), names.end(), dataset))
     throw core::user_error("trace " + quoted(file) + " has no dataset '" + dataset +
@@ -305,7 +300,8 @@ void print_reports(hid_t root, const fs::path& file, std::ostream& out) {
   }
 }
 
-}  // namespace
+}  // namespace trace_detail
+using namespace trace_detail;
 
 namespace {
 
@@ -334,6 +330,9 @@ void write_summary(const std::filesystem::path& file, std::ostream& out) {
     std::string model, software;
     read_string_attr(g.get(), "model_name", model, file, "/provenance");
     read_string_attr(g.get(), "software_version", software, file, "/provenance");
+    std::string commit;
+    if (read_string_attr(g.get(), "git_commit", commit, file, "/provenance") && !commit.empty())
+      software.append(" commit ").append(commit);
     const auto threads = read_number_attr(g.get(), "threads", 1, file, "/provenance");
     // seed is a u64: read natively, as a double it could lose digits.
     std::uint64_t seed = 0;
@@ -392,39 +391,6 @@ void print_trace_summary(const std::filesystem::path& file, std::ostream& out) {
   std::ostringstream text;
   write_summary(file, text);
   out << text.str();
-}
-
-void export_csv(const std::filesystem::path& file, const std::string& dataset, std::ostream& out) {
-  h5::handle f = open_trace(file);
-  const numeric d = read_numeric(f.get(), file, dataset);
-  const std::string base = dataset.substr(dataset.find_last_of('/') + 1);
-  // Columns per line: everything after the first dimension (a scalar is one line).
-  std::size_t cols = 1;
-  for (std::size_t i = 1; i < d.dims.size(); ++i) cols *= static_cast<std::size_t>(d.dims[i]);
-  const std::size_t rows = d.dims.empty() ? 1 : static_cast<std::size_t>(d.dims[0]);
-
-  std::string line;
-  if (d.dims.size() <= 1) {
-    line = base;
-  } else {
-    const std::size_t inner = d.dims.size() == 3 ? static_cast<std::size_t>(d.dims[2]) : 1;
-    for (std::size_t c = 0; c < cols; ++c) {
-      line += (c ? "," : "") + base + "_";
-      line += d.dims.size() == 3 ? std::to_string(c / inner) + "_" + std::to_string(c % inner)
-                                 : std::to_string(c);
-    }
-  }
-  out << line << '\n';
-  for (std::size_t r = 0; r < rows; ++r) {
-    line.clear();
-    for (std::size_t c = 0; c < cols; ++c) {
-      if (c) line += ',';
-      append_value(line, d.v, r * cols + c);
-    }
-    line += '\n';
-    out.write(line.data(), static_cast<std::streamsize>(line.size()));
-  }
-  if (!out) throw std::runtime_error("cannot write the CSV of " + dataset);
 }
 
 bool is_trace(const std::filesystem::path& file) {

@@ -11,10 +11,15 @@ namespace phaseless::io {
 // shape and dtype, last metrics row. Throws core::user_error if the file is not a trace.
 void print_trace_summary(const std::filesystem::path& file, std::ostream& out);
 
-// Writes one dataset (any rank <= 3, numeric) as CSV: 1-D -> one column with a header;
-// 2-D -> one row per first index; 3-D -> flattened trailing dims. Throws core::user_error
-// naming the dataset path and listing the available ones when it does not exist.
-void export_csv(const std::filesystem::path& file, const std::string& dataset, std::ostream& out);
+// Writes a dataset or a whole group as one CSV table. Its first column is the key of the
+// rows: the `samples` dataset beside it (a report's mapping/samples; /metrics/samples for
+// everything under /metrics); then the dataset's values (2-D: name_j, 3-D: name_i_j) or,
+// for a group, every numeric dataset in it with as many rows, named by its path inside
+// the group. A string dataset (e.g. /provenance/model_text) is written as plain text.
+// Returns the group's datasets left out (text, or another row count), for a note.
+// Throws core::user_error naming the path and listing what exists when it does not;
+// core::io_error when `out` fails.
+std::vector<std::string> export_csv(const std::filesystem::path& file, const std::string& path, std::ostream& out);
 
 // True when `file` is an HDF5 file whose root attribute 'format' is "phaseless-trace".
 bool is_trace(const std::filesystem::path& file);

@@ -419,6 +419,7 @@ void trace_writer::write_provenance(const provenance& p) {
   h5::handle g = m.group(m.f.get(), "provenance", "/provenance");
   m.attr(g.get(), "seed", p.seed);
   m.attr(g.get(), "software_version", p.software_version);
+  m.attr(g.get(), "git_commit", p.git_commit);
   m.attr(g.get(), "threads", p.threads);
   m.attr(g.get(), "model_name", p.model_name);
   m.attr(g.get(), "command_line", p.command_line);

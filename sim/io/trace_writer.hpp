@@ -23,6 +23,7 @@ struct provenance {
   std::string overrides;           // the --set arguments, one per line
   std::string command_line;
   std::string software_version;
+  std::string git_commit;          // the commit the software was built from ("unknown" without git)
   std::uint64_t seed = 0;
   std::uint32_t threads = 1;
   std::vector<std::uint64_t> sample_order;   // training rows in the order presented

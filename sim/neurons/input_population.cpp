@@ -9,7 +9,9 @@ input_population::input_population(const population_spec& spec, const dataset* d
       activity_out_(activity_out),
       row_(shards, 0),
       tag_(shards, no_tag),
-      pending_(shards, 0) {}
+      pending_(shards, 0) {
+  values_.assign(shards, {});
+}
 
 void input_population::deliver(std::uint32_t, std::span<const event> events, shard_context& ctx) {
   for (const event& e : events) {   // only the clamp port exists
@@ -24,13 +26,14 @@ void input_population::react(shard_context& ctx) {
   pending_[ctx.shard] = 0;
   const auto x = data_->sample(row_[ctx.shard]);
   const tag_t tag = tag_[ctx.shard];
-  for (index_t i = ctx.lo; i < ctx.hi; ++i) {
-    const double y = activate<double>(f_, x[i]);
-    ++ctx.stats.reactions;
-    // A clamped neuron speaks exactly once per sample, in both modes: its first
-    // message of a step is what lets receivers count their inputs (R4).
-    ctx.out.emit(activity_out_, i, tag, y);
-  }
+  // A clamped neuron speaks exactly once per sample, in both modes: its first message
+  // of a step is what lets receivers count their inputs (R4). The shard's neurons
+  // speak in the same tick, so their messages travel as one frame, in neuron order.
+  auto& y = values_[ctx.shard];
+  y.resize(ctx.hi - ctx.lo);
+  for (index_t i = ctx.lo; i < ctx.hi; ++i) y[i - ctx.lo] = activate<double>(f_, x[i]);
+  ctx.stats.reactions += ctx.hi - ctx.lo;
+  if (ctx.hi > ctx.lo) ctx.out.emit_values(activity_out_, ctx.lo, tag, y.data(), ctx.hi - ctx.lo);
 }
 
 }  // namespace phaseless::neurons

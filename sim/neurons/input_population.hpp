@@ -4,6 +4,7 @@
 // takes its own feature and sends f(x) to its children.
 #include <vector>
 
+#include "sim/core/per_shard.hpp"
 #include "sim/neurons/wiring.hpp"
 
 namespace phaseless::neurons {
@@ -22,6 +23,7 @@ class input_population final : public population_model {
   std::vector<std::uint64_t> row_;      // by shard: the clamped dataset row
   std::vector<tag_t> tag_;              // by shard
   std::vector<char> pending_;           // by shard
+  per_shard<std::vector<double>> values_;     // by shard: the frame being sent
 };
 
 }  // namespace phaseless::neurons

@@ -46,13 +46,41 @@ class forward_input {
 
   // Applies one port's events. on_shard(tag, complete) is called for the dense
   // single-class case (every row saw the event); on_target(i, tag, complete) otherwise.
+  // With `whole_frames` a frame counts all its senders and calls on_shard once (for
+  // a caller to whom only the step and its completion matter); otherwise once per sender.
   template <class Shard, class Target>
-  void deliver(std::span<const event> events, shard_context& ctx, Shard&& on_shard, Target&& on_target) {
+  void deliver(std::span<const event> events, shard_context& ctx, Shard&& on_shard, Target&& on_target,
+               bool whole_frames = false) {
     Real* b = buf_[ctx.shard].data();
     // Per delay class, unless the link is counted per shard: then every class of the
     // step has arrived when a neuron reads, and one emission has one value.
     const std::uint64_t class_stride = link_->fan.shard_counted ? 0 : link_->syn->n_pre;
-    for (const event& e : events) {
+    for (const event& f : events) {
+      if (f.count > 1 && gate_.shared()) {   // a frame: its senders' values, then one count for all
+        Real* at = b + f.klass * class_stride + f.source;
+        const double* v = ctx.payload + f.first;
+        for (std::uint32_t q = 0; q < f.count; ++q) at[q] = static_cast<Real>(v[q]);
+        if (whole_frames)
+          on_shard(f.tag, gate_.arrive_shard_frame(ctx.shard, f));
+        else
+          for (std::uint32_t q = 0; q < f.count; ++q) on_shard(f.tag, gate_.arrive_shard(ctx.shard, f));
+        continue;
+      }
+      for (std::uint32_t q = 0; q < f.count; ++q) {   // one sender at a time, in source order
+        event e = f;
+        e.source = f.source + q;
+        e.value = value_of(f, ctx.payload, q);
+        e.count = 1;
+        deliver_one(e, b, class_stride, ctx, on_shard, on_target);
+      }
+    }
+  }
+
+ private:
+  template <class Shard, class Target>
+  void deliver_one(const event& e, Real* b, std::uint64_t class_stride, shard_context& ctx, Shard&& on_shard,
+                   Target&& on_target) {
+    {
       b[e.klass * class_stride + e.source] = static_cast<Real>(e.value);
       if (gate_.shared()) {
         on_shard(e.tag, gate_.arrive_shard(ctx.shard, e));
@@ -64,6 +92,7 @@ class forward_input {
     }
   }
 
+ public:
   // The presynaptic values post-neuron i sees, in the order of its row of W.
   const Real* pre_values(index_t i, unsigned shard) {
     const Real* b = buf_[shard].data();

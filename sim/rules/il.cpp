@@ -58,7 +58,7 @@ optimizer_spec il_optimizer(const learning_spec& L) {
 
 template <class Real>
 il_population<Real>::il_population(const population_wiring<Real>& w)
-    : w_(w), spec_(w.spec), learning_(w.learning), T_(w.learning->il.iterations) {
+    : w_(w), spec_(w.spec), learning_(w.learning), T_(w.learning->il.iterations), prox_(w.learning->rule == "il_prox") {
   const index_t n = spec_->size;
   const optimizer_spec os = il_optimizer(*learning_);
   in_.resize(w_.in.size());

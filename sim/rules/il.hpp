@@ -76,7 +76,7 @@ class il_population final : public learning_population<Real> {
 
  private:
   bool is_output() const { return spec_->role == role_kind::output; }
-  bool prox() const { return learning_->rule == "il_prox"; }
+  bool prox() const { return prox_; }   // asked per neuron and step: decided once
   void start(index_t lo, index_t hi, std::uint64_t sample);
   void process(index_t i, shard_context& ctx);
   bool forward_ready(index_t i, unsigned shard, std::uint32_t t) const;
@@ -96,6 +96,7 @@ class il_population final : public learning_population<Real> {
   const population_spec* spec_;
   const learning_spec* learning_;
   std::uint32_t T_;
+  bool prox_;
   std::vector<forward_input<Real>> in_;
   std::vector<error_input<Real>> back_;
   std::vector<bool> in_from_input_;       // per in-link: the pre population is the clamped input

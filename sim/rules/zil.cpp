@@ -52,6 +52,15 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
   ready_.init(n, w_.shards);
   timers_.init(w_.shards);
   out_.init(w_, n);
+  frames_.assign(w_.shards, frame{});
+  fired_.assign(w_.shards, {});
+  plain_batch1_ = learning_->batch == 1 && opt_.empty() && !product();
+  for (auto* l : w_.in) plain_batch1_ = plain_batch1_ && l->weight_decay == 0;
+  collects_ = false;
+  for (auto* l : w_.in) collects_ = collects_ || l->tie_grad || (learning_->batch > 1 && l->plastic);
+  shared_gates_ = w_.mode == mode_kind::dataflow && (!w_.lateral_fan || w_.lateral_fan->counted_per_shard());
+  for (auto& in : in_) shared_gates_ = shared_gates_ && in.gate().shared();
+  for (auto& b : back_) shared_gates_ = shared_gates_ && b.gate().shared();
 }
 
 // A message of a newer step starts that step locally (R6): the neuron forgets the
@@ -92,7 +101,8 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
             fwd_news_[i] = 1;
             ready_.mark(s, i);
           }
-        });
+        },
+        !eager);   // dataflow: only the step and its completion matter, not each sender
     return;
   }
   if (port < in_.size() + back_.size()) {
@@ -119,7 +129,14 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
   }
   if (port == w_.timer_port) {
     // One timer event per shard and tick stands for the timers its neurons set then.
-    timers_.fire(events, ctx, [&](index_t i) { apply(i, s); });
+    if (!plain_batch1_) {
+      timers_.fire(events, ctx, [&](index_t i) { apply(i, s); });
+      return;
+    }
+    auto& rows = fired_[s];
+    timers_.fire(events, ctx, [&](index_t i) { rows.push_back(i); });
+    apply_rows(rows, s);
+    rows.clear();
     return;
   }
   if (out_.deliver(port, events, s, ready_)) return;
@@ -128,12 +145,33 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
 
 template <class Real>
 void zil_population<Real>::react(shard_context& ctx) {
-  ready_.drain(ctx, [&](index_t i) { process(i, ctx); });
-  // One "contributions in" message per shard and tick, carrying how many neurons
-  // finished (samples never overlap, so they share one tag).
+  if (shared_gates_) {
+    // Every gate of this population counts per shard, so whether the shard's neurons
+    // may step forward or backward is one answer for all of them, asked once per tick;
+    // each neuron still reacts only to its own state (a row whose step differs asks
+    // for itself).
+    const unsigned s = ctx.shard;
+    const tag_t tag = shard_tag_[s];
+    const bool fr = tag != no_tag && ctx.lo < ctx.hi && forward_ready(ctx.lo, s, tag);
+    const bool br = tag != no_tag && ctx.lo < ctx.hi && backward_ready(ctx.lo, s, tag);
+    frames_[s].on = true;
+    ready_.drain(ctx, [&](index_t i) {
+      if (tag_[i] == tag)
+        process_ready(i, ctx, fr, br);
+      else
+        process(i, ctx);
+    });
+    flush_frame(ctx);
+    frames_[s].on = false;
+  } else {
+    ready_.drain(ctx, [&](index_t i) { process(i, ctx); });
+  }
+  // One record per shard and tick carries the "contribution in" messages of the
+  // neurons that finished (samples never overlap, so they share one tag); it counts
+  // as that many messages, at any shard count.
   auto& [count, tag] = done_[ctx.shard];
   if (count > 0) {
-    ctx.out.emit(w_.done_out, ctx.lo, tag, double(count));
+    ctx.out.emit_frame(w_.done_out, ctx.lo, tag, double(count), count);
     count = 0;
   }
 }
@@ -169,6 +207,14 @@ void zil_population<Real>::process(index_t i, shard_context& ctx) {
   // The error wave needs the neuron's own forward step first, and each sample
   // teaches a synapse once: the learning trigger of the rule table (DESIGN §2).
   if (fwd_done_[i] && !bwd_done_[i] && backward_ready(i, s, tag)) backward(i, ctx);
+}
+
+// process() with the gates' answers for the neuron's step given (dataflow).
+template <class Real>
+void zil_population<Real>::process_ready(index_t i, shard_context& ctx, bool fwd_ready, bool bwd_ready) {
+  if (!fwd_done_[i] && fwd_ready) forward(i, ctx);
+  fwd_news_[i] = 0;
+  if (fwd_done_[i] && !bwd_done_[i] && bwd_ready) backward(i, ctx);
 }
 
 template <class Real>
@@ -219,7 +265,34 @@ void zil_population<Real>::forward(index_t i, shard_context& ctx) {
   const Real y = activate<Real>(spec_->activation, mu);
   if (sent_[i] > 0 && std::abs(double(y - last_sent_[i])) <= learning_->threshold) return;   // eager: no news
   last_sent_[i] = y;
-  ctx.out.emit(w_.activity_out, i, tag_[i], double(y), sent_[i]++);
+  send_activity(i, double(y), ctx);
+}
+
+// Dataflow: a neuron sends its activity once per step (repeat 0), so the neurons of a
+// shard that react in one tick can share frames; the receivers see the same messages,
+// in the same order, as from one emit() per neuron.
+template <class Real>
+void zil_population<Real>::send_activity(index_t i, double y, shard_context& ctx) {
+  frame& f = frames_[ctx.shard];
+  if (!f.on || sent_[i] != 0) {
+    ctx.out.emit(w_.activity_out, i, tag_[i], y, sent_[i]++);
+    return;
+  }
+  ++sent_[i];
+  if (f.values.empty() || f.tag != tag_[i] || i != f.first + f.values.size()) {
+    flush_frame(ctx);
+    f.first = i;
+    f.tag = tag_[i];
+  }
+  f.values.push_back(y);
+}
+
+template <class Real>
+void zil_population<Real>::flush_frame(shard_context& ctx) {
+  frame& f = frames_[ctx.shard];
+  if (f.values.empty()) return;
+  ctx.out.emit_values(w_.activity_out, f.first, f.tag, f.values.data(), static_cast<std::uint32_t>(f.values.size()));
+  f.values.clear();
 }
 
 template <class Real>
@@ -271,7 +344,7 @@ void zil_population<Real>::learn(index_t i, Real eps, shard_context& ctx) {
   // At batch 1 the update is applied straight from eps and the presynaptic values
   // (still held until the next sample arrives): no gradient buffer to fill and clear.
   // Shared weights always collect (their step waits for every copy).
-  for (std::size_t k = 0; k < in_.size(); ++k) {
+  for (std::size_t k = 0; collects_ && k < in_.size(); ++k) {
     const auto& link = *w_.in[k];
     Real* G = link.tie_grad ? link.tie_grad : learning_->batch > 1 && link.plastic ? grad_[k].data() : nullptr;
     if (!G) continue;
@@ -282,7 +355,8 @@ void zil_population<Real>::learn(index_t i, Real eps, shard_context& ctx) {
   if (w_.done_out != ~out_t{0}) done_[ctx.shard] = {done_[ctx.shard].first + 1, tag_[i]};
   ++accumulated_[i];
   const std::uint64_t sample = tag_sample(tag_[i]);
-  const bool batch_end = (sample + 1) % learning_->batch == 0 || sample + 1 == w_.samples_total;
+  const bool batch_end =
+      learning_->batch == 1 || (sample + 1) % learning_->batch == 0 || sample + 1 == w_.samples_total;
   // The update waits for the timer: this neuron's errors are read through its row
   // of W when they are delivered, so the row must not change before that.
   if (batch_end) timers_.arm(ctx, w_.timer_out, i, tag_[i]);
@@ -319,6 +393,37 @@ void zil_population<Real>::apply(index_t i, unsigned shard) {
   if (spec_->bias && spec_->bias_plastic && !w_.bias_tie_grad) b_[i] += static_cast<Real>(bias_scale) * grad_b_[i];
   grad_b_[i] = 0;
   accumulated_[i] = 0;
+}
+
+// apply() for many neurons at batch 1 with plain SGD: the same arithmetic per neuron
+// (accumulated is 1, so the rate is lr / 1 = lr), with the per-link constants
+// computed once. Each neuron still writes only its own row and bias.
+template <class Real>
+void zil_population<Real>::apply_rows(const std::vector<index_t>& rows, unsigned shard) {
+  for (index_t i : rows)
+    if (accumulated_[i] > 1) {   // not batch 1 after all: the general path
+      for (index_t r : rows) apply(r, shard);
+      return;
+    }
+  const double base = learning_->lr;
+  for (std::size_t k = 0; k < in_.size(); ++k) {
+    if (!own_update(k)) continue;
+    auto& syn = *w_.in[k]->syn;
+    const Real scale = static_cast<Real>(base * w_.in[k]->lr_scale);
+    for (index_t i : rows) {
+      if (accumulated_[i] == 0) continue;
+      const auto rb = syn.row_begin(i);
+      kernels::outer_update(scale, eps_[i], in_[k].pre_values(i, shard), syn.w.data() + rb, syn.row_end(i) - rb);
+    }
+  }
+  const Real bias_scale = static_cast<Real>(base * (in_.empty() ? 1.0 : w_.in[0]->lr_scale));
+  const bool bias = spec_->bias && spec_->bias_plastic && !w_.bias_tie_grad;
+  for (index_t i : rows) {
+    if (accumulated_[i] == 0) continue;
+    if (bias) b_[i] += bias_scale * grad_b_[i];
+    grad_b_[i] = 0;
+    accumulated_[i] = 0;
+  }
 }
 
 // The optimizer path: G = sum eps x_pre is -dL/dW, so the gradient handed to the

@@ -54,6 +54,7 @@ class zil_population final : public learning_population<Real> {
   bool is_output() const { return spec_->role == role_kind::output; }
   void begin(index_t lo, index_t hi, tag_t tag);
   void process(index_t i, shard_context& ctx);
+  void process_ready(index_t i, shard_context& ctx, bool fwd_ready, bool bwd_ready);
   bool forward_ready(index_t i, unsigned shard, tag_t tag) const;
   bool backward_ready(index_t i, unsigned shard, tag_t tag) const;
   void forward(index_t i, shard_context& ctx);
@@ -61,6 +62,10 @@ class zil_population final : public learning_population<Real> {
   Real output_error(index_t i, unsigned shard);
   void learn(index_t i, Real eps, shard_context& ctx);
   void apply(index_t i, unsigned shard);
+  void apply_rows(const std::vector<index_t>& rows, unsigned shard);
+  bool plain_batch1_ = false;            // batch 1, plain SGD, no decay, sum vertex: apply_rows
+  bool collects_ = true;                 // some in-link accumulates eps * x_pre at learn()
+  per_shard<std::vector<index_t>> fired_;   // the neurons whose timers fire in this tick
   void apply_optimizer(index_t i, unsigned shard);   // learning.optimizer set (SGD+momentum/decay, Adam)
   bool product() const { return spec_->combine == combine_kind::product; }
   Real link_error(std::size_t k, index_t i) const;   // the error in-link k carries back and learns from
@@ -69,6 +74,18 @@ class zil_population final : public learning_population<Real> {
   population_wiring<Real> w_;
   const population_spec* spec_;
   const learning_spec* learning_;
+  bool shared_gates_ = false;   // dataflow, every gate counted per shard: readiness is per shard
+  // The activity a shard's neurons send in one tick, gathered into frames of
+  // consecutive neurons (shared_gates_ only).
+  struct frame {
+    bool on = false;
+    index_t first = 0;
+    tag_t tag = no_tag;
+    std::vector<double> values;
+  };
+  per_shard<frame> frames_;
+  void send_activity(index_t i, double y, shard_context& ctx);
+  void flush_frame(shard_context& ctx);
   std::vector<forward_input<Real>> in_;
   std::vector<error_input<Real>> back_;
   std::vector<std::vector<Real>> grad_;   // per in-link, same layout as its synapse_matrix (batch > 1)

@@ -210,7 +210,7 @@ TEST_CASE("dyad traces: the report holds s_plus and s_minus as SONATA elements 0
 
 TEST_CASE("learning that diverges: exit status 3, one message, a readable trace ending in a NaN row") {
   const auto f = tmp("diverged.h5");
-  const auto r = sh(cli() + " run " + small + " -q --out " + f.string() + " --set rule.zil.lr=1e37");
+  const auto r = sh(cli() + " run " + small + " -q --out " + f.string() + " --set rule.zil.optimizer.lr=1e37");
   CHECK(r.status == 3);
   CHECK(r.out.find("diverged") != std::string::npos);
   CHECK(r.out.find("smaller learning rate") != std::string::npos);

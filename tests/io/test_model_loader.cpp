@@ -4,6 +4,7 @@
 //   # wrong: <what is wrong, for the reader>
 //   # at: <LINE:COL of the offending field, or "none" when no position applies>
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <google/protobuf/util/message_differencer.h>
 
@@ -31,6 +32,7 @@
 #error "PHASELESS_SOURCE_DIR must name the repository root"
 #endif
 
+#include "tests/support/data_files.hpp"
 #include "tests/support/loader_support.hpp"
 
 using namespace phaseless::test::loader;
@@ -144,7 +146,7 @@ TEST_CASE("model_loader: every problem of a model is listed, one per line") {
   const std::string msg = load_error(bad);
   INFO(msg);
   CHECK(std::count(msg.begin(), msg.end(), '\n') == 2);
-  CHECK(contains(msg, "rule.zil.lr: is negative"));
+  CHECK(contains(msg, "rule.zil.optimizer.lr: is negative"));
   CHECK(contains(msg, "execution.threshold: 0.5 > 0 only applies in EAGER mode"));
   CHECK(contains(msg, "execution.threads: 300 is too many"));
 }
@@ -155,7 +157,7 @@ TEST_CASE("model_loader: --set overrides scalars, enums, oneofs and name-keyed e
       "execution.mode=eager",
       "execution.threshold=0.01",  // allowed now that the mode is EAGER
       "data.shuffle=1",
-      "rule.zil.lr=+0.2",
+      "rule.zil.optimizer.lr=+0.2",
       "name=renamed model",
       "populations[1].size=16",
       "populations[out].activation=Identity",
@@ -169,7 +171,7 @@ TEST_CASE("model_loader: --set overrides scalars, enums, oneofs and name-keyed e
   CHECK(x.execution().mode() == v1::EAGER);
   CHECK(x.execution().threshold() == 0.01);
   CHECK(x.data().shuffle());
-  CHECK(x.rule().zil().lr() == 0.2);
+  CHECK(x.rule().zil().optimizer().lr() == 0.2);
   CHECK(x.name() == "renamed model");
   CHECK(x.populations(1).size() == 16);
   CHECK(x.seed() == 18446744073709551615ull);
@@ -198,7 +200,7 @@ TEST_CASE("model_loader: --set mistakes are user_errors naming the path and the 
   CHECK(contains(err("schedule.epochs=abc"), "--set schedule.epochs: 'abc' is not an integer"));
   CHECK(contains(err("schedule.epochs=-1"), "--set schedule.epochs: '-1': epochs is unsigned, so it cannot be negative"));
   CHECK(contains(err("schedule.epochs=99999999999"), "is out of range for epochs (uint32); allowed: 0 to 4294967295"));
-  CHECK(contains(err("rule.zil.lr=fast"), "'fast' is not a number"));
+  CHECK(contains(err("rule.zil.optimizer.lr=fast"), "'fast' is not a number"));
   CHECK(contains(err("data.shuffle=maybe"), "'maybe' is not a boolean; allowed: true, false, 1, 0"));
   CHECK(contains(err("execution.mode=fast"), "'fast' is not a phaseless.v1.Mode; allowed: DATAFLOW, EAGER"));
   CHECK(contains(err("populations[7].size=1"), "--set populations[7].size: index 7 is out of range: populations has 3 elements (0 to 2)"));
@@ -216,9 +218,13 @@ TEST_CASE("model_loader: --set mistakes are user_errors naming the path and the 
 
 TEST_CASE("model_loader: semantic problems in overridden fields cite the --set argument") {
   auto err = [](const std::string& set) { return load_error(minimal, {set}); };
-  CHECK(err("rule.zil.lr=nan") == "--set rule.zil.lr: rule.zil.lr: is NaN; allowed: a finite number > 0, e.g. 0.01");
-  CHECK(contains(err("rule.zil.lr=-inf"), "--set rule.zil.lr: rule.zil.lr: is infinite (-inf)"));
-  CHECK(contains(err("rule.zil.lr=1e999"), "rule.zil.lr: is infinite (inf)"));
+  CHECK(err("rule.zil.optimizer.lr=nan") ==
+        "--set rule.zil.optimizer.lr: rule.zil.optimizer.lr: is NaN; allowed: a finite number > 0, e.g. 0.001");
+  CHECK(contains(err("rule.zil.optimizer.lr=-inf"), "--set rule.zil.optimizer.lr: rule.zil.optimizer.lr: is infinite (-inf)"));
+  CHECK(contains(err("rule.zil.optimizer.lr=1e999"), "rule.zil.optimizer.lr: is infinite (inf)"));
+  // The old form of the rate says what to write instead.
+  CHECK(contains(err("rule.zil.lr=0.1"), "rule.zil.lr: is the old form; every rule now takes its rate in its "
+                                         "optimizer block: write zil { optimizer { lr: 0.1 } }"));
   CHECK(contains(err("projections[w2].delay.constant.ticks=0"),
                  "--set projections[w2].delay.constant.ticks: projections[1].delay.constant.ticks: zero delay is not allowed"));
   CHECK(contains(err("projections[w2].delay={uniform {min: 0 max: 2}}"),
@@ -228,14 +234,14 @@ TEST_CASE("model_loader: semantic problems in overridden fields cite the --set a
 
 TEST_CASE("model_loader: validate_model re-derives file positions for a loaded model") {
   auto m = load_model(minimal);
-  m.model.mutable_rule()->mutable_zil()->set_lr(std::nan(""));
+  m.model.mutable_rule()->mutable_zil()->mutable_optimizer()->set_lr(std::nan(""));
   // The line and column of `lr:` in the file, 1-based.
   const auto pos = m.text.find("lr: 0.05");
   const auto line = std::count(m.text.begin(), m.text.begin() + static_cast<std::ptrdiff_t>(pos), '\n') + 1;
   const auto col = pos - m.text.rfind('\n', pos);
   const std::string msg = error_of([&] { phaseless::io::validate_model(m); });
   CHECK(msg == minimal.string() + ":" + std::to_string(line) + ":" + std::to_string(col) +
-                   ": rule.zil.lr: is NaN; allowed: a finite number > 0, e.g. 0.01");
+                   ": rule.zil.optimizer.lr: is NaN; allowed: a finite number > 0, e.g. 0.001");
 }
 
 TEST_CASE("model_loader: $FASHION_MNIST paths validate against the Debian package's gzip files") {
@@ -247,7 +253,7 @@ TEST_CASE("model_loader: $FASHION_MNIST paths validate against the Debian packag
 populations { name: "in" role: INPUT size: 784 }
 populations { name: "out" role: OUTPUT size: 10 }
 projections { name: "w" pre: "in" post: "out" }
-rule { zil { lr: 0.01 } }
+rule { zil { optimizer { lr: 0.01 } } }
 data { idx {
   train_images: "$FASHION_MNIST/train-images-idx3-ubyte.gz"
   train_labels: "$FASHION_MNIST/train-labels-idx1-ubyte.gz"
@@ -269,7 +275,7 @@ TEST_CASE("model_loader: IL-Adam and IL-prox Adam are optimizer blocks, filled l
     return phaseless::io::build_network_spec(load_model(minimal, {"rule={" + rule + "}"}).model).learning;
   };
   // Without a block: IL is plain SGD at lr; IL-prox is the normalized step (rate 1 on G/nu).
-  const auto il_sgd = il_optimizer(learning("il {lr: 0.03}"));
+  const auto il_sgd = il_optimizer(learning("il {optimizer { lr: 0.03 }}"));
   CHECK(il_sgd.kind == optimizer_kind::sgd);
   CHECK(il_sgd.lr == 0.03);
   CHECK(il_sgd.stateless());
@@ -286,9 +292,9 @@ TEST_CASE("model_loader: IL-Adam and IL-prox Adam are optimizer blocks, filled l
   const auto prox_adam = il_optimizer(learning("il_prox {alpha: 100 eps_n: 5 optimizer {kind: ADAM lr: 3e-5}}"));
   CHECK(prox_adam.kind == optimizer_kind::adam);
   CHECK(prox_adam.lr == 3e-5);
-  // An optimizer block carries the rate, so IL's lr may be left out; a bad block is named.
+  // The optimizer block carries the rate; without it nothing is learned; a bad block is named.
   CHECK(load_error(minimal, {"rule={il {optimizer {kind: ADAM lr: 1e-5}}}"}) == "<no user_error thrown>");
-  CHECK(contains(load_error(minimal, {"rule={il {}}"}), "rule.il.lr"));
+  CHECK(contains(load_error(minimal, {"rule={il {}}"}), "rule.il.optimizer: missing"));
   CHECK(contains(load_error(minimal, {"rule={il {optimizer {kind: ADAM lr: 0}}}"}), "rule.il.optimizer.lr"));
 }
 
@@ -301,8 +307,16 @@ TEST_CASE("model_loader: every model shipped in models/ loads, validates and bui
     if (e.path().extension() == ".textproto") files.push_back(e.path());
   std::sort(files.begin(), files.end());
   CHECK(files.size() >= 17);
+  // CIFAR-10 is not available offline: such models read generated batches of its format.
+  const fs::path cifar = fs::temp_directory_path() / ("phaseless_cifar_" + std::to_string(::getpid()));
+  phaseless::test::data::write_cifar10(cifar, 2);
   for (const fs::path& file : files) {
     INFO("model: ", file.filename().string());
-    CHECK(error_of([&] { phaseless::io::build_network_spec(load_model(file).model); }) == "<no user_error thrown>");
+    std::ifstream in(file);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::string> sets;
+    if (text.find("cifar10 {") != std::string::npos) sets.push_back("data.cifar10.dir=" + cifar.string());
+    CHECK(error_of([&] { phaseless::io::build_network_spec(load_model(file, sets).model); }) == "<no user_error thrown>");
   }
+  fs::remove_all(cifar);
 }

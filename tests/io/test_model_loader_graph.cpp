@@ -90,7 +90,7 @@ populations { name: "c" role: HIDDEN size: 18 activation: TANH bias: true shape 
 populations { name: "out" role: OUTPUT size: 2 }
 projections { name: "k" pre: "in" post: "c" conv { kernel: 3 stride: 2 padding: 1 } lr_scale: 0.5 weight_decay: 0.01 }
 projections { name: "w" pre: "c" post: "out" }
-rule { loss: MSE zil { lr: 0.1 } }
+rule { loss: MSE zil { optimizer { lr: 0.1 } } }
 data { teacher { kind: LINEAR inputs: 40 outputs: 2 train_samples: 4 } }
 )");
   const network_spec s = build(file);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -205,19 +206,27 @@ TEST_CASE("trace: export_csv") {
   const fs::path file = dir.path / "t.h5";
   write_sample(file);
   CHECK(csv(file, "/metrics/samples") == "samples\n100\n200\n300\n400\n");
+  // The samples column keys every row (it is not repeated when it is the dataset itself).
   CHECK(csv(file, "/metrics/train_loss") ==
-        "train_loss\n0.10000000000000001\n0.20000000000000001\n0.30000000000000004\n"
-        "0.40000000000000002\n");
+        "samples,train_loss\n100,0.10000000000000001\n200,0.20000000000000001\n300,0.30000000000000004\n"
+        "400,0.40000000000000002\n");
   CHECK(csv(file, "/report/hidden/mapping/element_ids") == "element_ids\n0\n1\n0\n1\n0\n1\n");
   CHECK(csv(file, "/weights/in_hidden/snapshots/bias") ==
-        "bias_0,bias_1,bias_2\n0.100000001,0.200000003,0.300000012\n"
-        "1.10000002,1.20000005,1.29999995\n");
+        "samples,bias_0,bias_1,bias_2\n0,0.100000001,0.200000003,0.300000012\n"
+        "10,1.10000002,1.20000005,1.29999995\n");
   CHECK(csv(file, "/report/hidden/data") ==
-        "data_0,data_1,data_2,data_3,data_4,data_5\n0,0.5,1,1.5,2,2.5\n"
-        "-1,-0.5,0,0.5,1,1.5\n-2,-1.5,-1,-0.5,0,0.5\n");
+        "samples,data_0,data_1,data_2,data_3,data_4,data_5\n0,0,0.5,1,1.5,2,2.5\n"
+        "50,-1,-0.5,0,0.5,1,1.5\n100,-2,-1.5,-1,-0.5,0,0.5\n");
   const std::string three_d = csv(file, "/weights/hidden_out/snapshots/data");
-  CHECK(three_d.substr(0, three_d.find('\n')) == "data_0_0,data_0_1,data_0_2,data_1_0,data_1_1,data_1_2");
-  CHECK(three_d.substr(three_d.find('\n') + 1, 2) == "0,");
+  CHECK(three_d.substr(0, three_d.find('\n')) ==
+        "samples,data_0_0,data_0_1,data_0_2,data_1_0,data_1_1,data_1_2");
+  CHECK(three_d.substr(three_d.find('\n') + 1, 4) == "0,0,");
+  // A whole group is one table, keyed by its samples column; text is printed as it is.
+  const std::string metrics = csv(file, "/metrics");
+  CHECK(metrics.substr(0, metrics.find('\n')).rfind("samples,", 0) == 0);
+  CHECK(metrics.find("train_loss") != std::string::npos);
+  CHECK(std::count(metrics.begin(), metrics.end(), '\n') == 5);
+  CHECK(csv(file, "/provenance/model_text") == "name: \"tiny\"\n");
 }
 
 TEST_CASE("trace: user errors name the file, the folder or the dataset") {
@@ -242,7 +251,7 @@ TEST_CASE("trace: user errors name the file, the folder or the dataset") {
     CHECK(msg.find("/metrics/nope") != std::string::npos);
     CHECK(msg.find("/metrics/samples") != std::string::npos);   // lists what exists
   }
-  CHECK_THROWS_AS(io::export_csv(file, "/provenance/model_text", std::cout), core::user_error);
+  CHECK_THROWS_AS(io::export_csv(file, "/nope", std::cout), core::user_error);
 
   const fs::path text = dir.path / "not_hdf5.h5";
   std::ofstream(text) << "hello\n";

@@ -1,11 +1,17 @@
-// Benchmark (never a test): samples/s of the event engine and the synchronous
-// baseline on the same model, data and order, measured in one run, plus PyTorch
-// at batch 1 and 64 through tools/bench_torch.py when Debian's python3-torch is
-// there. Prints ratios against the baselines of this run; absolute times drift.
+// Benchmark (never a test): samples/s of the event engine, the synchronous baseline
+// and an independent hand-written batch-1 backprop loop (handwritten.hpp) on the same
+// model, data and order, measured in one run, plus PyTorch at batch 1 and 64 through
+// tools/bench_torch.py when Debian's python3-torch is there. Prints ratios against
+// the references of this run (absolute times drift); each figure is the best of
+// --repeat runs. --json FILE writes every rate and ratio for tools that compare runs.
 //
-//   phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--no-torch] [--no-il] [--il-model M] [--no-dp]
-//                   [--no-cnn] [--no-delays]
+//   phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--json FILE] [--no-torch] [--no-il]
+//                   [--il-model M] [--no-dp] [--no-cnn] [--no-delays] [--scaling]
+//
+// --scaling: the event engine at 1 and 2 threads on MODEL and on MODEL with its hidden
+// layers widened to 2048 (h1, h2), each ratio 2 threads / 1 thread.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +20,7 @@
 
 #include "sim/core/errors.hpp"
 #include "sim/io/session.hpp"
+#include "tools/bench/setup.hpp"
 
 #ifndef PHASELESS_SOURCE_DIR
 #define PHASELESS_SOURCE_DIR "."
@@ -49,6 +56,55 @@ measurement measure(const io::loaded_model& m, io::engine_kind k, unsigned threa
   return best;
 }
 
+// Samples/s of the hand-written loop (best of repeats), 0 when the model is not a
+// dense softmax MLP at batch 1.
+double measure_hand(const io::loaded_model& m, unsigned samples, int repeat) {
+  const auto s = bench::load_setup(m);
+  const auto layers = bench::hand_layers(s.spec);
+  if (layers.empty()) return 0;
+  const std::size_t n = std::min<std::size_t>(samples, s.order.size());
+  double best = 0, check = 0;
+  for (int r = 0; r < repeat; ++r) {
+    bench::handwritten_mlp net(layers, static_cast<float>(s.spec.learning.lr));
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::size_t k = 0; k < n; ++k) check += net.train(s.train.sample(s.order[k]).data(), s.train.labels[s.order[k]]);
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, double(n) / sec);
+  }
+  if (!(check == check)) std::printf("hand-written loop: loss became NaN\n");
+  return best;
+}
+
+// Every figure of the run, in print order, for --json.
+std::vector<std::pair<std::string, double>> figures;
+std::vector<std::pair<std::string, std::string>> facts;
+void note(const std::string& key, double v) { figures.emplace_back(key, v); }
+
+void write_json(const std::string& file) {
+  FILE* f = std::fopen(file.c_str(), "w");
+  if (!f) {
+    std::fprintf(stderr, "phaseless_bench: --json %s: cannot write the file\n", file.c_str());
+    std::exit(4);
+  }
+  std::fprintf(f, "{\n");
+  for (const auto& [k, v] : facts) {
+    std::string esc;
+    for (char c : v) {
+      if (c == '"' || c == '\\') esc += '\\';
+      if (static_cast<unsigned char>(c) >= 0x20) esc += c;
+    }
+    std::fprintf(f, "  \"%s\": \"%s\",\n", k.c_str(), esc.c_str());
+  }
+  for (std::size_t i = 0; i < figures.size(); ++i)
+    std::fprintf(f, "  \"%s\": %.6g%s\n", figures[i].first.c_str(), figures[i].second,
+                 i + 1 < figures.size() ? "," : "");
+  std::fprintf(f, "}\n");
+  if (std::fclose(f) != 0) {
+    std::fprintf(stderr, "phaseless_bench: --json %s: write failed\n", file.c_str());
+    std::exit(4);
+  }
+}
+
 double torch_rate(const std::string& which, const std::string& out) {
   const auto at = out.find(which);
   return at == std::string::npos ? 0 : std::atof(out.c_str() + at + which.size());
@@ -66,6 +122,8 @@ int main(int argc, char** argv) {
   bool cnn = true;   // Z-IL on the convolutional model (shared kernels) against its synchronous baseline
   bool delays = true;   // MODEL again with per-synapse random delays 1..5 (per-target dataflow gates)
   std::string il_model = std::string(PHASELESS_SOURCE_DIR) + "/models/fmnist_il.textproto";
+  std::string json;
+  bool scaling = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&] {
@@ -84,8 +142,10 @@ int main(int argc, char** argv) {
     else if (a == "--no-cnn") cnn = false;
     else if (a == "--no-delays") delays = false;
     else if (a == "--il-model") il_model = value();
+    else if (a == "--json") json = value();
+    else if (a == "--scaling") scaling = true;
     else if (a == "--help") {
-      std::puts("usage: phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--no-torch] [--no-il] "
+      std::puts("usage: phaseless_bench [MODEL] [--samples N] [--threads N] [--repeat R] [--json FILE] [--no-torch] [--no-il] "
                 "[--il-model M] [--no-dp] [--no-cnn] [--no-delays]");
       return 0;
     } else model = a;
@@ -97,12 +157,30 @@ int main(int argc, char** argv) {
     const auto m = io::load_model(model, sets);
     std::printf("model %s, %u samples at batch %u, %u thread(s), best of %d\n", m.model.name().c_str(), samples,
                 m.model.schedule().batch_size(), threads, repeat);
+    facts.emplace_back("model", m.model.name());
+    note("samples", samples);
+    note("threads", threads);
+    note("repeat", repeat);
     const auto ev = measure(m, io::engine_kind::event, threads, repeat);
     const auto bp = measure(m, io::engine_kind::baseline, threads, repeat);
+    const double hand = measure_hand(m, samples, repeat);
     std::printf("%-34s %12.0f samples/s  (%.0f events/s, %.0f synaptic ops/sample)\n", "event engine (message passing)",
                 ev.rate, ev.events, ev.ops);
     std::printf("%-34s %12.0f samples/s\n", "synchronous baseline (matrix form)", bp.rate);
-    std::printf("ratio event / synchronous            %12.2f   (target >= 0.5)\n", ev.rate / bp.rate);
+    note("event_samples_per_s", ev.rate);
+    note("sync_samples_per_s", bp.rate);
+    if (hand > 0) {
+      std::printf("%-34s %12.0f samples/s\n", "hand-written batch-1 loop", hand);
+      note("hand_samples_per_s", hand);
+    }
+    std::printf("ratio event / synchronous            %12.2f\n", ev.rate / bp.rate);
+    note("ratio_event_over_sync", ev.rate / bp.rate);
+    if (hand > 0) {
+      std::printf("ratio event / hand-written           %12.2f   (target >= 1)\n", ev.rate / hand);
+      std::printf("ratio synchronous / hand-written     %12.2f\n", bp.rate / hand);
+      note("ratio_event_over_hand", ev.rate / hand);
+      note("ratio_sync_over_hand", bp.rate / hand);
+    }
     if (torch) {
       const std::string cmd = std::string("/usr/bin/python3 ") + PHASELESS_SOURCE_DIR +
                               "/tools/bench_torch.py --threads " + std::to_string(threads) + " 2>&1";
@@ -118,14 +196,38 @@ int main(int argc, char** argv) {
         std::printf("%-34s %12.0f samples/s\n", "pytorch batch 64", t64);
         std::printf("ratio event / pytorch batch 1        %12.2f   (target >= 3)\n", ev.rate / t1);
         std::printf("ratio event / pytorch batch 64       %12.2f\n", ev.rate / t64);
-        std::printf("pytorch setup: ");
-        for (const char* key : {"torch_version", "cpu_capability", "blas_library"}) {
+        note("torch_batch1_samples_per_s", t1);
+        note("torch_batch64_samples_per_s", t64);
+        note("ratio_event_over_torch_batch1", ev.rate / t1);
+        note("ratio_event_over_torch_batch64", ev.rate / t64);
+        std::printf("pytorch setup:\n");
+        for (const char* key : {"torch_version", "cpu_capability", "openblas_coretype", "blas_kernels", "blas_library"}) {
           const auto at = out.find(key);
-          if (at != std::string::npos) std::printf("%s ", out.substr(at, out.find('\n', at) - at).c_str());
+          if (at == std::string::npos) continue;
+          const auto line = out.substr(at, out.find('\n', at) - at);
+          std::printf("  %s\n", line.c_str());
+          facts.emplace_back(key, line.substr(std::string(key).size() + 1));
         }
-        std::printf("\n");
       } else {
         std::printf("pytorch: not measured (/usr/bin/python3 with python3-torch not available)\n");
+      }
+    }
+    if (scaling) {
+      const auto wide = io::load_model(model, [&] {
+        auto w = sets;
+        w.push_back("schedule.max_samples=" + std::to_string(std::max(100u, samples / 10)));
+        w.push_back("schedule.eval_every=" + std::to_string(std::max(100u, samples / 10)));
+        for (const char* h : {"h1", "h2"}) w.push_back(std::string("populations[") + h + "].size=2048");
+        return w;
+      }());
+      for (const auto* mm : {&m, &wide}) {
+        const auto one = measure(*mm, io::engine_kind::event, 1, repeat);
+        const auto two = measure(*mm, io::engine_kind::event, 2, repeat);
+        const bool is_wide = mm == &wide;
+        std::printf("%s: event engine 1 thread %.0f, 2 threads %.0f samples/s, ratio 2/1 %.2f   (target %s)\n",
+                    is_wide ? "784-2048-2048-10" : "default network", one.rate, two.rate, two.rate / one.rate,
+                    is_wide ? ">= 1.7" : ">= 1");
+        note(is_wide ? "wide_ratio_2_over_1_threads" : "ratio_2_over_1_threads", two.rate / one.rate);
       }
     }
     if (delays) {
@@ -146,6 +248,9 @@ int main(int argc, char** argv) {
       std::printf("%-34s %12.0f samples/s  (%.0f events/s)\n", "event engine, random delays", re.rate, re.events);
       std::printf("ratio random-delay event / synchronous %10.2f   (constant delays above: %.2f)\n", re.rate / bp.rate,
                   ev.rate / bp.rate);
+      std::printf("ratio random-delay / uniform-delay event %8.2f   (target >= 0.8)\n", re.rate / ev.rate);
+      note("delays_event_samples_per_s", re.rate);
+      note("ratio_delays_over_uniform", re.rate / ev.rate);
     }
     if (cnn) {
       // Z-IL on a CNN (models/fmnist_cnn.textproto): every kernel weight is shared by its
@@ -158,7 +263,10 @@ int main(int argc, char** argv) {
       std::printf("%-34s %12.0f samples/s  (%.0f synaptic ops/sample)\n", "CNN event engine (Z-IL messages)", ce.rate,
                   ce.ops);
       std::printf("%-34s %12.0f samples/s\n", "CNN synchronous baseline (backprop)", cs.rate);
-      std::printf("CNN ratio event / synchronous        %12.2f   (target >= 0.5)\n", ce.rate / cs.rate);
+      std::printf("CNN ratio event / synchronous        %12.2f   (target >= 1)\n", ce.rate / cs.rate);
+      note("cnn_event_samples_per_s", ce.rate);
+      note("cnn_sync_samples_per_s", cs.rate);
+      note("cnn_ratio_event_over_sync", ce.rate / cs.rate);
     }
     if (il) {
       // IL (T relaxation steps per sample, spec pc-family.md §2.3) on the same network:
@@ -185,7 +293,10 @@ int main(int argc, char** argv) {
                   mi.model.schedule().batch_size());
       std::printf("%-34s %12.1f samples/s\n", "IL event engine (message passing)", ie.rate);
       std::printf("%-34s %12.1f samples/s\n", "IL synchronous form (Jacobi)", ib.rate);
-      std::printf("IL ratio event / synchronous         %12.2f   (target >= 0.5)\n", ie.rate / ib.rate);
+      std::printf("IL ratio event / synchronous         %12.2f   (target >= 1)\n", ie.rate / ib.rate);
+      note("il_event_samples_per_s", ie.rate);
+      note("il_sync_samples_per_s", ib.rate);
+      note("il_ratio_event_over_sync", ie.rate / ib.rate);
       std::printf("IL messages per sample               %12.0f   vs dense neuron updates neurons x T = %.0f x %u = %.0f\n",
                   ie.events / ie.rate, neurons, T, neurons * T);
       std::printf("IL synaptic ops per sample           %12.0f   vs dense sweeps (T+1) x W + T x W^T = %.0f (sync form: %.0f)\n",
@@ -218,7 +329,10 @@ int main(int argc, char** argv) {
       std::printf("%-34s %12.0f samples/s  (%.0f synaptic ops/sample)\n", "DP synchronous form", ds.rate, ds.ops);
       std::printf("%-34s %12.0f samples/s  (%.0f synaptic ops/sample)\n", "BP synchronous (same net, SGD)", bs.rate,
                   bs.ops);
-      std::printf("DP ratio event / synchronous         %12.2f   (target >= 0.5)\n", de.rate / ds.rate);
+      std::printf("DP ratio event / synchronous         %12.2f   (target >= 1)\n", de.rate / ds.rate);
+      note("dp_event_samples_per_s", de.rate);
+      note("dp_sync_samples_per_s", ds.rate);
+      note("dp_ratio_event_over_sync", de.rate / ds.rate);
       std::printf("DP cost synchronous DP / BP          %12.2f   (time per sample; paper: about 1, target <= 1.5)\n",
                   bs.rate / ds.rate);
     }
@@ -226,5 +340,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "phaseless_bench: %s\n", e.what());
     return 2;
   }
+  if (!json.empty()) write_json(json);
   return 0;
 }

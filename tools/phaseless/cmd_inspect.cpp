@@ -1,5 +1,9 @@
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <system_error>
 
 #include "sim/core/errors.hpp"
 #include "sim/io/trace_reader.hpp"
@@ -7,27 +11,72 @@
 
 namespace phaseless::cli {
 
+namespace {
+
+namespace fs = std::filesystem;
+
+// Writes the CSV to a temporary file beside `out` and renames it into place only when
+// complete: a full disk leaves the old file (if any) untouched and no partial one.
+std::vector<std::string> export_to_file(const std::string& trace, const std::string& csv, const fs::path& out) {
+  std::error_code ec;
+  if (fs::is_directory(out, ec)) throw core::user_error("--out: '" + out.string() + "' is a folder; allowed: a file path");
+  if (fs::exists(out, ec) && fs::exists(trace, ec) && fs::equivalent(out, trace, ec))
+    throw core::user_error("--out: '" + out.string() + "' is the trace being read; allowed: another file");
+  const fs::path folder = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  if (!fs::is_directory(folder, ec))
+    throw core::user_error("--out: cannot write '" + out.string() + "': folder '" + folder.string() + "' does not exist");
+  const fs::path tmp = folder / std::string(".").append(out.filename().string()).append(".tmp").append(std::to_string(::getpid()));
+  std::vector<std::string> skipped;
+  try {
+    std::ofstream f(tmp);
+    if (!f) throw core::user_error("--out: cannot write '" + out.string() + "' (permission denied?)");
+    skipped = io::export_csv(trace, csv, f);
+    f.close();
+    if (!f) throw core::io_error("--out: writing '" + out.string() + "' failed (disk full?); nothing was written");
+  } catch (const core::io_error&) {
+    fs::remove(tmp, ec);
+    throw core::io_error("--out: writing '" + out.string() + "' failed (disk full?); nothing was written");
+  } catch (...) {
+    fs::remove(tmp, ec);
+    throw;
+  }
+  fs::rename(tmp, out, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw core::io_error("--out: cannot move the CSV into place at '" + out.string() + "': " + ec.message());
+  }
+  return skipped;
+}
+
+}  // namespace
+
 int cmd_inspect(int argc, char** argv) {
   po::options_description opts("options");
   std::string trace, csv, out;
   opts.add_options()("trace", po::value(&trace)->required(), "trace file (.h5)")(
-      "csv", po::value(&csv), "export this dataset as CSV, e.g. /metrics/test_accuracy")(
-      "out,o", po::value(&out), "write the CSV here instead of standard output");
+      "csv", po::value(&csv),
+      "export a dataset or a whole group as CSV, samples column first (e.g. /metrics, "
+      "/metrics/test_accuracy, /report/out); a text dataset such as /provenance/model_text prints as text")(
+      "out,o", po::value(&out), "write the CSV here instead of standard output (replaced only when complete)");
   po::variables_map vm;
-  if (!parse("inspect", "TRACE [--csv DATASET [--out FILE]]", opts, "trace", argc, argv, vm)) return exit_ok;
+  if (!parse("inspect", "TRACE [--csv DATASET_OR_GROUP [--out FILE]]", opts, "trace", argc, argv, vm)) return exit_ok;
   if (csv.empty()) {
     io::print_trace_summary(trace, std::cout);
     return exit_ok;
   }
-  if (out.empty()) {
-    io::export_csv(trace, csv, std::cout);
-    return exit_ok;
+  std::vector<std::string> skipped;
+  if (!out.empty()) {
+    skipped = export_to_file(trace, csv, out);
+  } else {
+    try {
+      skipped = io::export_csv(trace, csv, std::cout);
+      std::cout.flush();
+      if (!std::cout) throw core::io_error("");
+    } catch (const core::io_error&) {
+      throw core::io_error("writing the CSV of " + csv + " to standard output failed (disk full, or a closed pipe?)");
+    }
   }
-  std::ofstream f(out);
-  if (!f) throw core::user_error("--out: cannot write '" + out + "'");
-  io::export_csv(trace, csv, f);
-  f.close();
-  if (!f) throw core::user_error("--out: writing '" + out + "' failed (disk full?)");
+  for (const auto& s : skipped) std::cerr << "phaseless inspect: note: left out " << s << "\n";
   return exit_ok;
 }
 

@@ -1,5 +1,6 @@
 #include <cstdio>
 
+#include "sim/io/data_source.hpp"
 #include "sim/io/network_builder.hpp"
 #include "sim/rules/event_network.hpp"
 #include "tools/phaseless/cli.hpp"
@@ -26,6 +27,7 @@ int cmd_validate(int argc, char** argv) {
                 (long long)p.forward.max());
   std::printf("  rule %s, critical path %lld ticks, presentation interval %lld ticks\n", spec.learning.rule.c_str(),
               (long long)rules::critical_path(spec), (long long)interval);
+  std::printf("  data %s\n", io::describe_data(lm).c_str());
   return exit_ok;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "sim/core/errors.hpp"
+#include "sim/io/version.hpp"
 #include "tools/phaseless/cli.hpp"
 
 namespace {
@@ -19,7 +20,8 @@ const char* usage =
     "  export --sonata MODEL_OR_TRACE DIR\n"
     "                  write the network as a SONATA circuit (nodes, edges, config)\n"
     "\n"
-    "'phaseless <command> --help' describes each command's options.\n";
+    "'phaseless <command> --help' describes each command's options; 'phaseless --version' prints\n"
+    "the version and the git commit of this build.\n";
 }
 
 int main(int argc, char** argv) {
@@ -29,6 +31,10 @@ int main(int argc, char** argv) {
     return argc < 2 ? cli::exit_user : cli::exit_ok;
   }
   const std::string cmd = argv[1];
+  if (cmd == "--version" || cmd == "version") {
+    std::printf("phaseless %s (commit %s)\n", io::software_version().c_str(), io::git_commit().c_str());
+    return cli::exit_ok;
+  }
   try {
     if (cmd == "run") return cli::cmd_run(argc - 1, argv + 1);
     if (cmd == "validate") return cli::cmd_validate(argc - 1, argv + 1);
