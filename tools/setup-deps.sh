@@ -5,7 +5,8 @@
 set -euo pipefail
 packages=(g++ cmake make pkg-config libboost-dev libboost-program-options-dev libprotobuf-dev protobuf-compiler
           libhdf5-dev hdf5-tools doctest-dev zlib1g-dev dataset-fashion-mnist python3 python3-h5py python3-numpy
-          python3-dev pybind11-dev python3-pytest python3-matplotlib)
+          python3-dev pybind11-dev python3-pytest python3-matplotlib
+          clang libfuzzer-14-dev)   # clang: the fuzz targets of tests/fuzz, run by the test suite
 if [[ "${1:-}" == "--extras" ]]; then
   packages+=(python3-torch libopenblas0 valgrind)
 fi

@@ -17,6 +17,7 @@
 #include <system_error>
 
 #include "sim/core/errors.hpp"
+#include "sim/io/model_limits.hpp"
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -70,7 +71,9 @@ class gz_reader {
   explicit gz_reader(const std::filesystem::path& file) : file_(file) {
     std::error_code ec;
     if (!std::filesystem::exists(file, ec)) fail(file, "file not found (expected an IDX file, plain or .gz)");
-    if (std::filesystem::is_directory(file, ec)) fail(file, "is a directory, expected an IDX file");
+    // A FIFO or a device would block or never end: only regular files are opened.
+    if (const std::string kind = special_file_kind(file.string()); !kind.empty())
+      fail(file, "is " + kind + "; allowed: a regular IDX file, plain or .gz");
     errno = 0;
     gz_ = gzopen(file.c_str(), "rb");
     if (gz_ == nullptr) {
@@ -218,6 +221,18 @@ void reserve_hinted(std::vector<T>& v, std::size_t n) {
 idx_header read_idx_header(const std::filesystem::path& file) {
   gz_reader in(file);
   return parse_header(in, file);
+}
+
+std::uint8_t read_idx_label_max(const std::filesystem::path& labels, std::size_t limit) {
+  gz_reader in(labels);
+  const idx_header h = parse_header(in, labels);
+  if (h.dims.size() != 1) fail(labels, "labels file must be 1-D (one byte per sample); got dims " + dims_text(h.dims));
+  const std::size_t n = limit == 0 ? h.dims[0] : std::min<std::size_t>(limit, h.dims[0]);
+  std::uint8_t top = 0;
+  stream_data(in, labels, h, n, [&](const std::uint8_t* p, std::size_t k) {
+    if (k) top = std::max(top, *std::max_element(p, p + k));
+  });
+  return top;
 }
 
 core::dataset load_idx(const std::filesystem::path& images, const std::filesystem::path& labels,

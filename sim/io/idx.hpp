@@ -18,6 +18,11 @@ struct idx_header {
 // Reads and checks only the header (cheap; used by `phaseless validate`).
 idx_header read_idx_header(const std::filesystem::path& file);
 
+// The largest label among the first `limit` (0: all) of a 1-D label file: validation
+// checks it against the OUTPUT population without loading the images. Throws
+// core::user_error like load_idx (not 1-D, truncated, ...).
+std::uint8_t read_idx_label_max(const std::filesystem::path& labels, std::size_t limit);
+
 // Loads an image file and its label file. Images become rows of `cols = prod(dims[1:])`
 // floats, each byte multiplied by pixel_scale. `limit` = 0 loads all rows, else the first
 // `limit` (error if the files hold fewer). classes = max label + 1.

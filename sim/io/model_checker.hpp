@@ -13,16 +13,12 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 
+#include "sim/io/model_limits.hpp"
 #include "sim/io/model_validate.hpp"
 
 namespace phaseless::io::detail {
 
 namespace v1 = phaseless::v1;
-
-inline constexpr std::uint32_t max_population_size = 10'000'000;
-inline constexpr std::uint32_t max_delay_ticks = 64;
-inline constexpr std::uint32_t max_threads = 256;
-inline constexpr std::uint32_t max_unroll = 10000;
 
 class checker {
  public:
@@ -77,21 +73,31 @@ class checker {
   // "h@1, h@2, h@3": the names of an unrolled population's steps.
   std::string step_names(int i) const {
     std::string s;
-    for (std::uint32_t t = 1; t <= steps(i); ++t) s += (t > 1 ? ", " : "") + pop_name(i) + "@" + std::to_string(t);
+    const std::uint32_t T = steps(i);
+    for (std::uint32_t t = 1; t <= T; ++t) {
+      if (T > 6 && t == 4) s += ", ...", t = T;   // short for a long unroll: h@1, h@2, h@3, ..., h@T
+      s += (t > 1 ? ", " : "") + pop_name(i) + "@" + std::to_string(t);
+    }
     return s;
   }
 
   // The populations as built, which is what record.populations names.
   std::string recordable_populations() const {
     std::string s;
-    for (int i = 0; i < model_.populations_size(); ++i)
-      s += (s.empty() ? "" : ", ") + (steps(i) ? step_names(i) : pop_name(i));
+    const int n = model_.populations_size();
+    for (int i = 0; i < n && i < max_listed; ++i) s += (s.empty() ? "" : ", ") + (steps(i) ? step_names(i) : pop_name(i));
+    if (n > max_listed) s += ", ... (" + std::to_string(n) + " populations in all)";
     return s.empty() ? "(none)" : s;
   }
 
+  // "in, h1, out": at most max_listed names, then a count, so that each message stays
+  // short however many populations a model has.
+  static constexpr int max_listed = 20;
   std::string known_populations() const {
     std::string s;
-    for (const auto& p : model_.populations()) s += (s.empty() ? "" : ", ") + p.name();
+    const int n = model_.populations_size();
+    for (int i = 0; i < n && i < max_listed; ++i) s += (s.empty() ? "" : ", ") + pop_name(i);
+    if (n > max_listed) s += ", ... (" + std::to_string(n) + " in all)";
     return s.empty() ? "(none)" : s;
   }
 
@@ -140,6 +146,7 @@ class checker {
   const v1::Model& model_;
   const source_map& src_;
   std::vector<std::string> lines_;
+  data_summary data_;
   std::map<std::string, int> pop_index_;
   int input_ = -1;
   int output_ = -1;

@@ -20,6 +20,7 @@
 #include <system_error>
 
 #include "sim/core/errors.hpp"
+#include "sim/io/model_limits.hpp"
 #include "sim/io/model_overrides.hpp"
 #include "sim/io/model_validate.hpp"
 #include "sim/io/utf8.hpp"
@@ -125,8 +126,9 @@ std::string read_text(const fs::path& file) {
   auto fail = [&](const std::string& why) {
     throw core::user_error(file.string() + ": cannot read model file: " + why);
   };
-  std::error_code ec;
-  if (fs::is_directory(file, ec)) fail("it is a directory");
+  // A FIFO or a device would block or never end: only regular files are opened.
+  if (const std::string kind = special_file_kind(file.string()); !kind.empty())
+    fail("it is " + kind + "; allowed: a regular file");
   errno = 0;
   const std::unique_ptr<std::FILE, decltype(&std::fclose)> f(std::fopen(file.c_str(), "rb"), &std::fclose);
   if (!f) fail(errno ? std::strerror(errno) : "cannot open");
@@ -167,12 +169,16 @@ source_map::source_map(std::string file, const pb::TextFormat::ParseInfoTree* tr
     : file_(std::move(file)), tree_(tree), overrides_(std::move(overrides)) {}
 
 std::string source_map::where(std::string_view path) const {
+  // The most specific override wins (the field itself over a message it created); among
+  // equals, the last one given, which is the one whose value stands.
+  const override_site* cited = nullptr;
   for (const override_site& o : overrides_) {
     const std::string_view c = o.canonical;
-    if (path.starts_with(c) && (path.size() == c.size() || path[c.size()] == '.' || path[c.size()] == '[')) {
-      return "--set " + o.given + ": ";
-    }
+    if (path.starts_with(c) && (path.size() == c.size() || path[c.size()] == '.' || path[c.size()] == '[') &&
+        (cited == nullptr || c.size() >= cited->canonical.size()))
+      cited = &o;
   }
+  if (cited != nullptr) return "--set " + cited->given + ": ";
   // Walk the path down the parse tree, remembering the deepest position found: a
   // field that is absent (e.g. filled by a default) is cited at its enclosing message.
   const pb::Descriptor* d = v1::Model::descriptor();

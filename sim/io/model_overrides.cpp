@@ -252,10 +252,70 @@ std::string enum_names(const pb::EnumDescriptor& e) {
   return out;
 }
 
-override_site apply_override(pb::Message& root, const std::string& arg) {
+namespace {
+
+// Appends a default element to a repeated field and returns its index.
+int add_element(pb::Message& msg, const pb::FieldDescriptor& f) {
+  const pb::Reflection& r = *msg.GetReflection();
+  using F = pb::FieldDescriptor;
+  switch (f.cpp_type()) {
+    case F::CPPTYPE_INT32: r.AddInt32(&msg, &f, 0); break;
+    case F::CPPTYPE_INT64: r.AddInt64(&msg, &f, 0); break;
+    case F::CPPTYPE_UINT32: r.AddUInt32(&msg, &f, 0); break;
+    case F::CPPTYPE_UINT64: r.AddUInt64(&msg, &f, 0); break;
+    case F::CPPTYPE_DOUBLE: r.AddDouble(&msg, &f, 0); break;
+    case F::CPPTYPE_FLOAT: r.AddFloat(&msg, &f, 0); break;
+    case F::CPPTYPE_BOOL: r.AddBool(&msg, &f, false); break;
+    case F::CPPTYPE_ENUM: r.AddEnumValue(&msg, &f, 0); break;
+    case F::CPPTYPE_STRING: r.AddString(&msg, &f, ""); break;
+    case F::CPPTYPE_MESSAGE: r.AddMessage(&msg, &f); break;
+  }
+  return r.FieldSize(msg, &f) - 1;
+}
+
+std::string member_names(const pb::OneofDescriptor& o) {
+  std::string out;
+  for (int i = 0; i < o.field_count(); ++i) out += (i ? ", " : "") + o.field(i)->name();
+  return out;
+}
+
+// A --set never moves a oneof to another member by writing into it: `rule.il.optimizer.lr` on a
+// Z-IL model would otherwise turn it into an IL model without a word. Selecting a
+// member is its own override, ONEOF=MEMBER (e.g. rule.kind=il).
+void check_oneof(const std::string& path, const pb::Message& msg, const pb::FieldDescriptor& f,
+                 const std::string& prefix) {
+  const pb::OneofDescriptor* o = f.containing_oneof();
+  if (o == nullptr) return;
+  const pb::FieldDescriptor* active = msg.GetReflection()->GetOneofFieldDescriptor(msg, o);
+  if (active == nullptr || active == &f) return;
+  const std::string at = prefix.empty() ? "" : prefix + ".";
+  fail(path, at + o->name() + " is '" + active->name() + "' (one of: " + member_names(*o) + "), so " + at + f.name() +
+                 " is not in use; a --set never switches it: to use " + f.name() + " instead, first --set " + at +
+                 o->name() + "=" + f.name());
+}
+
+// ONEOF=MEMBER: selects that member of a oneof (cleared, so defaults apply), keeping
+// it as it is when it is already the one selected.
+void select_member(const std::string& path, pb::Message& msg, const pb::OneofDescriptor& o, const std::string& raw) {
+  const std::string name(trim(raw));
+  const pb::FieldDescriptor* f = msg.GetDescriptor()->FindFieldByName(name);
+  if (f == nullptr || f->containing_oneof() != &o)
+    fail(path, "'" + name + "' is not a member of " + o.name() + "; allowed: " + member_names(o));
+  if (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE)
+    fail(path, o.name() + "=" + name + " selects a block, but " + name + " is a " + f->type_name() +
+                   "; set it directly: " + name + "=VALUE");
+  const pb::Reflection& r = *msg.GetReflection();
+  if (r.GetOneofFieldDescriptor(msg, &o) != f) r.MutableMessage(&msg, f);   // clears the other member
+}
+
+}  // namespace
+
+override_site apply_override(pb::Message& root, const std::string& arg, std::vector<override_site>* created) {
   const std::size_t eq = arg.find('=');
-  if (eq == std::string::npos) fail(arg, "expected PATH=VALUE, e.g. schedule.epochs=3 or populations[h1].size=64");
-  const std::string path(trim(std::string_view(arg).substr(0, eq)));
+  if (eq == std::string::npos)
+    fail(arg, "expected PATH=VALUE or PATH+=VALUE, e.g. schedule.epochs=3 or record.populations+=h1");
+  const bool append = eq > 0 && arg[eq - 1] == '+';
+  const std::string path(trim(std::string_view(arg).substr(0, append ? eq - 1 : eq)));
   const std::string value = arg.substr(eq + 1);
   const std::vector<component> parts = split_path(path);
 
@@ -264,18 +324,36 @@ override_site apply_override(pb::Message& root, const std::string& arg) {
   for (std::size_t i = 0; i < parts.size(); ++i) {
     const component& c = parts[i];
     const bool last = i + 1 == parts.size();
-    const pb::FieldDescriptor& f = find_field(path, *msg->GetDescriptor(), c.name);
+    const pb::Descriptor& d = *msg->GetDescriptor();
+    const std::string prefix = site.canonical;
+    if (const pb::OneofDescriptor* o = d.FindOneofByName(c.name); o != nullptr && d.FindFieldByName(c.name) == nullptr) {
+      if (!last || c.key || append) fail(path, c.name + " names a choice (one of: " + member_names(*o) + "); write " +
+                                                   c.name + "=MEMBER to select one, e.g. " + c.name + "=" +
+                                                   o->field(0)->name());
+      select_member(path, *msg, *o, value);
+      site.canonical += (i ? "." : "") + std::string(trim(value));
+      break;
+    }
+    const pb::FieldDescriptor& f = find_field(path, d, c.name);
+    check_oneof(path, *msg, f, prefix);
     site.canonical += (i ? "." : "") + f.name();
     int index = -1;
     if (f.is_repeated()) {
-      if (!c.key) {
+      if (last && append) {
+        if (c.key) fail(path, "+= appends to the list " + f.name() + ", so it takes no [" + *c.key + "]");
+        index = add_element(*msg, f);
+      } else if (!c.key) {
         fail(path, f.name() + " is a list; pick one element with " + f.name() + "[N]" +
-                       (f.message_type() && f.message_type()->FindFieldByName("name") ? " or " + f.name() + "[NAME]" : ""));
+                       (f.message_type() && f.message_type()->FindFieldByName("name") ? " or " + f.name() + "[NAME]" : "") +
+                       (last ? ", or append with " + f.name() + "+=VALUE" : ""));
+      } else {
+        index = element_index(path, *msg, f, *c.key);
       }
-      index = element_index(path, *msg, f, *c.key);
       site.canonical.append("[").append(std::to_string(index)).append("]");
     } else if (c.key) {
       fail(path, f.name() + " is not a list, so it takes no [" + *c.key + "]");
+    } else if (last && append) {
+      fail(path, f.name() + " is not a list, so += cannot append to it; allowed: " + f.name() + "=VALUE");
     }
     if (last) {
       set_scalar(path, *msg, f, index, value);
@@ -284,8 +362,11 @@ override_site apply_override(pb::Message& root, const std::string& arg) {
     if (f.cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) {
       fail(path, f.name() + " is a " + f.type_name() + ", so it has no field '" + parts[i + 1].name + "'");
     }
-    // Mutable access creates the sub-message if absent and selects it when it is a oneof member.
+    // Mutable access creates the sub-message if absent (check_oneof made sure that does
+    // not switch a oneof). A problem later found inside a message this override created
+    // is cited at the override, not at an unrelated line of the file.
     const pb::Reflection& r = *msg->GetReflection();
+    if (index < 0 && !r.HasField(*msg, &f) && created != nullptr) created->push_back({path, site.canonical});
     msg = index >= 0 ? r.MutableRepeatedMessage(msg, &f, index) : r.MutableMessage(msg, &f);
   }
   return site;
@@ -296,7 +377,9 @@ std::vector<override_site> apply_overrides(pb::Message& root, const std::vector<
   std::string errors;
   for (const std::string& a : args) {
     try {
-      sites.push_back(apply_override(root, a));
+      std::vector<override_site> created;
+      sites.push_back(apply_override(root, a, &created));
+      sites.insert(sites.end(), created.begin(), created.end());
     } catch (const core::user_error& e) {
       errors += (errors.empty() ? "" : "\n") + std::string(e.what());
     }

@@ -15,13 +15,17 @@ struct override_site {
   std::string canonical;  // numeric indices, e.g. "populations[1].size"
 };
 
-// PATH: dot-separated field names; a repeated field takes [N] or, when its elements
-// have a `name` field, [NAME]. VALUE: integer (range-checked), double (nan/inf
+// PATH=VALUE. PATH: dot-separated field names; a repeated field takes [N] or, when its
+// elements have a `name` field, [NAME]. VALUE: integer (range-checked), double (nan/inf
 // accepted so validation can word the problem), bool (true/false/1/0), string, enum
 // name (case-insensitive), or for a message field its text format ("{ p: 0.5 }").
-// Writing into a oneof member selects that member. Throws core::user_error
-// "--set PATH: ..." on any mistake.
-override_site apply_override(google::protobuf::Message& root, const std::string& arg);
+// PATH+=VALUE appends VALUE to the list PATH (record.populations+=h1).
+// ONEOF=MEMBER selects a member of a oneof (rule.kind=il, projections[w1].delay.law=uniform);
+// writing into a member other than the selected one is an error naming the selected one.
+// Messages the override created (absent before) are added to *created, so validation
+// cites the override for problems inside them. Throws core::user_error "--set PATH: ...".
+override_site apply_override(google::protobuf::Message& root, const std::string& arg,
+                             std::vector<override_site>* created = nullptr);
 
 // Applies all overrides in order; collects every failure into one user_error
 // (one line each) so the user fixes them in one go.

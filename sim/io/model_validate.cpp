@@ -10,6 +10,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -41,6 +42,22 @@ bool is_identifier(const std::string& s) {
   return true;
 }
 
+// The name as it can be shown: bytes outside printable ASCII (a NUL, a control
+// character) as \xNN, so a message never carries them to the terminal.
+std::string shown(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void checker::run() {
@@ -50,6 +67,10 @@ void checker::run() {
                               ? "missing; allowed: 1 (write `schema_version: 1` at the top of the file)"
                               : "unsupported version " + std::to_string(model_.schema_version()) + "; allowed: 1");
   }
+  // The model's name is stored in the trace as text: a NUL would cut it short.
+  if (const std::size_t at = model_.name().find_first_of(std::string("\0\n\r", 3)); at != std::string::npos)
+    add("name", "'" + shown(model_.name()) + "' holds a NUL or line break at byte " + std::to_string(at) +
+                    "; allowed: one line of text without NUL bytes");
   check_populations();
   check_projections();
   check_graph();
@@ -57,9 +78,18 @@ void checker::run() {
   check_rule();
   check_data();
   check_run_settings();
+  // Only for an otherwise valid model: rejected sizes or names would make it meaningless.
+  if (lines_.empty())
+    check_model_memory(model_, data_, [this](const std::string& path, const std::string& what) { add(path, what); });
   if (!lines_.empty()) {
+    // A long list helps nobody and a generated model can have thousands: the first
+    // problems, then a count, so the output stays linear in the model's size.
     std::string all;
-    for (const std::string& l : lines_) all += (all.empty() ? "" : "\n") + l;
+    for (std::size_t k = 0; k < lines_.size() && k < max_reported_problems; ++k)
+      all += (all.empty() ? "" : "\n") + lines_[k];
+    if (lines_.size() > max_reported_problems)
+      all += "\n" + src_.where("") + "and " + std::to_string(lines_.size() - max_reported_problems) +
+             " more problems (the first " + std::to_string(max_reported_problems) + " are listed; fix them and validate again)";
     throw core::user_error(all);
   }
 }
@@ -114,7 +144,7 @@ void checker::check_populations() {
                               std::to_string(it->second) + "] has it too); allowed: unique names");
     } else if (!is_identifier(p.name())) {
       // Still indexed above, so projections naming it do not add "no population" noise.
-      add(path + ".name", "'" + p.name() + "' is not a valid name; allowed: [A-Za-z_][A-Za-z0-9_]*");
+      add(path + ".name", "'" + shown(p.name()) + "' is not a valid name; allowed: [A-Za-z_][A-Za-z0-9_]*");
     }
     if (p.role() == v1::ROLE_UNSPECIFIED) add(path + ".role", "missing; allowed: INPUT, HIDDEN, OUTPUT");
     if (p.size() < 1 || p.size() > max_population_size) {
@@ -149,7 +179,7 @@ int checker::lookup(const std::string& path, const std::string& name) {
   }
   const auto it = pop_index_.find(name);
   if (it == pop_index_.end()) {
-    add(path, "no population named '" + name + "'; known populations: " + known_populations());
+    add(path, "no population named '" + shown(name) + "'; known populations: " + known_populations());
     return -1;
   }
   return it->second;
@@ -165,8 +195,13 @@ void checker::check_projections() {
     if (q.name().empty()) {
       add(path + ".name", "missing; allowed: a unique name (it keys the seed, --set paths and the trace)");
     } else if (auto [it, fresh] = names.emplace(q.name(), j); !fresh) {
-      add(path + ".name", "duplicate projection name '" + q.name() + "' (projections[" + std::to_string(it->second) +
-                              "] has it too); allowed: unique names");
+      add(path + ".name", "duplicate projection name '" + shown(q.name()) + "' (projections[" +
+                              std::to_string(it->second) + "] has it too); allowed: unique names");
+    } else if (!is_identifier(q.name())) {
+      // It names the projection's group in the trace ('/' would nest groups, a NUL cut the
+      // name) and, with ".bias" or "@t" appended, the parameters it shares.
+      add(path + ".name", "'" + shown(q.name()) + "' is not a valid name; allowed: [A-Za-z_][A-Za-z0-9_]* (it names "
+                          "the projection in the trace)");
     }
     const int pre = lookup(path + ".pre", q.pre());
     const int post = lookup(path + ".post", q.post());
@@ -257,6 +292,11 @@ void checker::check_delay(const std::string& path, const v1::Delay& d) {
   static const std::string zero = "zero delay is not allowed: every message takes at least one tick; allowed: >= 1";
   if (d.has_constant()) {
     if (d.constant().ticks() == 0) add(path + ".constant.ticks", zero);
+    // The event calendar holds one bucket per tick of the longest delay.
+    if (d.constant().ticks() > max_constant_delay_ticks)
+      add(path + ".constant.ticks", std::to_string(d.constant().ticks()) + " ticks is longer than supported (the "
+                                    "event calendar spans the longest delay); allowed: 1 to " +
+                                    std::to_string(max_constant_delay_ticks));
   } else if (d.has_uniform()) {
     const v1::UniformDelay& u = d.uniform();
     if (u.min() == 0) add(path + ".uniform.min", zero);
@@ -333,9 +373,15 @@ std::vector<bool> checker::reachable_from(const unrolled_graph& g, int start, bo
 // "'h1'", or for an unrolled population the steps not in `seen`: "h@1, h@2 (steps of 'h')".
 std::string checker::unseen(const unrolled_graph& g, const std::vector<bool>& seen, int i) const {
   if (steps(i) == 0) return seen[g.first[i]] ? "" : "'" + pop_name(i) + "'";
-  std::string s;
+  std::vector<std::uint32_t> missed;
   for (std::uint32_t t = 1; t <= steps(i); ++t)
-    if (!seen[g.first[i] + t - 1]) s += (s.empty() ? "" : ", ") + pop_name(i) + "@" + std::to_string(t);
+    if (!seen[g.first[i] + t - 1]) missed.push_back(t);
+  std::string s;
+  for (std::size_t k = 0; k < missed.size(); ++k) {
+    if (missed.size() > 6 && k == 3) s += ", ...", k = missed.size() - 1;   // short for a long unroll
+    s += (s.empty() ? "" : ", ") + pop_name(i) + "@" + std::to_string(missed[k]);
+  }
+  if (missed.size() > 6) s += " (" + std::to_string(missed.size()) + " steps)";
   return s.empty() ? s : s + " (steps of the unrolled population '" + pop_name(i) + "')";
 }
 
@@ -513,9 +559,12 @@ void checker::check_rule() {
 }
 
 void checker::check_data() {
-  const v1::Population* in = input_ >= 0 ? &model_.populations(input_) : nullptr;
-  check_model_data(m_, in, "populations[" + std::to_string(input_) + "].size",
-                   [this](const std::string& path, const std::string& what) { add(path, what); });
+  auto ref = [this](int i) {
+    return population_ref{i >= 0 ? &model_.populations(i) : nullptr, "populations[" + std::to_string(i) + "].size"};
+  };
+  const report_fn report = [this](const std::string& path, const std::string& what) { add(path, what); };
+  const data_summary data = check_model_data(m_, ref(input_), ref(output_), report);
+  data_ = data;
   const v1::Data& d = model_.data();
   if (!(std::isfinite(d.pixel_scale()) && d.pixel_scale() > 0)) {
     add("data.pixel_scale", num(d.pixel_scale()) + " is not a finite positive number; allowed: > 0 (0 means 1/255)");
@@ -545,14 +594,18 @@ void checker::check_run_settings() {
     add("execution.threads", std::to_string(e.threads()) + " is too many; allowed: 1 to " + std::to_string(max_threads));
   }
   const auto& rec = model_.record().populations();
+  std::map<std::string, int> listed;
   for (int k = 0; k < rec.size(); ++k) {
     const std::string path = "record.populations[" + std::to_string(k) + "]";
-    if (const auto it = pop_index_.find(rec[k]); it != pop_index_.end()) {
+    if (auto [it, fresh] = listed.emplace(rec[k], k); !fresh) {
+      add(path, "'" + shown(rec[k]) + "' is listed twice (record.populations[" + std::to_string(it->second) +
+                    "] has it too); allowed: each population once");
+    } else if (const auto it = pop_index_.find(rec[k]); it != pop_index_.end()) {
       // A trace records populations as built: an unrolled one exists only as its steps.
       if (steps(it->second))
         add(path, "'" + rec[k] + "' is unrolled, so it is recorded step by step; allowed: " + step_names(it->second));
     } else if (!is_step_name(rec[k])) {
-      add(path, "no population named '" + rec[k] + "'; known populations: " + recordable_populations());
+      add(path, "no population named '" + shown(rec[k]) + "'; known populations: " + recordable_populations());
     }
   }
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Semantic validation of a parsed model, and the map from field paths back to where
 // the user wrote them (file position or --set argument).
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -44,11 +45,27 @@ void validate_model(const loaded_model& m);
 // Reports one problem: field path, then what is wrong and what is allowed.
 using report_fn = std::function<void(const std::string& path, const std::string& what)>;
 
+// A population the data must fit, and the path of its size field (for messages).
+struct population_ref {
+  const phaseless::v1::Population* pop = nullptr;   // null if the model has none
+  std::string size_path;
+};
+
+// What the data holds, as far as validation could read it (0: unknown or unusable).
+struct data_summary {
+  std::uint64_t train_rows = 0, test_rows = 0;   // after train_subset / test_subset
+  std::uint64_t cols = 0;                        // values per sample (pixels, teacher inputs)
+};
+
 // The data part of validate_model (model_validate_data.cpp): data source, the IDX
-// files' existence, headers and sizes, their shapes against the INPUT population
-// (`input`, null if the model has none; `input_size_path` names its size field),
-// subsets and pixel_scale.
-void check_model_data(const loaded_model& m, const phaseless::v1::Population* input,
-                      const std::string& input_size_path, const report_fn& add);
+// files' existence, headers and sizes, their shapes against the INPUT population,
+// the largest train and test label against the OUTPUT population, subsets.
+data_summary check_model_data(const loaded_model& m, const population_ref& input, const population_ref& output,
+                              const report_fn& add);
+
+// The memory a run of the model needs, estimated from its sizes before anything is
+// allocated (model_validate_memory.cpp). Reports, at the field of the largest part,
+// a model that needs more than physical_memory_bytes(); returns the estimate.
+std::uint64_t check_model_memory(const phaseless::v1::Model& m, const data_summary& data, const report_fn& add);
 
 }  // namespace phaseless::io

@@ -2,6 +2,7 @@
 // are read (plus the file size), so `phaseless validate` stays instant on 60k images.
 #include "sim/io/model_validate.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "sim/core/errors.hpp"
 #include "sim/io/data_source.hpp"
 #include "sim/io/idx.hpp"
+#include "sim/io/model_limits.hpp"
 
 namespace phaseless::io {
 namespace {
@@ -32,9 +34,8 @@ std::string dims_text(const std::vector<std::uint32_t>& dims) {
 
 class data_checker {
  public:
-  data_checker(const loaded_model& m, const v1::Population* input, const std::string& input_size_path,
-               const report_fn& add)
-      : m_(m), input_(input), input_size_path_(input_size_path), add(add) {}
+  data_checker(const loaded_model& m, const population_ref& input, const population_ref& output, const report_fn& add)
+      : m_(m), input_(input.pop), input_size_path_(input.size_path), output_(output), add(add) {}
 
   // Checks one data file down to its header; nullopt when unusable (already reported).
   std::optional<idx_header> idx_file(const std::string& path, const std::string& given) {
@@ -51,6 +52,10 @@ class data_checker {
       if (given.starts_with("$FASHION_MNIST")) hint = " (installed by the Debian package dataset-fashion-mnist)";
       if (fs::exists(file.string() + ".gz", ec)) hint += " (but " + file.string() + ".gz exists)";
       add(path, "file not found: " + file.string() + hint + "; allowed: an existing IDX file, plain or .gz");
+      return std::nullopt;
+    }
+    if (const std::string kind = special_file_kind(file.string()); !kind.empty()) {
+      add(path, file.string() + ": is " + kind + "; allowed: a regular IDX file, plain or .gz");
       return std::nullopt;
     }
     idx_header h;
@@ -107,7 +112,28 @@ class data_checker {
                   " images; allowed: equal counts");
       return 0;
     }
+    summary.cols = std::uint64_t{ih->dims[1]} * ih->dims[2];
     return ih->dims[0];
+  }
+
+  // Every label indexes an output neuron (the class under SOFTMAX_CE, the one-hot target
+  // under MSE), so the largest label of each set used must be < the OUTPUT size.
+  void check_labels(const std::string& which, const std::string& labels, std::uint32_t subset) {
+    if (output_.pop == nullptr || output_.pop->size() < 1) return;
+    const std::string lp = "data.idx." + which + "_labels";
+    std::uint8_t top = 0;
+    try {
+      top = read_idx_label_max(resolve_data_path(m_, labels), subset);
+    } catch (const core::user_error& e) {
+      add(lp, e.what());
+      return;
+    }
+    const std::uint32_t classes = std::uint32_t{top} + 1;
+    if (output_.pop->size() < classes)
+      add(output_.size_path, "the OUTPUT population '" + output_.pop->name() + "' has " +
+                                 std::to_string(output_.pop->size()) + " neurons, but " + lp + " holds label " +
+                                 std::to_string(top) + " (" + std::to_string(classes) +
+                                 " classes, one output neuron each); allowed: at least " + std::to_string(classes));
   }
 
   void check_data() {
@@ -130,6 +156,10 @@ class data_checker {
                                                 " samples in the files; allowed: 0 (all) to " + std::to_string(n));
         }
       }
+      if (n_train > 0 && d.train_subset() <= n_train) check_labels("train", f.train_labels(), d.train_subset());
+      if (n_test > 0 && d.test_subset() <= n_test) check_labels("test", f.test_labels(), d.test_subset());
+      summary.train_rows = n_train == 0 ? 0 : d.train_subset() ? std::min(d.train_subset(), n_train) : n_train;
+      summary.test_rows = n_test == 0 ? 0 : d.test_subset() ? std::min(d.test_subset(), n_test) : n_test;
     }
   }
 
@@ -171,6 +201,9 @@ class data_checker {
     if (t.inputs() < 1) add("data.teacher.inputs", "must be >= 1");
     if (t.outputs() < 1) add("data.teacher.outputs", "must be >= 1");
     if (t.train_samples() < 1) add("data.teacher.train_samples", "must be >= 1");
+    summary.train_rows = t.train_samples();
+    summary.test_rows = t.test_samples() ? t.test_samples() : t.train_samples();
+    summary.cols = std::uint64_t{t.inputs()} + t.outputs();
     if (t.kind() != v1::Teacher::LINEAR && t.width() < 1) add("data.teacher.width", "must be >= 1 for TWO_LAYER");
     if (input_ && t.inputs() >= 1 && input_->size() != t.inputs())
       add(input_size_path_, std::to_string(input_->size()) + " input neurons but data.teacher.inputs is " +
@@ -187,18 +220,23 @@ class data_checker {
       add("data.teacher.weights.scale", "must be finite");
   }
 
+ data_summary summary;
+
  private:
   const loaded_model& m_;
   const v1::Population* input_;
   const std::string& input_size_path_;
+  const population_ref& output_;
   const report_fn& add;
 };
 
 }  // namespace
 
-void check_model_data(const loaded_model& m, const v1::Population* input, const std::string& input_size_path,
-                      const report_fn& add) {
-  data_checker(m, input, input_size_path, add).check_data();
+data_summary check_model_data(const loaded_model& m, const population_ref& input, const population_ref& output,
+                              const report_fn& add) {
+  data_checker c(m, input, output, add);
+  c.check_data();
+  return c.summary;
 }
 
 }  // namespace phaseless::io

@@ -279,7 +279,10 @@ class builder {
     for (const auto& x : m_.projections())
       if (x.post() == q.post()) in.push_back(&x);
     const bool left = in.front() == &q;
-    const auto [pr, pc] = matrix_of(m_.populations(model_index(q.pre())));   // pre as stored
+    // Plain variables, not a structured binding: the lambda below captures pc, which
+    // clang 14 does not allow for a binding.
+    const auto pre_matrix = matrix_of(m_.populations(model_index(q.pre())));   // pre as stored
+    const index_t pr = pre_matrix.first, pc = pre_matrix.second;
     const bool tr = q.operand().transpose();
     const index_t K = tr ? (left ? pr : pc) : (left ? pc : pr);             // the inner dimension
     const index_t N = matrix_of(post).second;                               // columns of P

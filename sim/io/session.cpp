@@ -42,7 +42,10 @@ static std::string eta_text(std::uint64_t left, std::uint64_t done, double elaps
 std::vector<std::uint64_t> sample_order(const pb::Model& m, std::uint64_t train_rows) {
   std::vector<std::uint64_t> order;
   std::vector<std::uint64_t> epoch(train_rows);
-  for (std::uint32_t e = 0; e < m.schedule().epochs(); ++e) {
+  // Only the epochs max_samples reaches are drawn: 1e6 epochs of which 100 samples run
+  // must not cost 1e6 epochs of memory (validation bounds the rest).
+  const std::uint64_t cap = m.schedule().max_samples() ? m.schedule().max_samples() : ~std::uint64_t{0};
+  for (std::uint32_t e = 0; e < m.schedule().epochs() && order.size() < cap && train_rows > 0; ++e) {
     std::iota(epoch.begin(), epoch.end(), 0);
     if (m.data().shuffle()) {   // Fisher-Yates on a counter-based stream per epoch
       counter_rng rng(mix64(m.seed() ^ hash_name("shuffle")), e);

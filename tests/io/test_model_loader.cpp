@@ -162,9 +162,11 @@ TEST_CASE("model_loader: --set overrides scalars, enums, oneofs and name-keyed e
       "populations[1].size=16",
       "populations[out].activation=Identity",
       "seed=18446744073709551615",
+      "projections[w1].connectivity=sparse",   // a oneof switches only when asked to
       "projections[w1].sparse.p=0.5",
+      "projections[w2].delay.law=constant",
       "projections[w2].delay.constant.ticks=4",
-      "record.populations[0]=out",
+      "record.populations[0]=in",
   });
   const v1::Model& x = m.model;
   CHECK(x.schedule().epochs() == 5);
@@ -181,8 +183,8 @@ TEST_CASE("model_loader: --set overrides scalars, enums, oneofs and name-keyed e
   CHECK(x.projections(1).delay().has_constant());  // switched from uniform
   CHECK_FALSE(x.projections(1).delay().has_uniform());
   CHECK(x.projections(1).delay().constant().ticks() == 4);
-  CHECK(x.record().populations(0) == "out");
-  CHECK(m.overrides.size() == 12);
+  CHECK(x.record().populations(0) == "in");
+  CHECK(m.overrides.size() == 14);
 
   // Name-keyed and numeric paths reach the same element; a message value takes text format.
   const auto y = load_model(minimal, {"populations[h1].size=24", "projections[1].sparse={ p: 0.25 }",

@@ -64,7 +64,9 @@ TEST_CASE("eager DP equals dataflow when every delay is the same") {
 
 TEST_CASE("eager DP with random delays fires on partial input, differs from dataflow, and still learns") {
   // DP at alpha 1/2 (where it equals DP-top, U2) and DP-top at alpha 1/4.
-  for (auto [v, alpha] : {std::pair{vk::dp, 0.5}, std::pair{vk::dp_top, 0.25}}) {
+  for (const auto& va : {std::pair{vk::dp, 0.5}, std::pair{vk::dp_top, 0.25}}) {
+    const auto v = va.first;   // not a structured binding: CAPTURE's lambda captures it (clang 14)
+    const double alpha = va.second;
     CAPTURE(int(v));
     test::mlp_options o{{8, 16, 3}, activation_kind::tanh, loss_kind::softmax_ce};
     o.delay_min = 1;

@@ -27,6 +27,13 @@ bool parse(const std::string& command, const std::string& usage, po::options_des
 std::atomic<bool>& stop_flag();
 void install_signal_handlers();
 
+// The value of --threads: "" (not given) -> 0, the model's execution.threads; else an
+// integer from 1 to max_thread_flag(). Throws core::user_error naming the flag and range.
+unsigned thread_flag(const std::string& text);
+// 2 x this machine's hardware threads, at most io::max_threads: results are bit-identical
+// at any count, so more threads than cores would only slow the run down.
+unsigned max_thread_flag();
+
 std::string joined_command_line(int argc, char** argv);
 std::string percent(double fraction);
 

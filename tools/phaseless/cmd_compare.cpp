@@ -60,12 +60,12 @@ void check_report_target(const std::string& report, const std::string& trace, co
 int cmd_compare(int argc, char** argv) {
   po::options_description opts("options");
   std::string model, report, out;
-  unsigned threads = 0;
+  std::string threads;
   std::vector<std::string> sets;
   opts.add_options()("model", po::value(&model)->required(), "model file (.textproto)")(
       "report,r", po::value(&report), "write the comparison here (default: <model name>-compare.txt)")(
       "out,o", po::value(&out), "also write the event engine's trace here")(
-      "threads,t", po::value(&threads), "worker threads of the event engine")(
+      "threads,t", po::value(&threads), "worker threads of the event engine, 1 to 2 x the hardware threads")(
       "set,s", po::value(&sets)->composing(), "override a scalar field: path.to.field=value (repeatable)")(
       "force,f", "let --report and --out replace existing files of another kind (never an input of the run)")(
       "quiet,q", "no progress output");
@@ -73,6 +73,7 @@ int cmd_compare(int argc, char** argv) {
   if (!parse("compare", "MODEL [--report FILE] [--out TRACE] [--force] [--threads N] [--set path=value]...", opts,
              "model", argc, argv, vm))
     return exit_ok;
+  const unsigned n_threads = thread_flag(threads);   // before the model: a flag mistake is found at once
   const auto lm = io::load_model(model, sets);
   if (report.empty()) report = lm.path.stem().string() + "-compare.txt";
   const bool force = vm.count("force") > 0;
@@ -81,7 +82,7 @@ int cmd_compare(int argc, char** argv) {
   check_report_target(report, out, inputs, force);
   install_signal_handlers();
   io::run_options o;
-  o.threads = threads;
+  o.threads = n_threads;
   o.progress = !vm.count("quiet");
   o.command_line = joined_command_line(argc, argv);
   o.stop = &stop_flag();

@@ -1,8 +1,12 @@
+#include <algorithm>
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <thread>
 
 #include "sim/core/errors.hpp"
+#include "sim/io/model_limits.hpp"
 #include "tools/phaseless/cli.hpp"
 
 namespace phaseless::cli {
@@ -38,6 +42,22 @@ extern "C" void on_signal(int) { stop_flag().store(true); }
 void install_signal_handlers() {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+}
+
+unsigned max_thread_flag() {
+  return std::min(io::max_threads, 2 * std::max(1u, std::thread::hardware_concurrency()));
+}
+
+unsigned thread_flag(const std::string& text) {
+  if (text.empty()) return 0;
+  const unsigned limit = max_thread_flag();
+  unsigned long long n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < 1 || n > limit)
+    throw core::user_error("--threads " + text + ": allowed: an integer from 1 to " + std::to_string(limit) +
+                           " (2 x the " + std::to_string(std::max(1u, std::thread::hardware_concurrency())) +
+                           " hardware threads of this machine, at most " + std::to_string(io::max_threads) + ")");
+  return static_cast<unsigned>(n);
 }
 
 std::string joined_command_line(int argc, char** argv) {

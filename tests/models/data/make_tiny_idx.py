@@ -46,6 +46,8 @@ def main():
     write("short-labels-idx1-ubyte", header([4]) + labels(4))
     # Images stored flat (samples x pixels): 2-D, not the 3-D image layout.
     write("flat-images-idx2-ubyte", header([5, ROWS * COLS]) + images(5))
+    # Test labels 0, 1, 5: a class the 3 training labels never show (6 classes in all).
+    write("t10k-labels-six-classes-idx1-ubyte", header([3]) + bytes([0, 1, 5]))
 
 
 if __name__ == "__main__":
