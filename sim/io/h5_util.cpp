@@ -3,11 +3,23 @@
 
 #include "sim/core/errors.hpp"
 
+#include <unistd.h>
+
+#include <cstdint>
 #include <stdexcept>
 
 namespace phaseless::io::h5 {
 
 void quiet_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+namespace {
+// HDF5 registers an exit handler that closes what is still open. A file whose close
+// failed (disk full, file size limit) stays half-closed, and that handler then crashes
+// (SIGSEGV after a clean error message). Every file is closed explicitly here, and a
+// failed close is reported where it happens, so the handler has nothing left to do:
+// turn it off. It must run before the library's first call, hence a static initializer.
+const bool no_exit_handler = (H5dont_atexit(), true);
+}  // namespace
 
 namespace {
 
@@ -65,6 +77,27 @@ std::vector<hsize_t> extent(hid_t dataset, const std::string& where) {
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
   if (rank > 0 && H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0) fail(where);
   return dims;
+}
+
+std::string shape_text(const std::vector<hsize_t>& dims) {
+  if (dims.empty()) return "scalar";
+  std::string s = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+std::size_t checked_count(const std::vector<hsize_t>& dims, std::size_t elem_size, const std::string& where) {
+  std::uint64_t n = 1, bytes = 0;
+  for (hsize_t d : dims)
+    if (__builtin_mul_overflow(n, std::uint64_t{d}, &n))
+      throw core::user_error(where + ": shape " + shape_text(dims) + " has more than 2^64 elements");
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  const std::uint64_t memory = pages > 0 && page > 0 ? std::uint64_t(pages) * std::uint64_t(page) : 0;
+  if (__builtin_mul_overflow(n, std::uint64_t{elem_size}, &bytes) || (memory > 0 && bytes > memory))
+    throw core::user_error(where + ": shape " + shape_text(dims) + " (" + std::to_string(n) +
+                           " elements) does not fit in this machine's memory (" +
+                           std::to_string(memory >> 20) + " MiB)");
+  return static_cast<std::size_t>(n);
 }
 
 }  // namespace phaseless::io::h5

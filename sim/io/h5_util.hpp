@@ -73,4 +73,13 @@ std::string type_name(hid_t type);
 // Current extent of a dataset; empty for a scalar.
 std::vector<hsize_t> extent(hid_t dataset, const std::string& where);
 
+// Number of elements of a dataspace with these dims, checked: throws core::user_error
+// "<where>: shape [..] ..." when the product overflows 64 bits or the elements
+// (elem_size bytes each) would not fit in this machine's memory. Readers call it before
+// sizing any buffer from a file's shape.
+std::size_t checked_count(const std::vector<hsize_t>& dims, std::size_t elem_size, const std::string& where);
+
+// "[3, 4]", or "scalar" for no dims.
+std::string shape_text(const std::vector<hsize_t>& dims);
+
 }  // namespace phaseless::io::h5

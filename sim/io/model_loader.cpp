@@ -7,6 +7,7 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -22,6 +23,7 @@
 #include "sim/io/model_limits.hpp"
 #include "sim/io/model_overrides.hpp"
 #include "sim/io/model_validate.hpp"
+#include "sim/io/utf8.hpp"
 
 namespace phaseless::io {
 namespace {
@@ -136,6 +138,21 @@ std::string read_text(const fs::path& file) {
   while ((n = std::fread(buf.data(), 1, buf.size(), f.get())) > 0) text.append(buf.data(), n);
   if (std::ferror(f.get())) fail(errno ? std::strerror(errno) : "read error");
   return text;
+}
+
+// Model files are UTF-8: a leading byte-order mark is dropped, any other encoding is
+// an error at the first byte that is not UTF-8 (names and paths end up in traces).
+void check_utf8(std::string& text, const std::string& name) {
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
+  const std::size_t bad = utf8::first_invalid(text);
+  if (bad == std::string::npos) return;
+  const std::size_t line_start = text.rfind('\n', bad == 0 ? 0 : bad - 1);
+  const std::size_t line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
+  const std::size_t col = bad - (line_start == std::string::npos || bad == 0 ? 0 : line_start + 1) + 1;
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(text[bad]));
+  throw core::user_error(name + ":" + std::to_string(line) + ":" + std::to_string(col) + ": byte " + hex +
+                         " is not UTF-8; allowed: UTF-8 text (save the file as UTF-8, e.g. iconv -f LATIN1 -t UTF-8)");
 }
 
 void fill_init(v1::WeightInit& w) {
@@ -317,6 +334,7 @@ loaded_model load_model(const fs::path& file, const std::vector<std::string>& ov
   lm.path = file;
   lm.overrides = overrides;
   lm.text = read_text(file);
+  check_utf8(lm.text, file.string());
   // Absolute, so data paths keep resolving if the process changes directory later.
   std::error_code ec;
   const fs::path abs = fs::absolute(file, ec);

@@ -16,6 +16,7 @@
 #include "sim/core/rng.hpp"
 #include "sim/io/data_source.hpp"
 #include "sim/io/network_builder.hpp"
+#include "sim/io/run_guards.hpp"
 #include "sim/io/trace_writer.hpp"
 #include "sim/io/version.hpp"
 #include "sim/rules/event_network.hpp"
@@ -71,13 +72,16 @@ struct trainer {
   virtual tick_t now() const = 0;
   virtual std::vector<double> report(pop_t v, std::uint64_t last_row) = 0;
   virtual std::vector<std::string> elements(pop_t v) = 0;   // names of report() values per neuron
+  // After a numeric_error in run_samples(to) started at `from`: the 1-based number of
+  // the sample that was being learned.
+  virtual std::uint64_t failed_sample(std::uint64_t from, std::uint64_t to) const = 0;
 };
 
 template <class Real>
 struct event_trainer final : trainer<Real> {
   event_trainer(const network_spec& s, const dataset& d, std::vector<std::uint64_t> o, tick_t iv, mode_kind m,
                 unsigned threads)
-      : spec(s), data(d), net(s, d, std::move(o), iv, m, threads) {}
+      : spec(s), data(d), interval(iv), net(s, d, std::move(o), iv, m, threads) {}
   void run_samples(std::uint64_t n) override { net.run_samples(n); }
   std::vector<synapse_matrix<Real>>& synapses() override { return net.synapses(); }
   const std::vector<Real>* bias(pop_t v) override { return v == spec.input ? &empty : &net.bias(v); }
@@ -105,8 +109,14 @@ struct event_trainer final : trainer<Real> {
   std::vector<std::string> elements(pop_t v) override {
     return v == spec.input ? std::vector<std::string>{"x"} : net.learner(v)->elements();
   }
+  std::uint64_t failed_sample(std::uint64_t from, std::uint64_t to) const override {
+    // Sample k (0-based) is presented at tick k * interval and done by (k + 1) * interval.
+    const auto k = static_cast<std::uint64_t>(std::max<tick_t>(net.now(), 0) / interval);
+    return std::clamp<std::uint64_t>(k + 1, from + 1, std::max(from + 1, to));
+  }
   const network_spec& spec;
   const dataset& data;
+  tick_t interval;
   rules::event_network<Real> net;
   std::vector<Real> empty;
 };
@@ -133,6 +143,7 @@ struct baseline_trainer final : trainer<Real> {
   std::vector<std::string> elements(pop_t v) override {
     return v == spec.input ? std::vector<std::string>{"x"} : std::vector<std::string>{};
   }
+  std::uint64_t failed_sample(std::uint64_t, std::uint64_t) const override { return done + 1; }
   const network_spec& spec;
   const dataset& data;
   std::vector<std::uint64_t> order;
@@ -170,6 +181,15 @@ std::vector<double> shared_values(const network_spec& spec, const std::vector<sy
   return theta;
 }
 
+// Learning that has blown up is stopped before it reaches NaN (see weight_bound).
+template <class Real>
+void check_weight_bound(const network_spec& spec, trainer<Real>& t, std::uint64_t s) {
+  for (std::size_t k = 0; k < spec.projections.size(); ++k)
+    check_bound("projection '" + spec.projections[k].name + "': a weight", t.synapses()[k].w, s);
+  for (pop_t v = 0; v < spec.populations.size(); ++v)
+    if (v != spec.input) check_bound("population '" + spec.populations[v].name + "': a bias", *t.bias(v), s);
+}
+
 template <class Real>
 run_result run_typed(const loaded_model& lm, const run_options& opt) {
   const pb::Model& m = lm.model;
@@ -181,6 +201,10 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
     throw user_error(lm.path.string() + ": populations[" + out_pop.name + "].size: " + std::to_string(out_pop.size) +
                      " output neurons cannot represent the " + std::to_string(train.classes) +
                      " classes of the training labels; allowed: at least " + std::to_string(train.classes));
+  // Named by their label files when the data are IDX files, else by the model file.
+  const bool idx = m.data().has_idx();
+  check_labels(train, idx ? resolve_data_path(lm, m.data().idx().train_labels()) : lm.path, out_pop);
+  check_labels(test, idx ? resolve_data_path(lm, m.data().idx().test_labels()) : lm.path, out_pop);
   const auto order = sample_order(m, train.rows);
   const unsigned threads = opt.threads ? opt.threads : std::max(1u, m.execution().threads());
   const tick_t interval = presentation_interval(m, spec);
@@ -234,7 +258,7 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
   std::unique_ptr<trace_writer> tw;
   std::vector<pop_t> reported;
   if (!opt.trace.empty()) {
-    tw = std::make_unique<trace_writer>(opt.trace);
+    tw = std::make_unique<trace_writer>(opt.trace, run_inputs(lm), opt.force);
     tw->set_value_type(std::is_same_v<Real, double> ? value_type::f64 : value_type::f32);
     provenance pv;
     pv.model_name = m.name();
@@ -345,6 +369,29 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
                    r.train_loss, eta.c_str());
   };
 
+  // Trains up to sample `to` in steps of about 0.1 s (at least one sample), checking
+  // the stop flag between steps, so Ctrl-C is honoured within one sample even for a slow
+  // rule. The engines give the same result however run_samples is split, and losses are
+  // taken only at the caller's (deterministic) chunk ends, so the trace does not depend
+  // on the step sizes.
+  std::uint64_t step = 1, step_from = 0, step_to = 0;
+  bool in_step = false;
+  auto train_until = [&](std::uint64_t to) {
+    while (s < to && !(opt.stop && opt.stop->load())) {
+      step_from = s;
+      step_to = std::min(to, s + step);
+      const auto c0 = clock_type::now();
+      in_step = true;
+      t->run_samples(step_to);
+      in_step = false;
+      const double dt = std::chrono::duration<double>(clock_type::now() - c0).count();
+      train_s += dt;
+      s = step_to;
+      if (dt < 0.05 && step < 1000) step *= 2;
+      else if (dt > 0.2 && step > 1) step /= 2;
+    }
+  };
+
   evaluate_now();
   snapshot(0);
   try {
@@ -356,13 +403,16 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
       auto next = [&](std::uint64_t every) { return (s / every + 1) * every; };
       const std::uint64_t to = std::min({total, next(eval_every), next(snap_every), next(rep_every),
                                          next(flush_every), s + 1000});
-      const auto c0 = clock_type::now();
-      t->run_samples(to);
-      train_s += std::chrono::duration<double>(clock_type::now() - c0).count();
+      const std::uint64_t from = s;
+      train_until(to);
       loss_sum += t->take_loss();
       energy_sum += t->take_energy();
-      loss_n += to - s;
-      s = to;
+      loss_n += s - from;
+      if (s < to) {
+        res.interrupted = true;
+        break;
+      }
+      check_weight_bound(spec, *t, s);
       if (tw && s % rep_every == 0)
         for (pop_t v : reported) tw->append_report(spec.populations[v].name, s, t->now(), t->report(v, order[s - 1]));
       if (s % snap_every == 0 || s == total) snapshot(s);
@@ -380,9 +430,13 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
       }
     }
   } catch (const numeric_error& e) {
+    // The NaN row's `samples` is the sample in which learning diverged (1-based).
+    const std::uint64_t at = in_step ? t->failed_sample(step_from, step_to) : s;
     res.diverged = e.what();
+    if (in_step)
+      res.diverged += " (training sample " + std::to_string(at) + " of " + std::to_string(total) + ", counting from 1)";
     const counters c = t->totals();
-    eval_row r{s, t->now(), std::nan(""), std::nan(""), std::nan(""), c.events, c.synaptic_ops,
+    eval_row r{at, t->now(), std::nan(""), std::nan(""), std::nan(""), c.events, c.synaptic_ops,
                std::chrono::duration<double>(clock_type::now() - t0).count(),
                std::vector<double>(extra_columns.size(), std::nan(""))};
     res.rows.push_back(r);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sim/io/model_loader.hpp"
+#include "sim/io/output_path.hpp"
 
 namespace phaseless::io {
 
@@ -16,10 +17,11 @@ enum class engine_kind { event, baseline };
 struct run_options {
   engine_kind engine = engine_kind::event;
   std::filesystem::path trace;        // empty: no trace
+  bool force = false;                 // --force: the trace may replace a file that is not a trace
   unsigned threads = 0;               // 0: the model's execution.threads
   bool progress = true;               // progress lines on stderr
   std::string command_line;
-  const std::atomic<bool>* stop = nullptr;   // set by SIGINT/SIGTERM: finish the chunk, flush, close
+  const std::atomic<bool>* stop = nullptr;   // set by SIGINT/SIGTERM: checked between samples; flush, close
 };
 
 struct eval_row {
@@ -59,5 +61,12 @@ struct run_result {
 std::vector<std::uint64_t> sample_order(const phaseless::v1::Model& m, std::uint64_t train_rows);
 
 run_result run(const loaded_model& model, const run_options& opt);
+
+// The files a run reads (model file, IDX files), which its outputs must never replace.
+std::vector<named_path> run_inputs(const loaded_model& model);
+
+// Learning counts as diverged, before any NaN, when a weight or bias leaves
+// [-weight_bound, weight_bound]; checked wherever the run records or flushes.
+constexpr double weight_bound = 1e6;
 
 }  // namespace phaseless::io

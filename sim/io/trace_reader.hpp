@@ -21,6 +21,9 @@ void print_trace_summary(const std::filesystem::path& file, std::ostream& out);
 // core::io_error when `out` fails.
 std::vector<std::string> export_csv(const std::filesystem::path& file, const std::string& path, std::ostream& out);
 
+// True when `file` is an HDF5 file whose root attribute 'format' is "phaseless-trace".
+bool is_trace(const std::filesystem::path& file);
+
 // All dataset paths in the file (sorted), e.g. "/metrics/train_loss".
 std::vector<std::string> list_datasets(const std::filesystem::path& file);
 

@@ -21,6 +21,8 @@
 
 #include "sim/core/errors.hpp"
 #include "sim/io/h5_util.hpp"
+#include "sim/io/trace_reader.hpp"
+#include "sim/io/utf8.hpp"
 
 namespace phaseless::io {
 namespace {
@@ -39,7 +41,7 @@ std::string errno_text(int err) {
 
 // The constructor's user-facing checks, so a bad --out path fails with a plain reason
 // rather than HDF5's error stack.
-void check_target(const fs::path& file) {
+void check_target(const fs::path& file, const std::vector<named_path>& inputs, bool force) {
   const auto fail = [&](const std::string& why) {
     throw core::user_error("cannot create trace '" + file.string() + "': " + why);
   };
@@ -47,12 +49,11 @@ void check_target(const fs::path& file) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) fail("folder '" + dir.string() + "' does not exist");
   if (!fs::is_directory(dir, ec)) fail("'" + dir.string() + "' is not a folder");
-  if (fs::exists(file, ec)) {
-    if (fs::is_directory(file, ec)) fail("it is a folder");
-    if (::access(file.c_str(), W_OK) != 0) fail(errno_text(errno));
-  } else if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+  if (file.filename().empty() || file.filename() == "." || file.filename() == "..") fail("it is a folder");
+  check_replaceable(file, "trace", inputs, force, is_trace);
+  // The trace is written beside the target and renamed into place: the folder must be writable.
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
     fail("folder '" + dir.string() + "' is not writable: " + errno_text(errno));
-  }
 }
 
 void check_name(const fs::path& file, const char* what, const std::string& name) {
@@ -106,7 +107,10 @@ const std::array<metric_column, 8> metric_columns = {{
 }  // namespace
 
 struct trace_writer::impl {
-  fs::path file;
+  fs::path file;       // the target path
+  fs::path partial;    // where the file is written until the first flush renames it to `file`
+  output_lock lock;    // held from construction to close
+  bool published = false;
   std::string where;   // "trace 'PATH'", the prefix of every runtime error
   h5::handle f;
   std::array<series, metric_columns.size()> metrics;
@@ -130,11 +134,38 @@ struct trace_writer::impl {
     std::error_code ec;
     const auto sp = fs::space(file.parent_path().empty() ? fs::path(".") : file.parent_path(), ec);
     if (ec || sp.available >= bytes + headroom) return;
+    const std::string left = where + ": only " + std::to_string(sp.available >> 10) +
+                             " KiB left on its disk (" + std::to_string((bytes + headroom) >> 10) + " KiB needed); ";
+    if (!published) {
+      abandon();
+      throw core::io_error(left + "stopped before writing it, and left whatever was at that path untouched");
+    }
     self.close();
-    throw core::io_error(where + ": only " + std::to_string(sp.available >> 10) +
-                         " KiB left on its disk; stopped writing before the disk filled, and closed the "
-                         "trace (it holds everything recorded so far)");
+    throw core::io_error(left + "stopped writing before the disk filled, and closed the trace (it holds "
+                         "everything recorded so far)");
   }
+
+  // Puts the file at its path (the first flush). A reader of the path sees a complete,
+  // flushed trace from then on; before it, whatever was there before.
+  void publish() {
+    if (published) return;
+    if (std::rename(partial.c_str(), file.c_str()) != 0)
+      throw core::io_error(where + ": cannot rename '" + partial.string() + "' to it: " + errno_text(errno));
+    published = true;
+  }
+
+  // The error path before the first flush: drop the partial file, keep the target as it was.
+  void abandon() noexcept {
+    if (closed) return;
+    closed = true;
+    close_handles();
+    std::error_code ignored;
+    if (!published) fs::remove(partial, ignored);
+    lock.release();
+  }
+
+  // Closes every dataset and the file; returns the first failure ("" if none).
+  std::string close_handles() noexcept;
 
   [[noreturn]] void bug(const std::string& what) const {
     throw core::internal_error("trace_writer (" + file.string() + "): " + what);
@@ -169,8 +200,11 @@ struct trace_writer::impl {
                            H5Aclose, what);
     h5::check(H5Awrite(a.get(), mem_type, value), what);
   }
-  void attr(hid_t obj, const char* name, const std::string& value) const {
+  // Strings are stored as UTF-8 (the type says so): other bytes (a Latin-1 file name in
+  // the command line) are transcoded as Latin-1.
+  void attr(hid_t obj, const char* name, const std::string& text) const {
     h5::handle t = utf8_type();
+    const std::string value = utf8::from_utf8_or_latin1(text);
     const char* p = value.c_str();
     attr_raw(obj, name, t.get(), t.get(), {}, &p);
   }
@@ -188,7 +222,8 @@ struct trace_writer::impl {
     return t;
   }
 
-  void string_dataset(hid_t loc, const char* name, const std::string& value) const {
+  void string_dataset(hid_t loc, const char* name, const std::string& text) const {
+    const std::string value = utf8::from_utf8_or_latin1(text);
     const std::string what = at(std::string("write /provenance/") + name);
     h5::handle t = utf8_type();
     h5::handle space = h5::own(H5Screate(H5S_SCALAR), H5Sclose, what);
@@ -280,13 +315,25 @@ struct trace_writer::impl {
   }
 };
 
-trace_writer::trace_writer(const std::filesystem::path& file) : impl_(std::make_unique<impl>()) {
+trace_writer::trace_writer(const std::filesystem::path& file, const std::vector<named_path>& inputs, bool force)
+    : impl_(std::make_unique<impl>()) {
   h5::quiet_errors();
-  check_target(file);
+  check_target(file, inputs, force);
   impl& m = *impl_;
   m.file = file;
+  m.partial = partial_path(file);
   m.where = "trace '" + file.string() + "'";
+  m.lock = output_lock(file, "trace");
+  try {
+    create(m);
+  } catch (...) {
+    m.abandon();
+    throw;
+  }
+}
 
+void trace_writer::create(impl& m) {
+  const fs::path& file = m.file;
   const std::string create = "cannot create trace '" + file.string() + "'";
   h5::handle fapl = h5::file_access_plist(create);
   // 1.8 format: its superblock has no "open for writing" flags (see the top comment).
@@ -310,13 +357,12 @@ trace_writer::trace_writer(const std::filesystem::path& file) : impl_(std::make_
   h5::check(H5Pset_small_data_block_size(fapl.get(), hsize_t{4} << 20), create);
   h5::check(H5Pset_meta_block_size(fapl.get(), hsize_t{1} << 20), create);
 
-  // Remove an old trace first instead of letting H5Fcreate truncate it: truncating a
-  // large file takes long enough to be a real window in which a kill leaves an empty
-  // file at PATH. (If the folder forbids removal, H5Fcreate truncates as usual.)
+  // A leftover of a killed run (we hold the lock, so no live run writes it).
   std::error_code ignored;
-  std::filesystem::remove(file, ignored);
-  const hid_t id = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
-  if (id < 0) throw core::user_error(create + ": " + h5::error_text());
+  std::filesystem::remove(m.partial, ignored);
+  m.ensure_space(64 << 10, *this);
+  const hid_t id = H5Fcreate(m.partial.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get());
+  if (id < 0) throw core::user_error(create + ": cannot create '" + m.partial.string() + "': " + h5::error_text());
   m.f = h5::handle(id, H5Fclose);
   // H5Fcreate has written a superblock that points at a root group not yet on disk:
   // flush at once so the file is valid from here on (an empty HDF5 file).
@@ -343,6 +389,9 @@ trace_writer::trace_writer(const std::filesystem::path& file) : impl_(std::make_
 
 trace_writer::~trace_writer() {
   try {
+    // Destroyed before the first flush: an error path (the run never got going); the
+    // old file at the path stays. Afterwards: close, keeping everything appended.
+    if (!impl_->published) impl_->abandon();
     close();
   } catch (const std::exception& e) {
     // A destructor cannot throw, but a trace that failed to reach the disk must not
@@ -364,6 +413,9 @@ void trace_writer::write_provenance(const provenance& p) {
   m.require_structure_phase("write_provenance()");
   if (m.provenance_written) m.bug("write_provenance() called twice");
   m.provenance_written = true;
+  m.ensure_space(8 * p.sample_order.size() + p.model_text.size() + p.effective_model.size() +
+                     p.overrides.size() + p.command_line.size() + (64 << 10),
+                 *this);
   h5::handle g = m.group(m.f.get(), "provenance", "/provenance");
   m.attr(g.get(), "seed", p.seed);
   m.attr(g.get(), "software_version", p.software_version);
@@ -547,32 +599,50 @@ void trace_writer::flush() {
   impl& m = *impl_;
   if (m.closed) m.bug("flush() after close()");
   h5::check(H5Fflush(m.f.get(), H5F_SCOPE_GLOBAL), m.at("flush"));
+  m.publish();
+}
+
+std::string trace_writer::impl::close_handles() noexcept {
+  // Datasets write their cached chunks when closed, so every close can fail (disk
+  // full); close everything anyway and report the first failure.
+  std::string first_error;
+  const auto close_one = [&](h5::handle& h, const std::string& what) {
+    if (h.reset() < 0 && first_error.empty()) first_error = at(what) + ": " + h5::error_text();
+  };
+  for (series& s : metrics) close_one(s.ds, "close " + s.path);
+  for (series& s : extra_metrics) close_one(s.ds, "close " + s.path);
+  for (auto& [name, p] : projections) {
+    close_one(p.data.ds, "close " + p.data.path);
+    close_one(p.bias.ds, "close " + p.bias.path);
+    close_one(p.samples.ds, "close " + p.samples.path);
+  }
+  for (auto& [name, r] : reports) {
+    close_one(r.data.ds, "close " + r.data.path);
+    close_one(r.ticks.ds, "close " + r.ticks.path);
+    close_one(r.samples.ds, "close " + r.samples.path);
+    close_one(r.time, "close /report/" + name + "/mapping/time");
+  }
+  close_one(f, "close the file");
+  return first_error;
 }
 
 void trace_writer::close() {
   impl& m = *impl_;
   if (m.closed) return;
   m.closed = true;
-  // Datasets write their cached chunks when closed, so every close can fail (disk
-  // full); close everything anyway and report the first failure.
-  std::string first_error;
-  const auto close_one = [&](h5::handle& h, const std::string& what) {
-    if (h.reset() < 0 && first_error.empty()) first_error = m.at(what) + ": " + h5::error_text();
-  };
-  for (series& s : m.metrics) close_one(s.ds, "close " + s.path);
-  for (series& s : m.extra_metrics) close_one(s.ds, "close " + s.path);
-  for (auto& [name, p] : m.projections) {
-    close_one(p.data.ds, "close " + p.data.path);
-    close_one(p.bias.ds, "close " + p.bias.path);
-    close_one(p.samples.ds, "close " + p.samples.path);
+  std::string first_error = m.close_handles();
+  if (first_error.empty() && !m.published) {   // a run with no flush: its close is the first flush
+    try {
+      m.publish();
+    } catch (const std::exception& e) {
+      first_error = e.what();
+    }
   }
-  for (auto& [name, r] : m.reports) {
-    close_one(r.data.ds, "close " + r.data.path);
-    close_one(r.ticks.ds, "close " + r.ticks.path);
-    close_one(r.samples.ds, "close " + r.samples.path);
-    close_one(r.time, "close /report/" + name + "/mapping/time");
+  if (!m.published) {
+    std::error_code ignored;
+    fs::remove(m.partial, ignored);
   }
-  close_one(m.f, "close the file");
+  m.lock.release();
   if (!first_error.empty()) throw core::io_error(first_error);
 }
 

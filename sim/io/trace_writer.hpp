@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "sim/io/output_path.hpp"
+
 namespace phaseless::io {
 
 struct provenance {
@@ -52,9 +54,15 @@ enum class value_type { f32, f64 };
 
 class trace_writer {
  public:
-  // Creates (truncates) the file. Throws core::user_error naming the path and the reason
-  // when it cannot be created (missing folder, no permission, ...).
-  explicit trace_writer(const std::filesystem::path& file);
+  // Starts the trace for `file`: written as ".NAME.partial" beside it and renamed to
+  // `file` at the first flush(), under an exclusive lock (".NAME.lock") until close().
+  // Throws core::user_error naming the path and the reason when it cannot be created
+  // (missing folder, no permission, another run writing it) or must not be replaced:
+  // an existing file that is not a trace (unless `force`), one of `inputs`, anything
+  // that is not a regular file. A writer destroyed before its first flush() removes the
+  // partial file and leaves the path as it was.
+  explicit trace_writer(const std::filesystem::path& file, const std::vector<named_path>& inputs = {},
+                        bool force = false);
   ~trace_writer();
   trace_writer(const trace_writer&) = delete;
   trace_writer& operator=(const trace_writer&) = delete;
@@ -82,11 +90,16 @@ class trace_writer {
   void append_report(const std::string& population, std::uint64_t samples, std::int64_t tick,
                      std::span<const double> values);
 
-  void flush();   // everything appended so far is readable after this, even after SIGKILL
-  void close();   // idempotent; the destructor calls it
+  // Everything appended so far is readable after this, even after SIGKILL. The first
+  // flush renames the partial file to the target path.
+  void flush();
+  // Idempotent. Publishes the file if no flush did. The destructor calls it, except
+  // before the first flush (an error path), when it removes the partial file instead.
+  void close();
 
  private:
   struct impl;
+  void create(impl& m);
   std::unique_ptr<impl> impl_;
 };
 

@@ -1,7 +1,7 @@
 #pragma once
 // Shared pieces of the `phaseless` subcommands. Exit statuses: 0 success, 1 a bug,
 // 2 a user mistake (model, data, path, flag), 3 learning diverged, 4 a failed read or
-// write (disk full, I/O error), 130 interrupted.
+// write (disk full, I/O error), 5 out of memory, 130 interrupted.
 #include <boost/program_options.hpp>
 #include <atomic>
 #include <iostream>
@@ -14,7 +14,8 @@ namespace phaseless::cli {
 
 namespace po = boost::program_options;
 
-constexpr int exit_ok = 0, exit_user = 2, exit_diverged = 3, exit_io = 4, exit_interrupted = 130;
+constexpr int exit_ok = 0, exit_user = 2, exit_diverged = 3, exit_io = 4, exit_memory = 5,
+              exit_interrupted = 130;
 
 // Parses argv for one subcommand: `positional` names the one positional argument.
 // Prints help and returns false when --help is given. Throws core::user_error on
@@ -22,7 +23,7 @@ constexpr int exit_ok = 0, exit_user = 2, exit_diverged = 3, exit_io = 4, exit_i
 bool parse(const std::string& command, const std::string& usage, po::options_description& opts,
            const char* positional, int argc, char** argv, po::variables_map& vm);
 
-// Ctrl-C / SIGTERM set this; long runs stop at the next chunk, flush and close.
+// Ctrl-C / SIGTERM set this; long runs stop after the current sample, flush and close.
 std::atomic<bool>& stop_flag();
 void install_signal_handlers();
 

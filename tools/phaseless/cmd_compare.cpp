@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "sim/core/errors.hpp"
+#include "sim/io/output_path.hpp"
 #include "tools/phaseless/cli.hpp"
 
 namespace phaseless::cli {
@@ -34,6 +35,26 @@ agreement compare_updates(const std::vector<double>& a0, const std::vector<doubl
   return g;
 }
 
+constexpr const char* report_head = "phaseless compare ";
+
+// A file `compare` wrote: it starts with report_head.
+bool is_report(const std::filesystem::path& file) {
+  std::ifstream f(file, std::ios::binary);
+  std::string head(std::char_traits<char>::length(report_head), '\0');
+  return f.read(head.data(), static_cast<std::streamsize>(head.size())) && head == report_head;
+}
+
+void check_report_target(const std::string& report, const std::string& trace, const std::vector<io::named_path>& inputs,
+                         bool force) {
+  std::error_code ec;
+  if (!trace.empty() && (report == trace || std::filesystem::equivalent(report, trace, ec)))
+    throw core::user_error("--report and --out name the same file '" + report + "'; give them different paths");
+  const std::filesystem::path dir = std::filesystem::path(report).parent_path();
+  if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+    throw core::user_error("cannot write report '" + report + "': folder '" + dir.string() + "' does not exist");
+  io::check_replaceable(report, "report", inputs, force, is_report);
+}
+
 }  // namespace
 
 int cmd_compare(int argc, char** argv) {
@@ -46,16 +67,19 @@ int cmd_compare(int argc, char** argv) {
       "out,o", po::value(&out), "also write the event engine's trace here")(
       "threads,t", po::value(&threads), "worker threads of the event engine, 1 to 2 x the hardware threads")(
       "set,s", po::value(&sets)->composing(), "override a scalar field: path.to.field=value (repeatable)")(
+      "force,f", "let --report and --out replace existing files of another kind (never an input of the run)")(
       "quiet,q", "no progress output");
   po::variables_map vm;
-  if (!parse("compare", "MODEL [--report FILE] [--out TRACE] [--threads N] [--set path=value]...", opts, "model",
-             argc, argv, vm))
+  if (!parse("compare", "MODEL [--report FILE] [--out TRACE] [--force] [--threads N] [--set path=value]...", opts,
+             "model", argc, argv, vm))
     return exit_ok;
   const unsigned n_threads = thread_flag(threads);   // before the model: a flag mistake is found at once
   const auto lm = io::load_model(model, sets);
   if (report.empty()) report = lm.path.stem().string() + "-compare.txt";
-  std::ofstream rf(report);
-  if (!rf) throw core::user_error("--report: cannot write '" + report + "' (does the folder exist?)");
+  const bool force = vm.count("force") > 0;
+  // Checked before the runs (they take long) and again when the report is written.
+  const auto inputs = io::run_inputs(lm);
+  check_report_target(report, out, inputs, force);
   install_signal_handlers();
   io::run_options o;
   o.threads = n_threads;
@@ -63,6 +87,7 @@ int cmd_compare(int argc, char** argv) {
   o.command_line = joined_command_line(argc, argv);
   o.stop = &stop_flag();
   o.trace = out;
+  o.force = force;
   const auto ev = io::run(lm, o);
   if (ev.interrupted) return exit_interrupted;
   o.engine = io::engine_kind::baseline;
@@ -72,7 +97,7 @@ int cmd_compare(int argc, char** argv) {
 
   std::ostringstream s;
   char line[256];
-  s << "phaseless compare " << model << " (model '" << lm.model.name() << "', seed " << lm.model.seed() << ", "
+  s << report_head << model << " (model '" << lm.model.name() << "', seed " << lm.model.seed() << ", "
     << ev.samples << " samples, same order)\n\n";
   s << "weight updates dW = W_end - W_start, event engine vs synchronous baseline\n";
   std::snprintf(line, sizeof line, "  %-14s %12s %14s %14s\n", "projection", "cosine", "relative err", "max |diff|");
@@ -117,9 +142,8 @@ int cmd_compare(int argc, char** argv) {
   if (!ev.diverged.empty()) s << "event engine diverged: " << ev.diverged << "\n";
   if (!bp.diverged.empty()) s << "baseline diverged: " << bp.diverged << "\n";
   std::cout << s.str();
-  rf << s.str();
-  rf.close();
-  if (!rf) throw core::user_error("--report: writing '" + report + "' failed (disk full?)");
+  check_report_target(report, out, inputs, force);
+  io::write_text_output(report, "report", s.str());
   std::cout << "report written to " << report << "\n";
   return (ev.diverged.empty() && bp.diverged.empty()) ? exit_ok : exit_diverged;
 }

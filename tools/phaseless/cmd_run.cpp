@@ -1,6 +1,8 @@
 #include <cstdio>
 
 #include "sim/io/network_builder.hpp"
+#include "sim/io/output_path.hpp"
+#include "sim/io/trace_reader.hpp"
 #include "tools/phaseless/cli.hpp"
 
 namespace phaseless::cli {
@@ -14,16 +16,20 @@ int cmd_run(int argc, char** argv) {
       "out,o", po::value(&out), "trace file to write (default: <model name>.h5 in this folder)")(
       "threads,t", po::value(&threads), "worker threads, 1 to 2 x the hardware threads (default: the model's execution.threads)")(
       "set,s", po::value(&sets)->composing(), "override a scalar field: path.to.field=value (repeatable)")(
+      "force,f", "let --out replace an existing file that is not a trace (never an input of the run)")(
       "quiet,q", "no progress output");
   po::variables_map vm;
-  if (!parse("run", "MODEL [--out TRACE] [--threads N] [--set path=value]...", opts, "model", argc, argv, vm))
+  if (!parse("run", "MODEL [--out TRACE] [--force] [--threads N] [--set path=value]...", opts, "model", argc, argv, vm))
     return exit_ok;
   const unsigned n_threads = thread_flag(threads);   // before the model: a flag mistake is found at once
   const auto lm = io::load_model(model, sets);
   if (out.empty()) out = lm.path.stem().string() + ".h5";
+  // Before loading the data (slow): the writer checks again when it starts.
+  io::check_replaceable(out, "trace", io::run_inputs(lm), vm.count("force") > 0, io::is_trace);
   install_signal_handlers();
   io::run_options o;
   o.trace = out;
+  o.force = vm.count("force") > 0;
   o.threads = n_threads;
   o.progress = !vm.count("quiet");
   o.command_line = joined_command_line(argc, argv);

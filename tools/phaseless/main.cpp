@@ -50,8 +50,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "phaseless %s: error: %s\n", cmd.c_str(), e.what());
     return cli::exit_io;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "phaseless %s: error: out of memory (is the network or dataset too large?)\n", cmd.c_str());
-    return 1;
+    // Validation rejects models whose estimated memory exceeds this machine's; this is
+    // the fallback when the estimate fell short or other processes took the memory.
+    std::fprintf(stderr,
+                 "phaseless %s: error: out of memory: the model needs more memory than is free "
+                 "(reduce populations[].size, data.train_subset / data.test_subset, schedule.epochs or "
+                 "record.*; see 'phaseless validate' for the estimate); any trace written so far is closed\n",
+                 cmd.c_str());
+    return cli::exit_memory;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "phaseless %s: internal error: %s\n", cmd.c_str(), e.what());
     return 1;
