@@ -3,6 +3,7 @@
 // and P2 of spec §4.1 against direct solves of the proximal problems; eager mode.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "sim/baseline/backprop.hpp"
@@ -322,7 +323,10 @@ TEST_CASE("eager IL and IL-prox equal dataflow when every delay is the same") {
   // Every message of a step then arrives in one tick, so "the first message of the
   // step" is all of them and the eager neurons take the dataflow steps. Eager errors
   // travel as changes: g = sum_t W^T (e_t - e_{t-1}) telescopes to W^T e_t with a
-  // different rounding, a few ulp per step, hence 1e-12 relative (double).
+  // different rounding, a few ulp per step, hence 1e-12 relative (double). Whether one
+  // variant's rounding differs depends on the compiler (Adam's normalization can erase
+  // it), so the evidence that errors travelled as changes is taken over all variants.
+  double most = 0;
   for (const auto& v : variants)
     for (loss_kind loss : losses) {
       const std::string name = v.name;
@@ -333,10 +337,11 @@ TEST_CASE("eager IL and IL-prox equal dataflow when every delay is the same") {
       const auto eager = run_event(spec, d, 7, mode_kind::eager), flow = run_event(spec, d, 7);
       const double rel = test::relative_error(eager.w, flow.w);
       CHECK(rel < 1e-12);
-      CHECK(rel > 0);   // the errors did travel as changes
+      most = std::max(most, rel);
       CHECK(test::relative_error(eager.b, flow.b) < 1e-12);
       CHECK(test::relative_error(eager.x, flow.x) < 1e-12);
     }
+  CHECK(most > 0);   // the errors did travel as changes
 }
 
 TEST_CASE("eager IL and IL-prox with random delays relax asynchronously, differ from dataflow, and still learn") {
