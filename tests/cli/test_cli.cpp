@@ -16,33 +16,17 @@
 #include <thread>
 
 #include "sim/io/trace_reader.hpp"
+#include "tests/support/cli_support.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct result {
-  int status;   // exit status, or 128 + signal
-  std::string out;
-};
-
-result sh(const std::string& cmd) {
-  result r{0, ""};
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, p)) r.out += buf;
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
-}
-
-std::string cli() { return PHASELESS_CLI; }
-std::string src(const std::string& p) { return std::string(PHASELESS_SOURCE_DIR) + "/" + p; }
-fs::path tmp(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("phaseless_cli_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d / name;
-}
+using phaseless::test::cli;
+using phaseless::test::src;
+using result = phaseless::test::cli_result;
+using phaseless::test::sh;
+fs::path tmp(const std::string& name) { return phaseless::test::scratch("phaseless_cli_", name); }
 const std::string small = src("tests/models/good/fmnist_small.textproto");
 
 // Starts a long run of the small model writing `trace`, and returns its pid once at

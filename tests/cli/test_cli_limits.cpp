@@ -14,34 +14,17 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "tests/support/cli_support.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct result {
-  int status;   // exit status, or 128 + signal; 124 when `timeout` had to stop it
-  std::string out;
-};
-
-// Runs under `timeout`, so a regression to "blocks forever" fails instead of hanging.
-result sh(const std::string& cmd, int seconds = 60) {
-  result r{0, ""};
-  FILE* p = popen(("timeout " + std::to_string(seconds) + " " + cmd + " 2>&1").c_str(), "r");
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, p)) r.out += buf;
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
-}
-
-std::string cli() { return PHASELESS_CLI; }
-std::string src(const std::string& p) { return std::string(PHASELESS_SOURCE_DIR) + "/" + p; }
-fs::path tmp(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("phaseless_cli_limits_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d / name;
-}
+using phaseless::test::cli;
+using phaseless::test::src;
+using result = phaseless::test::cli_result;
+result sh(const std::string& cmd, int seconds = 60) { return phaseless::test::sh(cmd, seconds); }
+fs::path tmp(const std::string& name) { return phaseless::test::scratch("phaseless_cli_limits_", name); }
 const std::string minimal = src("tests/models/good/minimal.textproto");
 
 // The minimal model with absolute data paths, and `edit` applied to its text.
