@@ -135,9 +135,24 @@ std::vector<std::string> export_csv(const fs::path& file, const std::string& wha
   std::vector<column_set> cs;
   if (!key.empty()) cs.push_back(load_column(f, file, key, key.substr(key.find_last_of('/') + 1)));
   std::vector<std::string> skipped;
+  // A report's per-frame datasets are appended together, but a kill during a flush can
+  // leave one a row ahead of the others: such a table is read up to the shorter.
+  const std::string frame_key = "/mapping/samples";
+  const bool frames = key.size() >= frame_key.size() && key.compare(key.size() - frame_key.size(), frame_key.size(), frame_key) == 0;
+  std::size_t rows = cs.empty() ? 0 : rows_of(cs[0].d);
+  auto same_rows = [&](const column_set& c) {
+    if (cs.empty() || rows_of(c.d) == rows) return true;
+    if (!frames) return false;
+    skipped.push_back(c.name + ": rows after " + std::to_string(std::min(rows, rows_of(c.d))) +
+                      " (cut short by a kill during a flush; the table ends there)");
+    rows = std::min(rows, rows_of(c.d));
+    return true;
+  };
   if (is_dataset) {
-    cs.push_back(load_column(f, file, path, path.substr(path.find_last_of('/') + 1)));
-    if (cs.size() == 2 && rows_of(cs[0].d) != rows_of(cs[1].d)) cs.erase(cs.begin());   // not keyed by it
+    column_set c = load_column(f, file, path, path.substr(path.find_last_of('/') + 1));
+    if (!same_rows(c)) cs.clear();   // not keyed by it
+    cs.push_back(std::move(c));
+    if (cs.size() == 1) rows = rows_of(cs[0].d);
   } else {
     for (const auto& n : members) {
       if (n == key) continue;
@@ -151,15 +166,16 @@ std::vector<std::string> export_csv(const fs::path& file, const std::string& wha
         continue;
       }
       column_set c = load_column(f, file, n, n.substr(prefix.size()));
-      if (!cs.empty() && rows_of(c.d) != rows_of(cs[0].d)) {
-        skipped.push_back(n + " (" + std::to_string(rows_of(c.d)) + " rows, not " + std::to_string(rows_of(cs[0].d)) + ")");
+      if (!same_rows(c)) {
+        skipped.push_back(n + " (" + std::to_string(rows_of(c.d)) + " rows, not " + std::to_string(rows) + ")");
         continue;
       }
+      if (cs.empty()) rows = rows_of(c.d);
       cs.push_back(std::move(c));
     }
     if (cs.empty()) throw core::user_error("group '" + path + "' in " + quoted(file) + " holds no numeric dataset");
   }
-  write_table(cs, rows_of(cs[0].d), out);
+  write_table(cs, rows, out);
   if (!out) throw core::io_error("cannot write the CSV of " + path);
   return skipped;
 }

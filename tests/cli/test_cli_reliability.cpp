@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -176,6 +177,19 @@ TEST_CASE("inspect: a report whose data is a row longer than its mapping is read
   CHECK(contains(r.out, "  /report/h1: " + n + " rows (some of its datasets hold up to " + n1 +
                             ": the run was killed during a flush; use the first " + n + ")\n"));
   CHECK(contains(r.out, "  /report/out: " + n + " rows\n"));
+  // The CSV export reads it up to the shorter too, keyed by its samples, and says so.
+  for (const std::string what : {"/report/h1", "/report/h1/data"}) {
+    CAPTURE(what);
+    const auto c = sh(cli() + " inspect " + f.string() + " --csv " + what);
+    CHECK(c.status == 0);
+    std::istringstream lines(c.out);
+    int table = 0;   // header and rows; the notes go to stderr, merged here
+    for (std::string l; std::getline(lines, l);) table += l.rfind("phaseless inspect: note:", 0) != 0;
+    CHECK(table == 1 + std::stoi(n));
+    CHECK(c.out.rfind("samples,", 0) == 0);
+    CHECK(contains(c.out, "phaseless inspect: note: left out data: rows after " + n +
+                              " (cut short by a kill during a flush; the table ends there)\n"));
+  }
 }
 
 TEST_CASE("test labels beyond the output population: exit 2 naming the label file, item and label") {
