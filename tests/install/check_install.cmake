@@ -1,4 +1,5 @@
-# cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DPYTHON=... -DWITH_PYTHON=ON -P check_install.cmake
+# cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DPYTHON=... -DWITH_PYTHON=ON [-DPYTHON_ENV="VAR=value;..."]
+#       -P check_install.cmake   (PYTHON_ENV: the sanitizer runtimes a sanitized build preloads)
 # Installs the build into WORK_DIR/prefix and uses it as an outside project would.
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
@@ -37,7 +38,7 @@ run(${prefix}/bin/phaseless validate ${model})
 
 if(WITH_PYTHON)
   file(GLOB site LIST_DIRECTORIES true ${prefix}/lib/python3*/dist-packages)
-  run(${CMAKE_COMMAND} -E env PYTHONPATH=${site} ${PYTHON} -c
+  run(${CMAKE_COMMAND} -E env PYTHONPATH=${site} ${PYTHON_ENV} ${PYTHON} -c
       "import phaseless, sys; assert phaseless.__file__.startswith('${prefix}'), phaseless.__file__; r = phaseless.load('${model}').run(progress=False); sys.exit(0 if r.samples[-1] == 10 else 1)")
 endif()
 message(STATUS "install, find_package consumer, installed CLI and Python module: OK")
