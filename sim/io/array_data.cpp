@@ -71,6 +71,19 @@ std::uint64_t check_pair(const array_ref& images, const array_info& ii, const ar
   return ii.shape[0];
 }
 
+raw_arrays sized_pair(const array_ref& images, const array_info& ii, const array_ref& labels, const array_info& li,
+                      std::size_t limit) {
+  const std::uint64_t n = check_pair(images, ii, labels, li);
+  if (limit > n)
+    throw core::user_error(images.where() + ": holds " + std::to_string(n) + " samples, fewer than the " +
+                           std::to_string(limit) + " asked for");
+  raw_arrays r;
+  r.rows = limit == 0 ? n : limit;
+  r.cols = 1;
+  for (std::size_t i = 1; i < ii.shape.size(); ++i) r.cols *= ii.shape[i];
+  return r;
+}
+
 core::dataset to_dataset(raw_arrays&& r, double pixel_scale, double pixel_offset, const array_ref& labels) {
   core::dataset ds;
   ds.rows = r.rows;

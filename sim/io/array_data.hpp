@@ -58,6 +58,11 @@ struct raw_arrays {
   std::size_t rows = 0, cols = 0;
 };
 
+// check_pair, then the arrays to fill for the first `limit` samples (0: all): rows and
+// values per sample set, nothing read yet. Fails naming `images` when it holds fewer.
+raw_arrays sized_pair(const array_ref& images, const array_info& ii, const array_ref& labels, const array_info& li,
+                      std::size_t limit);
+
 // Turns raw arrays into a dataset: uint8 images -> byte * pixel_scale + pixel_offset,
 // float images as stored; labels checked to lie in 0..255.
 core::dataset to_dataset(raw_arrays&& r, double pixel_scale, double pixel_offset, const array_ref& labels);

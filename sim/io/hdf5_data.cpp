@@ -109,12 +109,7 @@ raw_arrays load_hdf5_pair(const array_ref& images, const array_ref& labels, std:
   h5::handle fl = open_file(labels);
   h5::handle dl = open_dataset(labels, fl.get());
   const array_info ii = info_of(images, di.get()), li = info_of(labels, dl.get());
-  const std::uint64_t n = check_pair(images, ii, labels, li);
-  if (limit > n) fail(images, "holds " + std::to_string(n) + " samples, fewer than the " + std::to_string(limit) + " asked for");
-  raw_arrays r;
-  r.rows = limit == 0 ? n : limit;
-  r.cols = 1;
-  for (std::size_t i = 1; i < ii.shape.size(); ++i) r.cols *= ii.shape[i];
+  raw_arrays r = sized_pair(images, ii, labels, li, limit);
   if (ii.type == elem_type::u8) read_rows(images, di.get(), ii, r.rows, H5T_NATIVE_UINT8, r.bytes);
   else read_rows(images, di.get(), ii, r.rows, H5T_NATIVE_FLOAT, r.floats);
   r.labels = labels_of(labels, dl.get(), li, r.rows);

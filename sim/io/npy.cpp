@@ -151,12 +151,7 @@ std::vector<std::int64_t> read_npy_labels(const array_ref& labels, const array_i
 
 raw_arrays load_npy_pair(const array_ref& images, const array_ref& labels, std::size_t limit) {
   const array_info ii = read_npy_info(images), li = read_npy_info(labels);
-  const std::uint64_t n = check_pair(images, ii, labels, li);
-  if (limit > n) fail(images, "holds " + std::to_string(n) + " samples, fewer than the " + std::to_string(limit) + " asked for");
-  raw_arrays r;
-  r.rows = limit == 0 ? n : limit;
-  r.cols = 1;
-  for (std::size_t i = 1; i < ii.shape.size(); ++i) r.cols *= ii.shape[i];
+  raw_arrays r = sized_pair(images, ii, labels, li, limit);
   std::ifstream img(images.file, std::ios::binary);
   img.seekg(static_cast<std::streamoff>(ii.data_offset));
   if (ii.type == elem_type::u8) read_values(img, r.rows * r.cols, r.bytes);

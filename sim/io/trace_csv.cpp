@@ -140,9 +140,14 @@ std::vector<std::string> export_csv(const fs::path& file, const std::string& wha
   const std::string frame_key = "/mapping/samples";
   const bool frames = key.size() >= frame_key.size() && key.compare(key.size() - frame_key.size(), frame_key.size(), frame_key) == 0;
   std::size_t rows = cs.empty() ? 0 : rows_of(cs[0].d);
-  auto same_rows = [&](const column_set& c) {
+  // A report's mapping (other than its ticks) is one row per element, not per frame.
+  auto per_frame = [](const std::string& n) {
+    const auto m = n.rfind("/mapping/");
+    return m == std::string::npos || n.substr(m) == "/mapping/ticks";
+  };
+  auto same_rows = [&](const column_set& c, const std::string& n) {
     if (cs.empty() || rows_of(c.d) == rows) return true;
-    if (!frames) return false;
+    if (!frames || !per_frame(n)) return false;
     skipped.push_back(c.name + ": rows after " + std::to_string(std::min(rows, rows_of(c.d))) +
                       " (cut short by a kill during a flush; the table ends there)");
     rows = std::min(rows, rows_of(c.d));
@@ -150,14 +155,13 @@ std::vector<std::string> export_csv(const fs::path& file, const std::string& wha
   };
   if (is_dataset) {
     column_set c = load_column(f, file, path, path.substr(path.find_last_of('/') + 1));
-    if (!same_rows(c)) cs.clear();   // not keyed by it
+    if (!same_rows(c, path)) cs.clear();   // not keyed by it
     cs.push_back(std::move(c));
     if (cs.size() == 1) rows = rows_of(cs[0].d);
   } else {
     for (const auto& n : members) {
       if (n == key) continue;
-      const auto m = n.rfind("/mapping/");
-      if (m != std::string::npos && n.substr(m) != "/mapping/ticks") {   // SONATA's neuron layout, not frames
+      if (!per_frame(n)) {   // SONATA's neuron layout, not frames
         skipped.push_back(n + " (report mapping, one row per element, not per frame)");
         continue;
       }
@@ -166,7 +170,7 @@ std::vector<std::string> export_csv(const fs::path& file, const std::string& wha
         continue;
       }
       column_set c = load_column(f, file, n, n.substr(prefix.size()));
-      if (!same_rows(c)) {
+      if (!same_rows(c, n)) {
         skipped.push_back(n + " (" + std::to_string(rows_of(c.d)) + " rows, not " + std::to_string(rows) + ")");
         continue;
       }

@@ -55,7 +55,7 @@ timeout_model=30 timeout_idx=30 timeout_build=30 timeout_trace=2
 innermost() {
   local report frame
   report="$(ASAN_OPTIONS=detect_leaks=0 timeout 60 "$build/tests/fuzz/fuzz_$1" -timeout=2 "$2" 2>&1 || true)"
-  frame="$(grep -E "^ +#[0-9]+ " <<< "$report" | grep -vE "__sanitizer|__interceptor_|__asan|__ubsan|fuzzer::|libc\.so|AlarmCallback" | head -1 || true)"
+  frame="$(grep -E "^ +#[0-9]+ " <<< "$report" | grep -vE "__sanitizer|__interceptor_|__asan|__ubsan|fuzzer::|libc\.so|AlarmCallback| in (malloc|calloc|realloc) " | head -1 || true)"
   if [[ "$frame" == *libhdf5* ]]; then echo hdf5; else echo "$report" | tail -40; fi
 }
 for t in $targets; do
@@ -85,7 +85,7 @@ for t in $targets; do
       [[ -e "$f" ]] || continue
       artifacts=$((artifacts + 1))
       verdict="$(innermost "$t" "$f")"
-      if [[ "$verdict" == hdf5 && "$(basename "$f")" != oom-* ]]; then library=$((library + 1)); rm -f "$f"; continue; fi
+      if [[ "$verdict" == hdf5 ]]; then library=$((library + 1)); rm -f "$f"; continue; fi
       echo "$verdict"; cp "$f" .; status=1
       echo "fuzz_trace: FINDING outside libhdf5: $(basename "$f") (saved here)" >&2
     done
