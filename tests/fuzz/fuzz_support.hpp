@@ -4,10 +4,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace phaseless::fuzz {
 
@@ -33,6 +35,24 @@ inline fs::path write_file(const std::string& name, const std::uint8_t* data, st
   if (size > 0 && std::fwrite(data, 1, size, f) != size) std::abort();
   std::fclose(f);
   return p;
+}
+
+// A model-target input: the model text, optionally followed by a line "%%" and one --set
+// argument per line (at most 16). Writes the model to a scratch file; returns its path
+// and fills `sets`.
+inline fs::path write_model_input(const std::uint8_t* data, std::size_t size, std::vector<std::string>& sets) {
+  const std::string in(reinterpret_cast<const char*>(data), size);
+  std::size_t cut = in.find("\n%%\n");
+  if (cut != std::string::npos) {
+    for (std::size_t a = cut + 4; a <= in.size() && sets.size() < 16;) {
+      const std::size_t b = std::min(in.find('\n', a), in.size());
+      sets.push_back(in.substr(a, b - a));
+      a = b + 1;
+    }
+  } else {
+    cut = in.size();
+  }
+  return write_file("m/model.textproto", data, cut);
 }
 
 }  // namespace phaseless::fuzz
