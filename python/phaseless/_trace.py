@@ -52,7 +52,9 @@ def _read(path, fn):
             if attempt == _RETRIES - 1:
                 if isinstance(e, KeyError):
                     raise
-                raise ModelError(f"cannot read trace '{path}': {e}") from None
+                what = "not a readable HDF5 file" if isinstance(e, OSError) else "damaged"
+                first_line = str(e).partition("\n")[0]
+                raise ModelError(f"cannot read trace '{path}': {what} ({first_line})") from None
             time.sleep(0.05)
 
 
@@ -85,6 +87,10 @@ class Snapshots:
             raise ModelError(f"projection '{self.name}' has no snapshot at {samples} samples; "
                              f"allowed: {self.samples.tolist()}")
         return self._rows(int(hit[0])) if self._data is None else self._data[hit[0]]
+
+    def row(self, k):
+        """Snapshot number k (taken after ``samples[k]`` samples), read alone."""
+        return self._rows(int(k)) if self._data is None else self._data[k]
 
     @property
     def last(self):
@@ -134,7 +140,7 @@ class Trace:
 
         def check(f):
             if _text(f.attrs.get("format", b"")) != "phaseless-trace":
-                raise ModelError(f"'{self.path}' is not a phaseless trace (root attribute 'format' is missing or wrong)")
+                raise ModelError(f"'{self.path}' is not a Phaseless trace (root attribute 'format' is missing or wrong)")
             return (sorted(f["weights"].keys()) if "weights" in f else [],
                     sorted(f["report"].keys()) if "report" in f else [])
 

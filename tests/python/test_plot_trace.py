@@ -1,6 +1,7 @@
 """tools/plot_trace.py on real traces (written by the CLI) and on files that are not traces.
 
-Run through CTest (test `plot_trace_py`), which sets PHASELESS_CLI to the built binary.
+Run through CTest (test `plot_trace_py`), which sets PHASELESS_CLI to the built binary and
+PYTHONPATH to the built Python module.
 """
 import importlib.util
 import os
@@ -17,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tools" / "plot_trace.py"
 CLI = os.environ.get("PHASELESS_CLI", str(ROOT / "build" / "tools" / "phaseless"))
 
+sys.path.insert(0, str(SCRIPT.parent))   # its helper module, tools/script_support.py
 spec = importlib.util.spec_from_file_location("plot_trace", SCRIPT)
 plot_trace = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(plot_trace)
