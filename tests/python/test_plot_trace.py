@@ -129,3 +129,14 @@ def test_output_problems(traces, tmp_path):
     assert r.returncode == 2 and "does not exist" in r.stderr
     r = plot(traces["zil"], "-o", traces["zil"])
     assert r.returncode == 2 and "is one of the traces" in r.stderr
+
+
+def test_without_the_module_one_message_how_to_get_it(traces, tmp_path):
+    # tools/ holds the CLI's sources in tools/phaseless/, which Python would import as an
+    # empty namespace package: the script must still say that the module is missing.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    r = subprocess.run(["/usr/bin/python3", str(SCRIPT), str(traces["zil"]), "-o", str(tmp_path / "x.png")],
+                       capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+    msg = one_message(r)
+    assert "cannot import the phaseless Python module" in msg and "PYTHONPATH=build/python" in msg
+    assert not (tmp_path / "x.png").exists()
