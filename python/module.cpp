@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "sim/core/errors.hpp"
+#include "sim/io/isolated_read.hpp"
 #include "sim/io/model_validate.hpp"
 #include "sim/io/network_builder.hpp"
 #include "sim/io/session.hpp"
@@ -233,5 +234,21 @@ PYBIND11_MODULE(_phaseless, m) {
         return d;
       },
       py::arg("source"), py::arg("dir"), py::arg("overrides"));
+  // Reads every variable-length string of a file in a watched child process (see
+  // sim/io/isolated_read.hpp): "" when the HDF5 library got through them, else how it
+  // failed ("crashed (signal 11, ...)", "stopped making progress ..."). Trace calls it
+  // before h5py touches a file, because h5py would crash or hang in the same places.
+  m.def(
+      "_probe_trace",
+      [](const std::string& path, double stall_seconds) {
+        io::isolated_outcome o;
+        {
+          py::gil_scoped_release free_python;   // the watch sleeps; other threads go on
+          o = io::run_isolated([&path] { return io::probe_variable_length(path); }, stall_seconds);
+        }
+        return o.how == io::isolated_outcome::crashed || o.how == io::isolated_outcome::stalled ? o.what()
+                                                                                                  : std::string();
+      },
+      py::arg("path"), py::arg("stall_seconds") = io::default_stall_seconds);
   m.attr("__version__") = PHASELESS_VERSION;
 }
