@@ -234,21 +234,14 @@ PYBIND11_MODULE(_phaseless, m) {
         return d;
       },
       py::arg("source"), py::arg("dir"), py::arg("overrides"));
-  // Reads every variable-length string of a file in a watched child process (see
-  // sim/io/isolated_read.hpp): "" when the HDF5 library got through them, else how it
-  // failed ("crashed (signal 11, ...)", "stopped making progress ..."). Trace calls it
-  // before h5py touches a file, because h5py would crash or hang in the same places.
+  // Trace calls it before h5py touches a file: h5py runs on the same libhdf5, which a
+  // damaged file can crash or make loop for ever (see sim/io/isolated_read.hpp).
   m.def(
-      "_probe_trace",
-      [](const std::string& path, double stall_seconds) {
-        io::isolated_outcome o;
-        {
-          py::gil_scoped_release free_python;   // the watch sleeps; other threads go on
-          o = io::run_isolated([&path] { return io::probe_variable_length(path); }, stall_seconds);
-        }
-        return o.how == io::isolated_outcome::crashed || o.how == io::isolated_outcome::stalled ? o.what()
-                                                                                                  : std::string();
+      "_require_decodable",
+      [](const std::string& path, double stall_seconds, const std::string& what) {
+        py::gil_scoped_release free_python;   // the watch sleeps; other threads go on
+        io::require_decodable(path, what, stall_seconds);
       },
-      py::arg("path"), py::arg("stall_seconds") = io::default_stall_seconds);
+      py::arg("path"), py::arg("stall_seconds"), py::arg("what"));
   m.attr("__version__") = PHASELESS_VERSION;
 }

@@ -142,10 +142,7 @@ class Trace:
         if os.path.isfile(self.path):
             # Damaged files can crash libhdf5 or make it loop forever, in h5py as anywhere:
             # its decoders run once in a watched child process before h5py opens the file.
-            failure = _phaseless._probe_trace(self.path, float(stall_timeout))
-            if failure:
-                raise ModelError(f"cannot read trace '{self.path}': the HDF5 library {failure} while reading it: "
-                                 "the file is damaged or not a trace")
+            _phaseless._require_decodable(self.path, float(stall_timeout), f"cannot read trace '{self.path}'")
 
         def check(f):
             if _text(f.attrs.get("format", b"")) != "phaseless-trace":

@@ -25,7 +25,7 @@ def test_looping_heap_raises_instead_of_hanging(phaseless, tmp_path):
     with pytest.raises(phaseless.ModelError) as e:
         phaseless.Trace(f, stall_timeout=1)
     assert str(e.value) == (f"cannot read trace '{f}': the HDF5 library stopped making progress (it kept the CPU "
-                            "busy without reading anything) while reading it: the file is damaged or not a trace")
+                            "busy without reading anything) while reading it: the file is damaged")
     # Bounded: 1 s without a read, with at least 0.5 s of CPU, on a loaded 2-core machine.
     assert time.monotonic() - start < 60
 
@@ -35,7 +35,7 @@ def test_crashing_file_raises_instead_of_killing_python(phaseless):
     with pytest.raises(phaseless.ModelError) as e:
         phaseless.Trace(f)
     # Under AddressSanitizer the child reports the fault and exits 1 instead of a signal.
-    assert "the file is damaged or not a trace" in str(e.value) or "exited" in str(e.value)
+    assert str(e.value).startswith(f"cannot read trace '{f}': ")
 
 
 def test_good_trace_passes_the_probe(phaseless, tmp_path):

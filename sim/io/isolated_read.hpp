@@ -39,4 +39,12 @@ isolated_outcome watch_child(int pid, double stall_seconds);
 // run_isolated: on a damaged file it is the call that crashes or never returns.
 int probe_variable_length(const std::string& file);
 
+// Runs probe_variable_length in a watched child and throws core::user_error
+// "<what>: the HDF5 library crashed (...) [or: stopped making progress (...)] while reading it:
+// the file is damaged" when the library crashed or stalled there. Every reader
+// of a user's HDF5 file calls it before reading in-process (where a loop would hang and a
+// crash would kill the caller); clean read errors are left to the reader's own messages.
+void require_decodable(const std::string& file, const std::string& what,
+                       double stall_seconds = default_stall_seconds);
+
 }  // namespace phaseless::io

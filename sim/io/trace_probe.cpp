@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/core/errors.hpp"
 #include "sim/io/h5_util.hpp"
 #include "sim/io/isolated_read.hpp"
 #include "sim/io/trace_reader_detail.hpp"
@@ -62,6 +63,13 @@ int probe_variable_length(const std::string& file) {
   } catch (const std::exception&) {
     return 2;
   }
+}
+
+void require_decodable(const std::string& file, const std::string& what, double stall_seconds) {
+  const isolated_outcome o = run_isolated([&file] { return probe_variable_length(file); }, stall_seconds);
+  if (o.how == isolated_outcome::crashed || o.how == isolated_outcome::stalled)
+    throw core::user_error(what + ": the HDF5 library " + o.what() +
+                           " while reading it: the file is damaged");
 }
 
 }  // namespace phaseless::io

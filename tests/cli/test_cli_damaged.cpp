@@ -97,3 +97,27 @@ TEST_CASE("inspect --stall-timeout: outside 0.1..86400 seconds is a flag error")
     CHECK(r.out.find(": allowed: 0.1 to 86400 seconds\n") != std::string::npos);
   }
 }
+
+TEST_CASE("export --sonata and HDF5 data files that make the library loop: exit 2 naming the file, no hang") {
+  // Both read in-process after a probe in a watched child (default stall timeout 10 s).
+  const fs::path f = hostile("looping_heap");
+  const std::string stalled =
+      ": the HDF5 library stopped making progress (it kept the CPU busy without reading anything) while reading "
+      "it: the file is damaged\n";
+  SUBCASE("export --sonata from the trace") {
+    const fs::path dir = f.parent_path() / "looping_sonata";
+    const auto r = sh(cli() + " export --sonata " + f.string() + " " + dir.string(), 120);
+    CHECK(r.status == 2);
+    CHECK(r.out == "phaseless export: error: cannot export trace '" + f.string() + "'" + stalled);
+    CHECK_FALSE(fs::exists(dir));
+  }
+  SUBCASE("the same file as a model's hdf5 data source") {
+    const auto r = sh(cli() + " validate " + src("tests/models/good/minimal.textproto") +
+                          " --set data.source=hdf5 --set 'data.hdf5={file: \"" + f.string() +
+                          "\" images: \"metrics/samples\" labels: \"metrics/samples\"}'",
+                      120);
+    CHECK(r.status == 2);
+    CHECK(r.out.find("data.hdf5.images: " + f.string() + " dataset 'metrics/samples'" + stalled) !=
+          std::string::npos);
+  }
+}
