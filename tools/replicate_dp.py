@@ -121,6 +121,76 @@ def fmt(x, nd=2):
     return "NaN" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.{nd}f}"
 
 
+def final_acc(r):
+    fin = [x for x in r["accuracy"][1:] if x == x]
+    return fin[-1] if fin and r["exit"] == 0 else float("nan")
+
+
+def table(res, seeds):
+    """Per row: accuracy after each epoch (mean over seeds), the final accuracy and opnorm per
+    seed, the gap to BP after as many epochs, and the outcome."""
+    lines = ["| run | test acc. epoch 1 / 2 / 3 (%, mean of seeds) | per seed, final | opnorm(W2W1W0) per seed | "
+             "final - BP after as many epochs (points) | outcome |", "|---|---|---|---|---|---|"]
+    for key, label, model, alpha, fam in ROWS:
+        rs = [res[(key, s)] for s in seeds if (key, s) in res]
+        if not rs:
+            continue
+        ep = []
+        for e in (1, 2, 3):
+            vals = [r["accuracy"][e] * 100 for r in rs if len(r["accuracy"]) > e and r["accuracy"][e] == r["accuracy"][e]]
+            ep.append(fmt(float(np.mean(vals))) if len(vals) == len(rs) else "—")
+        fins = [final_acc(r) * 100 for r in rs]
+        ops = [r["opnorm"] for r in rs]
+        # against BP after the same number of epochs (the damped row may run fewer)
+        n_ep = max(len(r["accuracy"]) for r in rs) - 1
+        bp_e = [res[("bp", s)]["accuracy"][n_ep] for s in seeds if ("bp", s) in res and len(res[("bp", s)]["accuracy"]) > n_ep]
+        gap = float(np.mean(fins)) - float(np.mean(bp_e)) * 100 if key != "bp" and bp_e else 0.0
+        if any(r["exit"] == 3 for r in rs):
+            where = "; ".join(f"s{s}: exit {r['exit']} at sample {r['samples'][-1]}, opnorm {r['opnorm']:.3g} at the "
+                              f"last snapshot ({r['snapshot_samples']} samples, initial {r['opnorm0']:.3g})"
+                              for s, r in zip(seeds, rs))
+            outcome = f"diverged ({where})"
+        elif all(np.isfinite(fins)):
+            outcome = "finite" + ("" if fam == "damped" else (", within 1.0 of BP" if abs(gap) <= 1.0 else ", NOT within 1.0 of BP"))
+        else:
+            outcome = "non-finite"
+        lines.append(f"| {label} | {' / '.join(ep)} | {', '.join(fmt(x) for x in fins)} | "
+                     f"{', '.join((fmt(x, 2) if x < 1e4 else f'{x:.3g}') if r['exit'] == 0 else 'n/a' for x, r in zip(ops, rs))} | "
+                     f"{fmt(gap) if key != 'bp' else '—'} | {outcome} |")
+    return "\n".join(lines)
+
+
+def plot_alpha_sweep(res, seeds, epochs_damped, out):
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 4))
+    for fam, label, marker in (("top", "DP-top", "o"), ("dp", "DP (undamped)", "s"), ("damped", "damped DP", "^")):
+        pts = [(alpha, key) for key, _, _, alpha, f in ROWS if f == fam]
+        xs, acc, op = [], [], []
+        for alpha, key in pts:
+            for s in seeds:
+                r = res.get((key, s))
+                if r:
+                    xs.append(alpha)
+                    acc.append(final_acc(r) * 100 if r["exit"] == 0 else 10.0)
+                    op.append(r["opnorm"] if r["exit"] == 0 else np.nan)   # diverged: no final weights
+        a1.scatter(xs, acc, marker=marker, label=label)
+        a2.scatter(xs, op, marker=marker, label=label)
+    bp = [res[("bp", s)] for s in seeds if ("bp", s) in res]
+    if bp:
+        a1.axhline(np.mean([final_acc(r) for r in bp]) * 100, color="k", ls=":", label="BP")
+        a2.axhline(np.mean([r["opnorm"] for r in bp]), color="k", ls=":", label="BP")
+    a1.set_xlabel("alpha")
+    a1.set_ylabel("final test accuracy (%) (diverged: plotted at 10)")
+    a2.set_xlabel("alpha")
+    a2.set_ylabel("opnorm(W2 W1 W0) (diverged runs omitted)")
+    for ax in (a1, a2):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("alpha sweep (beta 1/2; 3 epochs, damped DP: %d epoch(s))" % epochs_damped, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "alpha_sweep.png"), dpi=120)
+    plt.close(fig)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
@@ -150,78 +220,15 @@ def main():
         res = {ks: read(path) for ks, path in traces.items() if os.path.exists(path)}
         json.dump({f"{k}_s{s}": v for (k, s), v in res.items()}, open(stored, "w"), indent=1)
 
-    # Table: per row, accuracy after each epoch (mean over seeds, per seed in brackets),
-    # final opnorm, the gap to BP, and the outcome.
-    def final_acc(r):
-        fin = [x for x in r["accuracy"][1:] if x == x]
-        return fin[-1] if fin and r["exit"] == 0 else float("nan")
-
-    bp = [final_acc(res[("bp", s)]) for s in a.seeds if ("bp", s) in res]
-    bp_mean = float(np.mean(bp)) if bp else float("nan")
-    lines = ["| run | test acc. epoch 1 / 2 / 3 (%, mean of seeds) | per seed, final | opnorm(W2W1W0) per seed | "
-             "final - BP after as many epochs (points) | outcome |", "|---|---|---|---|---|---|"]
-    for key, label, model, alpha, fam in ROWS:
-        rs = [res[(key, s)] for s in a.seeds if (key, s) in res]
-        if not rs:
-            continue
-        ep = []
-        for e in (1, 2, 3):
-            vals = [r["accuracy"][e] * 100 for r in rs if len(r["accuracy"]) > e and r["accuracy"][e] == r["accuracy"][e]]
-            ep.append(fmt(float(np.mean(vals))) if len(vals) == len(rs) else "—")
-        fins = [final_acc(r) * 100 for r in rs]
-        ops = [r["opnorm"] for r in rs]
-        # against BP after the same number of epochs (the damped row may run fewer)
-        n_ep = max(len(r["accuracy"]) for r in rs) - 1
-        bp_e = [res[("bp", s)]["accuracy"][n_ep] for s in a.seeds if ("bp", s) in res and len(res[("bp", s)]["accuracy"]) > n_ep]
-        gap = float(np.mean(fins)) - float(np.mean(bp_e)) * 100 if key != "bp" and bp_e else 0.0
-        if any(r["exit"] == 3 for r in rs):
-            where = "; ".join(f"s{s}: exit {r['exit']} at sample {r['samples'][-1]}, opnorm {r['opnorm']:.3g} at the "
-                              f"last snapshot ({r['snapshot_samples']} samples, initial {r['opnorm0']:.3g})"
-                              for s, r in zip(a.seeds, rs))
-            outcome = f"diverged ({where})"
-        elif all(np.isfinite(fins)):
-            outcome = "finite" + ("" if fam == "damped" else (", within 1.0 of BP" if abs(gap) <= 1.0 else ", NOT within 1.0 of BP"))
-        else:
-            outcome = "non-finite"
-        lines.append(f"| {label} | {' / '.join(ep)} | {', '.join(fmt(x) for x in fins)} | "
-                     f"{', '.join((fmt(x, 2) if x < 1e4 else f'{x:.3g}') if r['exit'] == 0 else 'n/a' for x, r in zip(ops, rs))} | "
-                     f"{fmt(gap) if key != 'bp' else '—'} | {outcome} |")
-    table = "\n".join(lines)
+    text = table(res, a.seeds)
     with open(os.path.join(a.out, "results.md"), "w") as f:
-        f.write(f"Seeds {a.seeds}; damped DP: {a.epochs_damped} epoch(s).\n\n" + table + "\n")
-    print(table)
+        f.write(f"Seeds {a.seeds}; damped DP: {a.epochs_damped} epoch(s).\n\n" + text + "\n")
+    print(text)
     for (k, s), r in res.items():
         if r["exit"] != 0:
             print(f"{k} seed {s}: exit {r['exit']}: {r['message'].splitlines()[-1] if r['message'] else ''}")
-
     plot_accuracy_per_epoch(res, a.seeds, a.epochs_damped, a.out)
-
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 4))
-    for fam, label, marker in (("top", "DP-top", "o"), ("dp", "DP (undamped)", "s"), ("damped", "damped DP", "^")):
-        pts = [(alpha, key) for key, _, _, alpha, f in ROWS if f == fam]
-        xs, acc, op = [], [], []
-        for alpha, key in pts:
-            for s in a.seeds:
-                r = res.get((key, s))
-                if r:
-                    xs.append(alpha)
-                    acc.append(final_acc(r) * 100 if r["exit"] == 0 else 10.0)
-                    op.append(r["opnorm"] if r["exit"] == 0 else np.nan)   # diverged: no final weights
-        a1.scatter(xs, acc, marker=marker, label=label)
-        a2.scatter(xs, op, marker=marker, label=label)
-    if bp:
-        a1.axhline(bp_mean * 100, color="k", ls=":", label="BP")
-        a2.axhline(np.mean([res[("bp", s)]["opnorm"] for s in a.seeds if ("bp", s) in res]), color="k", ls=":", label="BP")
-    a1.set_xlabel("alpha")
-    a1.set_ylabel("final test accuracy (%) (diverged: plotted at 10)")
-    a2.set_xlabel("alpha")
-    a2.set_ylabel("opnorm(W2 W1 W0) (diverged runs omitted)")
-    for ax in (a1, a2):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle("alpha sweep (beta 1/2; 3 epochs, damped DP: %d epoch(s))" % a.epochs_damped, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(os.path.join(a.out, "alpha_sweep.png"), dpi=120)
+    plot_alpha_sweep(res, a.seeds, a.epochs_damped, a.out)
     print("wrote", a.out)
     return 0
 
