@@ -243,5 +243,8 @@ PYBIND11_MODULE(_phaseless, m) {
         io::require_decodable(path, what, stall_seconds);
       },
       py::arg("path"), py::arg("stall_seconds"), py::arg("what"));
+  m.def("_set_probe_program", &io::set_probe_program, py::arg("argv"));
+  // The probe program's body: exits with this status (0 read, 2 a clean read error).
+  m.def("_probe_here", &io::probe_variable_length, py::arg("path"));
   m.attr("__version__") = PHASELESS_VERSION;
 }

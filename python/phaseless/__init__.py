@@ -8,11 +8,26 @@
     t.snapshots("w1").data, t.report("h1")["eps"], t.provenance["model_text"]
     table = phaseless.sweep(m, grid={"rule.zil.optimizer.lr": [0.01, 0.02]}, seeds=[1, 2], processes=2)
 """
+import sys as _sys
+
+from . import _phaseless
 from ._errors import Diverged, Error, ModelError, TraceIOError
 from ._model import Comparison, Model, RunResult, load
 from ._phaseless import __version__
 from ._sweep import SweepTable, sweep
 from ._trace import Report, Snapshots, Trace
+
+
+# Damaged HDF5 files are probed in a watched child process (a file can crash libhdf5 or
+# make it loop). This process may not fork for that: a run thread may hold libhdf5's global
+# lock, and a forked child would wait for it for ever. The child is a fresh interpreter
+# that loads only the compiled extension and probes the file given last.
+_PROBE = ("import importlib.machinery as m, importlib.util as u, sys\n"
+          "l = m.ExtensionFileLoader('_phaseless', sys.argv[1])\n"
+          "x = u.module_from_spec(u.spec_from_loader('_phaseless', l)); l.exec_module(x)\n"
+          "sys.exit(x._probe_here(sys.argv[2]))\n")
+if _sys.executable:
+    _phaseless._set_probe_program([_sys.executable, "-I", "-c", _PROBE, _phaseless.__file__])
 
 
 def export_sonata(source, dir, set=None):

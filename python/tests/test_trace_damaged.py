@@ -48,3 +48,38 @@ def test_good_trace_passes_the_probe(phaseless, tmp_path):
 def test_stall_timeout_argument(phaseless, tmp_path, bad):
     with pytest.raises(phaseless.ModelError, match=r"argument stall_timeout=.*: allowed: seconds, from 0.1 to 86400"):
         phaseless.Trace(tmp_path / "x.h5", stall_timeout=bad)
+
+
+def test_probe_while_a_run_thread_writes(phaseless, tmp_path):
+    # Debian's libhdf5 is thread-safe through one global lock, which the run's writer holds
+    # while it appends. A probe forked from this process at such a moment would wait for
+    # that lock for ever (seen once as a 10-minute hang); probes are spawned instead. The
+    # alarm turns a regression into a failure instead of a hung suite.
+    import signal
+    import threading
+    from conftest import FMNIST_SMALL
+    good = tmp_path / "good.h5"
+    cli("run", MINIMAL, "-q", "--out", good)
+    m = phaseless.load(FMNIST_SMALL, set={"schedule.epochs": 2, "record.flush_every": 1})
+    errors = []
+
+    def run():
+        try:
+            m.run(out=str(tmp_path / "live.h5"), threads=1, progress=False)
+        except Exception as e:   # reported below, in the main thread
+            errors.append(e)
+
+    signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(AssertionError("probe hung")))
+    signal.alarm(300)
+    try:
+        t = threading.Thread(target=run)
+        t.start()
+        opened = 0
+        while t.is_alive() or opened < 5:
+            assert phaseless.Trace(good).provenance["model_text"] == MINIMAL.read_text()
+            opened += 1
+        t.join()
+    finally:
+        signal.alarm(0)
+    assert not errors
+    assert opened >= 5

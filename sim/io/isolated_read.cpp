@@ -1,6 +1,7 @@
 // A child process per risky read, and a parent that tells a slow child from a stuck one.
 #include "sim/io/isolated_read.hpp"
 
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,6 +125,15 @@ isolated_outcome run_isolated(const std::function<int()>& body, double stall_sec
     std::fflush(nullptr);
     ::_exit(code);   // not exit(): the parent's atexit handlers and libraries' state stay the parent's
   }
+  return watch_child(pid, stall_seconds);
+}
+
+isolated_outcome spawn_watched(const std::vector<std::string>& argv, double stall_seconds) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  if (argv.empty() || ::posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return {};
   return watch_child(pid, stall_seconds);
 }
 

@@ -9,6 +9,7 @@
 // without reading or writing anything, which the parent ends.
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace phaseless::io {
 
@@ -30,6 +31,10 @@ struct isolated_outcome {
 // The caller flushes its own buffered output first; the child flushes stdout and stderr.
 isolated_outcome run_isolated(const std::function<int()>& body, double stall_seconds = default_stall_seconds);
 
+// Starts the program argv[0] (an absolute path) with `argv` and the current environment
+// as a new process, and watches it as run_isolated does; not_isolated when it cannot start.
+isolated_outcome spawn_watched(const std::vector<std::string>& argv, double stall_seconds = default_stall_seconds);
+
 // Waits for child `pid` (its own fork); SIGKILLs it when it stalls as described above.
 isolated_outcome watch_child(int pid, double stall_seconds);
 
@@ -38,6 +43,14 @@ isolated_outcome watch_child(int pid, double stall_seconds);
 // all were read, 2 when the file is not HDF5 or a read failed cleanly. Run it through
 // run_isolated: on a damaged file it is the call that crashes or never returns.
 int probe_variable_length(const std::string& file);
+
+// How require_decodable starts its child. By default it forks: the CLI reads users' files
+// before it starts any thread. A host whose other threads may be inside libhdf5 must not
+// fork, because Debian's libhdf5 is built thread-safe (one global lock) and a child forked
+// while another thread holds that lock waits for it for ever. Such a host names a program
+// to spawn instead (a fresh process holds no lock): `argv` plus the file as last argument,
+// exiting with probe_variable_length's status. The Python module sets it at import.
+void set_probe_program(std::vector<std::string> argv);
 
 // Runs probe_variable_length in a watched child and throws core::user_error
 // "<what>: the HDF5 library crashed (...) [or: stopped making progress (...)] while reading it:

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/core/errors.hpp"
@@ -65,11 +66,27 @@ int probe_variable_length(const std::string& file) {
   }
 }
 
+namespace {
+std::vector<std::string>& probe_program() {
+  static std::vector<std::string> argv;
+  return argv;
+}
+}  // namespace
+
+void set_probe_program(std::vector<std::string> argv) { probe_program() = std::move(argv); }
+
 void require_decodable(const std::string& file, const std::string& what, double stall_seconds) {
-  const isolated_outcome o = run_isolated([&file] { return probe_variable_length(file); }, stall_seconds);
+  isolated_outcome o;
+  if (probe_program().empty()) {
+    o = run_isolated([&file] { return probe_variable_length(file); }, stall_seconds);
+  } else {
+    std::vector<std::string> argv = probe_program();
+    argv.push_back(file);
+    o = spawn_watched(argv, stall_seconds);
+    if (o.how == isolated_outcome::not_isolated) o = run_isolated([&file] { return probe_variable_length(file); }, stall_seconds);
+  }
   if (o.how == isolated_outcome::crashed || o.how == isolated_outcome::stalled)
-    throw core::user_error(what + ": the HDF5 library " + o.what() +
-                           " while reading it: the file is damaged");
+    throw core::user_error(what + ": the HDF5 library " + o.what() + " while reading it: the file is damaged");
 }
 
 }  // namespace phaseless::io
