@@ -3,7 +3,9 @@
 // knows about Boost.Asio (executor.cpp). Asio never decides simulated-time order:
 // it only runs independent shard steps; results are merged in shard order after.
 #include <functional>
+#include <exception>
 #include <memory>
+#include <vector>
 
 namespace phaseless::core {
 
@@ -23,6 +25,7 @@ class executor {
 
  private:
   unsigned threads_;
+  std::vector<std::exception_ptr> errors_;   // by task of the current parallel_for
   struct pool;
   std::unique_ptr<pool> pool_;
 };

@@ -80,8 +80,8 @@ struct trainer {
 template <class Real>
 struct event_trainer final : trainer<Real> {
   event_trainer(const network_spec& s, const dataset& d, std::vector<std::uint64_t> o, tick_t iv, mode_kind m,
-                unsigned threads)
-      : spec(s), data(d), interval(iv), net(s, d, std::move(o), iv, m, threads) {}
+                unsigned shards)
+      : spec(s), data(d), interval(iv), net(s, d, std::move(o), iv, m, shards) {}
   void run_samples(std::uint64_t n) override { net.run_samples(n); }
   std::vector<synapse_matrix<Real>>& synapses() override { return net.synapses(); }
   const std::vector<Real>* bias(pop_t v) override { return v == spec.input ? &empty : &net.bias(v); }
@@ -214,7 +214,10 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
   res.interval = interval;
   std::unique_ptr<trainer<Real>> t;
   if (opt.engine == engine_kind::event) {
-    auto e = std::make_unique<event_trainer<Real>>(spec, train, order, interval, mode, threads);
+    std::uint64_t synapses = 0;
+    for (const auto& p : spec.projections) synapses += p.syn.size();
+    res.shards = opt.shards ? opt.shards : core::auto_shards(threads, synapses, interval);
+    auto e = std::make_unique<event_trainer<Real>>(spec, train, order, interval, mode, res.shards);
     res.vertices = e->net.graph_vertices();
     res.edges = e->net.graph_edges();
     t = std::move(e);
