@@ -115,6 +115,33 @@ void engine::merge() {
   for (tick_t t = lo; t <= hi; ++t) cal_->canonicalize(t, in_ports_.size());
 }
 
+void engine::window(tick_t t1) {
+  const auto body = [&](unsigned s) {
+    for (tick_t t = now_; t < t1; ++t) step(s, t);
+  };
+  if (shards_ == 1 || exec_.threads() == 1) {
+    exec_.parallel_for(shards_, body);   // nothing to choose
+    return;
+  }
+  pacing& p = pace_;
+  if (p.windows == 0) {   // a new block: which way it runs
+    const double par = p.per_window[0], ser = p.per_window[1];
+    const bool probe = p.blocks % pacing::reprobe == pacing::reprobe - 1;
+    if (par == 0) p.serial = false;
+    else if (ser == 0) p.serial = true;
+    else p.serial = (ser < par) != probe;   // the faster way, or the slower one to probe it
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  exec_.parallel_for(shards_, body, p.serial);
+  p.seconds[p.serial] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (++p.windows == pacing::block) {
+    p.per_window[p.serial] = p.seconds[p.serial] / pacing::block;
+    p.seconds[p.serial] = 0;
+    p.windows = 0;
+    ++p.blocks;
+  }
+}
+
 void engine::run_until(tick_t end) {
   if (!cal_) throw internal_error("engine::run_until before finalize");
   while (now_ < end) {
@@ -126,9 +153,7 @@ void engine::run_until(tick_t end) {
     while (now_ < end && cal_->bucket(now_).empty()) ++now_;
     if (now_ >= end) break;
     const tick_t t1 = std::min(end, now_ + window_);
-    exec_.parallel_for(shards_, [&](unsigned s) {
-      for (tick_t t = now_; t < t1; ++t) step(s, t);
-    });
+    window(t1);
     for (tick_t t = now_; t < t1; ++t) cal_->consume(t);
     now_ = t1;
     merge();

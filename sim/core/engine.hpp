@@ -14,6 +14,7 @@
 //
 // Each shard's mutable kernel state (outbox, "delivered this tick" flags) sits on
 // cache lines of its own, so that two cores never write the same line (false sharing).
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -75,7 +76,22 @@ class engine {
 
  private:
   void step(unsigned s, tick_t t);
+  void window(tick_t t1);   // every shard steps [now_, t1), on the workers or one after another
   void merge();
+
+  // Threads pay only while the cores are free for this run: on a machine shared with
+  // other jobs a window's barrier can wait a whole scheduling slice for a descheduled
+  // worker. The shards of a window are independent, so stepping them one after another
+  // on the calling thread gives the same result (R7). The engine times blocks of windows
+  // both ways and keeps the faster, probing the other one block in `reprobe`.
+  struct pacing {
+    static constexpr int block = 256, reprobe = 16;
+    double seconds[2] = {0, 0};   // the current block's time: [0] parallel, [1] one after another
+    double per_window[2] = {0, 0};   // last measured; 0: not yet
+    int windows = 0, blocks = 0;
+    bool serial = false;
+  };
+  pacing pace_;
 
   unsigned shards_;
   executor& exec_;

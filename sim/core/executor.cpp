@@ -77,14 +77,14 @@ executor::~executor() {
   pool_->threads.join();
 }
 
-void executor::parallel_for(unsigned n, const std::function<void(unsigned)>& f) {
+void executor::parallel_for(unsigned n, const std::function<void(unsigned)>& f, bool here) {
   if (n == 1) {   // one shard (the usual case for small networks): no bookkeeping per window
     f(0);
     return;
   }
   // Reused from window to window: a window must not pay for an allocation.
   errors_.assign(n, nullptr);
-  if (!pool_) {
+  if (!pool_ || here) {
     for (unsigned i = 0; i < n; ++i) {
       try {
         f(i);

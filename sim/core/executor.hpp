@@ -21,7 +21,9 @@ class executor {
   // Runs f(0), ..., f(n-1) and returns when all are done. If any throw, every task
   // still finishes, then the exception of the lowest index is rethrown here, so a
   // failure is reported the same way at any thread count.
-  void parallel_for(unsigned n, const std::function<void(unsigned)>& f);
+  // here: every task runs on the calling thread, in index order, with the same errors
+  // (the engine's choice when the workers' cores are busy with other jobs).
+  void parallel_for(unsigned n, const std::function<void(unsigned)>& f, bool here = false);
 
  private:
   unsigned threads_;
