@@ -7,6 +7,12 @@
 
 namespace phaseless::core {
 
+unsigned auto_shards(unsigned threads, std::uint64_t synapses, tick_t interval) {
+  const std::uint64_t per_window = 3 * synapses / static_cast<std::uint64_t>(std::max<tick_t>(1, interval));
+  const std::uint64_t affordable = std::max<std::uint64_t>(1, per_window / min_ops_per_shard);
+  return static_cast<unsigned>(std::min<std::uint64_t>(std::max(1u, threads), affordable));
+}
+
 engine::engine(unsigned shards, executor& exec) : shards_(shards == 0 ? 1 : shards), exec_(exec) {}
 
 pop_t engine::add_population(std::string name, index_t size) {
@@ -45,9 +51,8 @@ void engine::finalize() {
     if (!p.model) throw internal_error("engine::finalize: population '" + p.name + "' has no model");
   cal_ = std::make_unique<calendar>(max_delay_ + window_ + 1);
   stats_.assign(shards_, counters{});
-  outboxes_.clear();
-  for (unsigned s = 0; s < shards_; ++s) outboxes_.push_back(std::make_unique<outbox>(routes_, stats_[s]));
-  touched_.assign(shards_, std::vector<char>(pops_.size(), 0));
+  shard_.clear();
+  for (unsigned s = 0; s < shards_; ++s) shard_.push_back(std::make_unique<shard_state>(routes_, stats_[s], pops_.size()));
 }
 
 void engine::schedule(const event& e) {
@@ -71,9 +76,9 @@ counters engine::totals() const {
 
 void engine::step(unsigned s, tick_t t) {
   const auto& bucket = cal_->bucket(t);
-  outbox& out = *outboxes_[s];
+  shard_state& st = *shard_[s];
+  outbox& out = st.out;
   out.set_now(t);
-  auto& touched = touched_[s];
   // Deliver: one call per run of events on the same port (the bucket is sorted by port).
   for (std::size_t a = 0; a < bucket.size();) {
     std::size_t b = a + 1;
@@ -83,14 +88,14 @@ void engine::step(unsigned s, tick_t t) {
     if (lo < hi) {
       shard_context ctx{t, s, lo, hi, out, stats_[s], cal_->payload(t).data()};
       pops_[pi.pop].model->deliver(pi.local, std::span<const event>(bucket.data() + a, b - a), ctx);
-      touched[pi.pop] = 1;
+      st.touched_at(pi.pop) = 1;
     }
     a = b;
   }
   // React: each population that received something reacts once, in population order.
   for (pop_t p = 0; p < pops_.size(); ++p) {
-    if (!touched[p]) continue;
-    touched[p] = 0;
+    if (!st.touched_at(p)) continue;
+    st.touched_at(p) = 0;
     auto [lo, hi] = rows(s, p);
     shard_context ctx{t, s, lo, hi, out, stats_[s]};
     pops_[p].model->react(ctx);
@@ -102,12 +107,39 @@ void engine::merge() {
   // are brought into the total order (the others are unchanged and already are).
   tick_t lo = std::numeric_limits<tick_t>::max(), hi = std::numeric_limits<tick_t>::min();
   for (unsigned s = 0; s < shards_; ++s) {
-    auto& ev = outboxes_[s]->events();
-    cal_->append(now_ - 1, ev, outboxes_[s]->payload(), lo, hi);
-    ev.clear();
-    outboxes_[s]->payload().clear();
+    outbox& out = shard_[s]->out;
+    cal_->append(now_ - 1, out.events(), out.payload(), lo, hi);
+    out.events().clear();
+    out.payload().clear();
   }
   for (tick_t t = lo; t <= hi; ++t) cal_->canonicalize(t, in_ports_.size());
+}
+
+void engine::window(tick_t t1) {
+  const auto body = [&](unsigned s) {
+    for (tick_t t = now_; t < t1; ++t) step(s, t);
+  };
+  if (shards_ == 1 || exec_.threads() == 1) {
+    exec_.parallel_for(shards_, body);   // nothing to choose
+    return;
+  }
+  pacing& p = pace_;
+  if (p.windows == 0) {   // a new block: which way it runs
+    const double par = p.per_window[0], ser = p.per_window[1];
+    const bool probe = p.blocks % pacing::reprobe == pacing::reprobe - 1;
+    if (par == 0) p.serial = false;
+    else if (ser == 0) p.serial = true;
+    else p.serial = (ser < par) != probe;   // the faster way, or the slower one to probe it
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  exec_.parallel_for(shards_, body, p.serial);
+  p.seconds[p.serial] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (++p.windows == pacing::block) {
+    p.per_window[p.serial] = p.seconds[p.serial] / pacing::block;
+    p.seconds[p.serial] = 0;
+    p.windows = 0;
+    ++p.blocks;
+  }
 }
 
 void engine::run_until(tick_t end) {
@@ -121,9 +153,7 @@ void engine::run_until(tick_t end) {
     while (now_ < end && cal_->bucket(now_).empty()) ++now_;
     if (now_ >= end) break;
     const tick_t t1 = std::min(end, now_ + window_);
-    exec_.parallel_for(shards_, [&](unsigned s) {
-      for (tick_t t = now_; t < t1; ++t) step(s, t);
-    });
+    window(t1);
     for (tick_t t = now_; t < t1; ++t) cal_->consume(t);
     now_ = t1;
     merge();

@@ -11,6 +11,11 @@
 //   S(k)   every shard k steps ticks t0..t1-1: deliver each port's events, then react
 //   M      merge outboxes of shards 0..S-1 into the calendar; canonicalize buckets
 // S(k) for all k precede M; M precedes the next window.
+//
+// Each shard's mutable kernel state (outbox, "delivered this tick" flags) sits on
+// cache lines of its own, so that two cores never write the same line (false sharing).
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +25,16 @@
 #include "sim/core/population.hpp"
 
 namespace phaseless::core {
+
+// How many shards pay off: a window costs a barrier (a few microseconds when both cores
+// are free, far more when they are shared), so a shard must get enough synaptic work
+// per window to amortize it. The work per window is estimated as the synapses swept
+// per sample (forward, error and update: 3 x synapses) over the ticks of a
+// presentation interval (one window per tick at the usual minimum delay of one tick).
+// Every shard gets at least min_ops_per_shard of it: shards = min(threads, estimate /
+// min_ops_per_shard), at least 1. The count never changes a result (R7), only speed.
+inline constexpr std::uint64_t min_ops_per_shard = std::uint64_t{1} << 17;
+unsigned auto_shards(unsigned threads, std::uint64_t synapses, tick_t interval);
 
 struct population_info {
   std::string name;
@@ -61,7 +76,22 @@ class engine {
 
  private:
   void step(unsigned s, tick_t t);
+  void window(tick_t t1);   // every shard steps [now_, t1), on the workers or one after another
   void merge();
+
+  // Threads pay only while the cores are free for this run: on a machine shared with
+  // other jobs a window's barrier can wait a whole scheduling slice for a descheduled
+  // worker. The shards of a window are independent, so stepping them one after another
+  // on the calling thread gives the same result (R7). The engine times blocks of windows
+  // both ways and keeps the faster, probing the other one block in `reprobe`.
+  struct pacing {
+    static constexpr int block = 256, reprobe = 16;
+    double seconds[2] = {0, 0};   // the current block's time: [0] parallel, [1] one after another
+    double per_window[2] = {0, 0};   // last measured; 0: not yet
+    int windows = 0, blocks = 0;
+    bool serial = false;
+  };
+  pacing pace_;
 
   unsigned shards_;
   executor& exec_;
@@ -70,9 +100,19 @@ class engine {
   std::vector<port_info> in_ports_;
   std::vector<std::vector<route>> routes_;      // by out port
   std::unique_ptr<calendar> cal_;
-  std::vector<counters> stats_;                 // by shard
-  std::vector<std::unique_ptr<outbox>> outboxes_;
-  std::vector<std::vector<char>> touched_;      // by shard, by population: delivered this tick
+  // One per shard, each on its own cache lines (aligned allocation, see the header).
+  struct alignas(64) shard_state {
+    explicit shard_state(const std::vector<std::vector<route>>& routes, counters& stats, std::size_t pops)
+        : out(routes, stats), touched((pops + 63) / 64) {}
+    struct alignas(64) flags {
+      char f[64] = {};
+    };
+    outbox out;
+    std::vector<flags> touched;   // by population: delivered this tick (whole lines: never shared)
+    char& touched_at(pop_t p) { return touched[p / 64].f[p % 64]; }
+  };
+  std::vector<counters> stats_;                 // by shard (counters are cache-line aligned)
+  std::vector<std::unique_ptr<shard_state>> shard_;
   tick_t now_ = 0;
   tick_t window_ = 1;
   tick_t max_delay_ = 1;

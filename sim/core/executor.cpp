@@ -77,21 +77,26 @@ executor::~executor() {
   pool_->threads.join();
 }
 
-void executor::parallel_for(unsigned n, const std::function<void(unsigned)>& f) {
-  std::vector<std::exception_ptr> errors(n);
-  if (!pool_ || n <= 1) {
+void executor::parallel_for(unsigned n, const std::function<void(unsigned)>& f, bool here) {
+  if (n == 1) {   // one shard (the usual case for small networks): no bookkeeping per window
+    f(0);
+    return;
+  }
+  // Reused from window to window: a window must not pay for an allocation.
+  errors_.assign(n, nullptr);
+  if (!pool_ || here) {
     for (unsigned i = 0; i < n; ++i) {
       try {
         f(i);
       } catch (...) {
-        errors[i] = std::current_exception();
+        errors_[i] = std::current_exception();
       }
     }
   } else {
     pool& p = *pool_;
     p.job = &f;
     p.n_job = n;
-    p.errors = &errors;
+    p.errors = &errors_;
     p.remaining.store(threads_ - 1, std::memory_order_relaxed);
     p.generation.fetch_add(1, std::memory_order_acq_rel);   // publishes the job
     p.generation.notify_all();
@@ -99,12 +104,12 @@ void executor::parallel_for(unsigned n, const std::function<void(unsigned)>& f) 
       try {
         f(i);
       } catch (...) {
-        errors[i] = std::current_exception();
+        errors_[i] = std::current_exception();
       }
     }
     for (unsigned r; (r = p.remaining.load(std::memory_order_acquire)) != 0;) await_change(p.remaining, r);
   }
-  for (auto& e : errors)
+  for (auto& e : errors_)
     if (e) std::rethrow_exception(e);
 }
 

@@ -124,7 +124,10 @@ class training_run {
   void make_trainer() {
     if (opt_.engine == engine_kind::event) {
       const mode_kind mode = m_.execution().mode() == pb::EAGER ? mode_kind::eager : mode_kind::dataflow;
-      auto e = std::make_unique<event_trainer<Real>>(spec_, train_, order_, res_.interval, mode, threads_);
+      std::uint64_t synapses = 0;
+      for (const auto& p : spec_.projections) synapses += p.syn.size();
+      res_.shards = opt_.shards ? opt_.shards : core::auto_shards(threads_, synapses, res_.interval);
+      auto e = std::make_unique<event_trainer<Real>>(spec_, train_, order_, res_.interval, mode, res_.shards);
       res_.vertices = e->net.graph_vertices();
       res_.edges = e->net.graph_edges();
       t_ = std::move(e);

@@ -19,6 +19,9 @@ struct run_options {
   std::filesystem::path trace;        // empty: no trace
   bool force = false;                 // --force: the trace may replace a file that is not a trace
   unsigned threads = 0;               // 0: the model's execution.threads
+  // Shards of the event engine, one thread each. 0: chosen from the network's size, at
+  // most `threads` (core::auto_shards); N forces N (results are the same at any count).
+  unsigned shards = 0;
   bool progress = true;               // progress lines on stderr
   std::string command_line;
   const std::atomic<bool>* stop = nullptr;   // set by SIGINT/SIGTERM: checked between samples; flush, close
@@ -52,6 +55,7 @@ struct run_result {
   double train_seconds = 0;    // wall time spent training (evaluation excluded)
   std::int64_t interval = 0;   // presentation interval (event engine)
   std::size_t vertices = 0, edges = 0;
+  unsigned shards = 1;         // shards the event engine ran with (1 for the baseline)
   bool interrupted = false;
   std::string diverged;        // non-empty: the numeric error that stopped learning
 };

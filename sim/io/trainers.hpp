@@ -38,8 +38,8 @@ struct trainer {
 template <class Real>
 struct event_trainer final : trainer<Real> {
   event_trainer(const network_spec& s, const dataset& d, std::vector<std::uint64_t> o, tick_t iv, mode_kind m,
-                unsigned threads)
-      : spec(s), data(d), interval(iv), net(s, d, std::move(o), iv, m, threads) {}
+                unsigned shards)
+      : spec(s), data(d), interval(iv), net(s, d, std::move(o), iv, m, shards) {}
   void run_samples(std::uint64_t n) override { net.run_samples(n); }
   std::vector<synapse_matrix<Real>>& synapses() override { return net.synapses(); }
   const std::vector<Real>* bias(pop_t v) override { return v == spec.input ? &empty : &net.bias(v); }

@@ -31,6 +31,8 @@ tick_t critical_path(const network_spec& spec);
 // has been delivered, plus one window, so no row is written while another shard reads it.
 tick_t timer_delay(const network_spec& spec, pop_t v);
 
+// `threads`: the shards every population is split into, one thread each (io::run
+// chooses it with core::auto_shards unless told).
 template <class Real>
 class event_network {
  public:

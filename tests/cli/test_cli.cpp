@@ -71,6 +71,9 @@ TEST_CASE("flag mistakes: one message naming the flag, exit status 2") {
   auto r = sh(cli() + " run " + small + " --threads banana");
   CHECK(r.status == 2);
   CHECK(r.out.find("threads") != std::string::npos);
+  r = sh(cli() + " run " + small + " --shards 0");
+  CHECK(r.status == 2);
+  CHECK(r.out.find("--shards 0: allowed: an integer from 1") != std::string::npos);
   r = sh(cli() + " run " + small + " --frobnicate");
   CHECK(r.status == 2);
   CHECK(r.out.find("frobnicate") != std::string::npos);
@@ -87,10 +90,13 @@ TEST_CASE("flag mistakes: one message naming the flag, exit status 2") {
   for (const char* c : {"run", "validate", "compare", "inspect"}) CHECK(sh(cli() + " " + c + " --help").status == 0);
 }
 
-TEST_CASE("same model and seed: bit-identical trace at --threads 1 and --threads 2") {
+TEST_CASE("same model and seed: bit-identical trace at --threads 1 and --threads 2 --shards 2") {
+  // --shards: the automatic count would run this small network on one shard at 2 threads.
   const auto a = tmp("t1.h5"), b = tmp("t2.h5");
   REQUIRE(sh(cli() + " run " + small + " -q --threads 1 --out " + a.string()).status == 0);
-  REQUIRE(sh(cli() + " run " + small + " -q --threads 2 --out " + b.string()).status == 0);
+  const auto r2 = sh(cli() + " run " + small + " -q --threads 2 --shards 2 --out " + b.string());
+  REQUIRE(r2.status == 0);
+  CHECK(r2.out.find("shards       2") != std::string::npos);
   const auto names = phaseless::io::list_datasets(a);
   CHECK(names == phaseless::io::list_datasets(b));
   int compared = 0;

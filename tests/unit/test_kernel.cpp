@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <stdexcept>
+#include <thread>
 
 #include "sim/core/calendar.hpp"
 #include "sim/core/executor.hpp"
@@ -147,6 +148,24 @@ TEST_CASE("executor: every task runs and the lowest failing task's exception is 
     ex.parallel_for(3, [&](unsigned i) { ran[i] = 7; });   // usable after a failure
     CHECK(ran[0] == 7);
   }
+}
+
+TEST_CASE("executor: here = true runs every task on the calling thread, in order, with the same errors") {
+  executor ex(2);
+  const auto caller = std::this_thread::get_id();
+  std::vector<unsigned> order;
+  bool elsewhere = false;
+  CHECK_THROWS_WITH_AS(ex.parallel_for(
+                           4,
+                           [&](unsigned i) {
+                             order.push_back(i);
+                             elsewhere = elsewhere || std::this_thread::get_id() != caller;
+                             if (i == 1 || i == 3) throw std::runtime_error("task " + std::to_string(i));
+                           },
+                           true),
+                       "task 1", std::runtime_error);
+  CHECK(order == std::vector<unsigned>{0, 1, 2, 3});   // every task ran, though task 1 threw
+  CHECK_FALSE(elsewhere);
 }
 
 // Workers wait between windows by spinning, then blocking: thousands of back-to-back

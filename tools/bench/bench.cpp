@@ -35,6 +35,7 @@ struct measurement {
   double events = 0;    // events/s at that rate
   double ops = 0;       // synaptic ops per sample
   double accuracy = 0;
+  unsigned shards = 1;  // the event engine's shards (chosen from the network's size and the threads)
 };
 
 measurement measure(const io::loaded_model& m, io::engine_kind k, unsigned threads, int repeat) {
@@ -51,6 +52,7 @@ measurement measure(const io::loaded_model& m, io::engine_kind k, unsigned threa
       best.events = double(res.rows.back().events) / res.train_seconds;
       best.ops = double(res.rows.back().synaptic_ops) / double(res.samples);
       best.accuracy = res.rows.back().test_accuracy;
+      best.shards = res.shards;
     }
   }
   return best;
@@ -224,9 +226,9 @@ int main(int argc, char** argv) {
         const auto one = measure(*mm, io::engine_kind::event, 1, repeat);
         const auto two = measure(*mm, io::engine_kind::event, 2, repeat);
         const bool is_wide = mm == &wide;
-        std::printf("%s: event engine 1 thread %.0f, 2 threads %.0f samples/s, ratio 2/1 %.2f   (target %s)\n",
-                    is_wide ? "784-2048-2048-10" : "default network", one.rate, two.rate, two.rate / one.rate,
-                    is_wide ? ">= 1.7" : ">= 1");
+        std::printf("%s: event engine 1 thread %.0f, 2 threads (%u shard%s) %.0f samples/s, ratio 2/1 %.2f   (target %s)\n",
+                    is_wide ? "784-2048-2048-10" : "default network", one.rate, two.shards, two.shards == 1 ? "" : "s",
+                    two.rate, two.rate / one.rate, is_wide ? ">= 1.7" : ">= 1");
         note(is_wide ? "wide_ratio_2_over_1_threads" : "ratio_2_over_1_threads", two.rate / one.rate);
       }
     }

@@ -4,6 +4,10 @@
 // tools/callgrind_per_sample.sh, which takes the difference of two sample counts.
 //
 //   phaseless_profile MODEL --engine event|sync|hand --samples N [--threads T] [--set PATH=VALUE]...
+//
+// --threads T runs T shards, one thread each (no automatic choice: this measures the
+// count given). It prints the training loop's wall time too.
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -72,9 +76,12 @@ int main(int argc, char** argv) {
           check += hand->train(s.train.sample(s.order[k]).data(), s.train.labels[s.order[k]]);
       };
     }
+    const auto t0 = std::chrono::steady_clock::now();
     phaseless_training_loop(&body);
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (net) check = double(net->totals().events);
-    std::printf("%s: %llu samples (check %g)\n", engine.c_str(), static_cast<unsigned long long>(n), check);
+    std::printf("%s: %llu samples (check %g), training loop %.3f s: %.1f samples/s\n", engine.c_str(),
+                static_cast<unsigned long long>(n), check, sec, double(n) / sec);
   } catch (const core::user_error& e) {
     std::fprintf(stderr, "phaseless_profile: %s\n", e.what());
     return 2;

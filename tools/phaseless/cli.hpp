@@ -29,7 +29,8 @@ void install_signal_handlers();
 
 // The value of --threads: "" (not given) -> 0, the model's execution.threads; else an
 // integer from 1 to max_thread_flag(). Throws core::user_error naming the flag and range.
-unsigned thread_flag(const std::string& text);
+// `flag` names it in the message (--shards takes the same range).
+unsigned thread_flag(const std::string& text, const char* flag = "--threads");
 // 2 x this machine's hardware threads, at most io::max_threads: results are bit-identical
 // at any count, so more threads than cores would only slow the run down.
 unsigned max_thread_flag();

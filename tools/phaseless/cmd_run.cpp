@@ -10,18 +10,22 @@ namespace phaseless::cli {
 int cmd_run(int argc, char** argv) {
   po::options_description opts("options");
   std::string model, out;
-  std::string threads;
+  std::string threads, shards;
   std::vector<std::string> sets;
   opts.add_options()("model", po::value(&model)->required(), "model file (.textproto)")(
       "out,o", po::value(&out), "trace file to write (default: <model name>.h5 in this folder)")(
-      "threads,t", po::value(&threads), "worker threads, 1 to 2 x the hardware threads (default: the model's execution.threads)")(
+      "threads,t", po::value(&threads), "worker threads, 1 to 2 x the hardware threads (default: the model's execution.threads); "
+      "a network too small to pay for them uses fewer")(
+      "shards", po::value(&shards), "split every population into N shards, one thread each, instead of the count chosen "
+      "from the network's size and --threads (results are identical at any count)")(
       "set,s", po::value(&sets)->composing(), "override a scalar field: path.to.field=value (repeatable)")(
       "force,f", "let --out replace an existing file that is not a trace (never an input of the run)")(
       "quiet,q", "no progress output");
   po::variables_map vm;
-  if (!parse("run", "MODEL [--out TRACE] [--force] [--threads N] [--set path=value]...", opts, "model", argc, argv, vm))
+  if (!parse("run", "MODEL [--out TRACE] [--force] [--threads N] [--shards N] [--set path=value]...", opts, "model", argc, argv, vm))
     return exit_ok;
   const unsigned n_threads = thread_flag(threads);   // before the model: a flag mistake is found at once
+  const unsigned n_shards = thread_flag(shards, "--shards");
   const auto lm = io::load_model(model, sets);
   if (out.empty()) out = lm.path.stem().string() + ".h5";
   // Before loading the data (slow): the writer checks again when it starts.
@@ -31,6 +35,7 @@ int cmd_run(int argc, char** argv) {
   o.trace = out;
   o.force = vm.count("force") > 0;
   o.threads = n_threads;
+  o.shards = n_shards;
   o.progress = !vm.count("quiet");
   o.command_line = joined_command_line(argc, argv);
   o.stop = &stop_flag();
@@ -46,6 +51,7 @@ int cmd_run(int argc, char** argv) {
               (unsigned long long)last.synaptic_ops,
               r.samples ? double(last.synaptic_ops) / double(r.samples) : 0.0);
   std::printf("simulated    %lld ticks (presentation interval %lld)\n", (long long)last.ticks, (long long)r.interval);
+  std::printf("shards       %u (one thread each)\n", r.shards);
   if (!r.diverged.empty()) {
     std::fprintf(stderr, "phaseless run: %s\ntrace (closed, readable): %s\n", r.diverged.c_str(),
                  out.c_str());

@@ -48,13 +48,13 @@ unsigned max_thread_flag() {
   return std::min(io::max_threads, 2 * std::max(1u, std::thread::hardware_concurrency()));
 }
 
-unsigned thread_flag(const std::string& text) {
+unsigned thread_flag(const std::string& text, const char* flag) {
   if (text.empty()) return 0;
   const unsigned limit = max_thread_flag();
   unsigned long long n = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (ec != std::errc() || end != text.data() + text.size() || n < 1 || n > limit)
-    throw core::user_error("--threads " + text + ": allowed: an integer from 1 to " + std::to_string(limit) +
+    throw core::user_error(std::string(flag) + " " + text + ": allowed: an integer from 1 to " + std::to_string(limit) +
                            " (2 x the " + std::to_string(std::max(1u, std::thread::hardware_concurrency())) +
                            " hardware threads of this machine, at most " + std::to_string(io::max_threads) + ")");
   return static_cast<unsigned>(n);
