@@ -237,7 +237,7 @@ void il_sync<Real>::apply() {
       if (L.batch > 1) {
         opt_[k].step(i, rb, n, s.w.data() + rb, grad_[k].data() + rb, scale_of(p.post, i));
         std::fill_n(grad_[k].data() + rb, n, Real(0));
-      } else if (const Real* g = rules::il_gradient_row(opt_[k], -down_[p.post][i],
+      } else if (const Real* g = rules::batch1_gradient_row(opt_[k], -down_[p.post][i],
                                                         row_inputs(s, i, up_[p.pre], tmp_), row_.data(), n)) {
         opt_[k].step(i, rb, n, s.w.data() + rb, g, scale_of(p.post, i));
       }

@@ -513,7 +513,8 @@ void il_population<Real>::apply(index_t i, unsigned shard) {
     if (!batch1_) {
       opt_[k].step(i, rb, n, syn.w.data() + rb, grad_[k].data() + rb, scale);
       std::fill_n(grad_[k].data() + rb, n, Real(0));
-    } else if (const Real* g = il_gradient_row(opt_[k], -delta_[i], in_[k].pre_values(i, shard), row_[shard].data(), n)) {
+    } else if (const Real* g =
+                   batch1_gradient_row(opt_[k], -delta_[i], in_[k].pre_values(i, shard), row_[shard].data(), n)) {
       opt_[k].step(i, rb, n, syn.w.data() + rb, g, scale);
     }
   }

@@ -61,17 +61,6 @@ tick_t il_critical_path(const network_spec& spec);
 // (SGD at rate 1 on G/nu) or the model's optimizer fed G/nu (IL-prox Adam).
 optimizer_spec il_optimizer(const learning_spec& L);
 
-// The gradient row G = -delta x_pre of one sample (batch 1, both engines), rounded as
-// accumulating it into a zeroed buffer would: G = 0 + (-delta) x_pre. nullptr when the
-// step cannot change the row: delta = 0 under a stateless SGD (every term is a signed
-// zero; an inactive ReLU neuron of IL at batch 1).
-template <class Real>
-const Real* il_gradient_row(const optimizer<Real>& opt, Real minus_delta, const Real* x, Real* row, std::size_t n) {
-  if (minus_delta == Real(0) && opt.spec().stateless()) return nullptr;
-  for (std::size_t j = 0; j < n; ++j) row[j] = Real(0) + minus_delta * x[j];
-  return row;
-}
-
 template <class Real>
 class il_population final : public learning_population<Real> {
  public:
