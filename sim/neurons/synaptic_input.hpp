@@ -23,6 +23,19 @@
 
 namespace phaseless::neurons {
 
+// Calls fn(e) for each sender a frame carries (or the one of a plain event), in
+// source order, each as a plain event with its own value.
+template <class Fn>
+void for_each_sender(const event& f, const double* payload, Fn&& fn) {
+  for (std::uint32_t q = 0; q < f.count; ++q) {
+    event e = f;
+    e.source = f.source + q;
+    e.value = value_of(f, payload, q);
+    e.count = 1;
+    fn(e);
+  }
+}
+
 template <class Real>
 class forward_input {
  public:
@@ -66,13 +79,8 @@ class forward_input {
           for (std::uint32_t q = 0; q < f.count; ++q) on_shard(f.tag, gate_.arrive_shard(ctx.shard, f));
         continue;
       }
-      for (std::uint32_t q = 0; q < f.count; ++q) {   // one sender at a time, in source order
-        event e = f;
-        e.source = f.source + q;
-        e.value = value_of(f, ctx.payload, q);
-        e.count = 1;
-        deliver_one(e, b, class_stride, ctx, on_shard, on_target);
-      }
+      for_each_sender(f, ctx.payload,
+                      [&](const event& e) { deliver_one(e, b, class_stride, ctx, on_shard, on_target); });
     }
   }
 
@@ -140,13 +148,7 @@ class error_input {
   void deliver(std::span<const event> events, shard_context& ctx, Real* g, Begin&& begin, Shard&& on_shard,
                Target&& on_target) {
     for (const event& f : events)
-      for (std::uint32_t q = 0; q < f.count; ++q) {   // a frame: one sender at a time, in source order
-        event e = f;
-        e.source = f.source + q;
-        e.value = value_of(f, ctx.payload, q);
-        e.count = 1;
-        deliver_one(e, ctx, g, begin, on_shard, on_target);
-      }
+      for_each_sender(f, ctx.payload, [&](const event& e) { deliver_one(e, ctx, g, begin, on_shard, on_target); });
   }
 
  private:
