@@ -227,9 +227,8 @@ void dual_prop<Real>::apply() {
         opt_[k].step(i, rb, n, s.w.data() + rb, grad_[k].data() + rb, scale);
       } else {
         const Real d = sp_[p.post][i] - sm_[p.post][i];
-        const Real* xr = row_inputs(s, i, sbar_[p.pre], tmp);
-        for (std::size_t j = 0; j < n; ++j) row_[j] = Real(0) + d * xr[j];
-        opt_[k].step(i, rb, n, s.w.data() + rb, row_.data(), scale);
+        if (const Real* g = rules::batch1_gradient_row(opt_[k], d, row_inputs(s, i, sbar_[p.pre], tmp), row_.data(), n))
+          opt_[k].step(i, rb, n, s.w.data() + rb, g, scale);
       }
     }
     if (spec_.learning.batch > 1) std::fill(grad_[k].begin(), grad_[k].end(), Real(0));

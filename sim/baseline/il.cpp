@@ -35,6 +35,7 @@ il_sync<Real>::il_sync(const network_spec& spec) : spec_(spec) {
     grad_.emplace_back(s.w.size(), Real(0));
     opt_.emplace_back().init(os, s.w.size(), s.n_post);
     learns_.push_back(p.post != spec.input);
+    row_.resize(std::max<std::size_t>(row_.size(), s.n_pre));
   }
 }
 
@@ -193,8 +194,9 @@ void il_sync<Real>::train(const dataset& data, std::uint64_t row, std::uint64_t 
       if (v != spec_.input) predict(v, t + 1, data, row);
     settle_output(t + 1, data, row);
   }
-  // Local learning at the relaxed state: G -= delta s_pre, per projection.
-  for (std::size_t k = 0; k < spec_.projections.size(); ++k) {
+  // Local learning at the relaxed state: G -= delta s_pre, per projection (batch 1:
+  // formed row by row when applied, as the event engine does).
+  for (std::size_t k = 0; L.batch > 1 && k < spec_.projections.size(); ++k) {
     if (!learns_[k]) continue;
     const auto& p = spec_.projections[k];
     const auto& s = syn_[k];
@@ -228,12 +230,17 @@ void il_sync<Real>::apply() {
   };
   for (std::size_t k = 0; k < syn_.size(); ++k) {
     if (!learns_[k]) continue;
-    const pop_t v = spec_.projections[k].post;
+    const auto& p = spec_.projections[k];
     auto& s = syn_[k];
     for (index_t i = 0; i < s.n_post; ++i) {
       const auto rb = s.row_begin(i), n = s.row_end(i) - rb;
-      opt_[k].step(i, rb, n, s.w.data() + rb, grad_[k].data() + rb, scale_of(v, i));
-      std::fill_n(grad_[k].data() + rb, n, Real(0));
+      if (L.batch > 1) {
+        opt_[k].step(i, rb, n, s.w.data() + rb, grad_[k].data() + rb, scale_of(p.post, i));
+        std::fill_n(grad_[k].data() + rb, n, Real(0));
+      } else if (const Real* g = rules::batch1_gradient_row(opt_[k], -down_[p.post][i],
+                                                        row_inputs(s, i, up_[p.pre], tmp_), row_.data(), n)) {
+        opt_[k].step(i, rb, n, s.w.data() + rb, g, scale_of(p.post, i));
+      }
     }
   }
   for (pop_t v = 0; v < spec_.populations.size(); ++v) {

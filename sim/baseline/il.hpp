@@ -48,7 +48,7 @@ class il_sync final : public sync_engine<Real> {
   std::vector<rules::optimizer<Real>> opt_, bias_opt_;
   std::vector<std::vector<Real>> b_, x_, a_, mu_, eps_, down_, up_, g_, sq_, sq_acc_, grad_b_, p_;
   std::vector<std::vector<Real>> grad_;   // per projection
-  std::vector<Real> tmp_;
+  std::vector<Real> tmp_, row_;           // row_: one gradient row (batch 1)
   std::vector<bool> learns_;              // per projection: its post population learns
   std::uint32_t accumulated_ = 0;
   double loss_ = 0, energy_ = 0;

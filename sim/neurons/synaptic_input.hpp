@@ -23,6 +23,19 @@
 
 namespace phaseless::neurons {
 
+// Calls fn(e) for each sender a frame carries (or the one of a plain event), in
+// source order, each as a plain event with its own value.
+template <class Fn>
+void for_each_sender(const event& f, const double* payload, Fn&& fn) {
+  for (std::uint32_t q = 0; q < f.count; ++q) {
+    event e = f;
+    e.source = f.source + q;
+    e.value = value_of(f, payload, q);
+    e.count = 1;
+    fn(e);
+  }
+}
+
 template <class Real>
 class forward_input {
  public:
@@ -66,13 +79,8 @@ class forward_input {
           for (std::uint32_t q = 0; q < f.count; ++q) on_shard(f.tag, gate_.arrive_shard(ctx.shard, f));
         continue;
       }
-      for (std::uint32_t q = 0; q < f.count; ++q) {   // one sender at a time, in source order
-        event e = f;
-        e.source = f.source + q;
-        e.value = value_of(f, ctx.payload, q);
-        e.count = 1;
-        deliver_one(e, b, class_stride, ctx, on_shard, on_target);
-      }
+      for_each_sender(f, ctx.payload,
+                      [&](const event& e) { deliver_one(e, b, class_stride, ctx, on_shard, on_target); });
     }
   }
 
@@ -139,8 +147,15 @@ class error_input {
   template <class Shard, class Target, class Begin>
   void deliver(std::span<const event> events, shard_context& ctx, Real* g, Begin&& begin, Shard&& on_shard,
                Target&& on_target) {
+    for (const event& f : events)
+      for_each_sender(f, ctx.payload, [&](const event& e) { deliver_one(e, ctx, g, begin, on_shard, on_target); });
+  }
+
+ private:
+  template <class Shard, class Target, class Begin>
+  void deliver_one(const event& e, shard_context& ctx, Real* g, Begin& begin, Shard& on_shard, Target& on_target) {
     const auto& s = *link_->syn;
-    for (const event& e : events) {
+    {
       const Real v = static_cast<Real>(e.value);
       if (link_->fan.all_targets || (gate_.shared() && s.dense)) {   // whole rows
         begin(ctx.lo, ctx.hi, e.tag);   // the error may be the first message of a new step (eager)
@@ -179,7 +194,6 @@ class error_input {
     }
   }
 
- private:
   // A shard_counted link's emission arrives once per delay class, all with the same
   // value: its row is added at the first of them.
   bool first_of_emission(unsigned shard, const event& e) {

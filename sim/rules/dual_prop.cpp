@@ -107,6 +107,11 @@ dyad_population<Real>::dyad_population(const population_wiring<Real>& w)
   for (auto* l : w_.in) widest = std::max<std::size_t>(widest, l->syn->n_pre);
   scratch_.assign(w_.shards, std::vector<Real>(widest));
   out_.init(w_, n);
+  shared_ = !eager_ && (!w_.lateral_fan || w_.lateral_fan->counted_per_shard());
+  for (auto& in : in_) shared_ = shared_ && in.gate().shared();
+  for (auto& b : back_) shared_ = shared_ && b.gate().shared();
+  up_frames_.init(w_.activity_out, w_.shards);
+  down_frames_.init(w_.error_out, w_.shards);
 }
 
 template <class Real>
@@ -174,7 +179,8 @@ void dyad_population<Real>::deliver(std::uint32_t port, std::span<const event> e
           heard(seen_fwd_, i, i + 1, tag);
           count_forward(i, i + 1, tag);
           if (complete || eager_) ready_.mark(s, i);
-        });
+        },
+        !eager_);   // dataflow: only the round and its completion matter, not each sender
     return;
   }
   if (port < in_.size() + back_.size()) {
@@ -223,7 +229,43 @@ void dyad_population<Real>::deliver(std::uint32_t port, std::span<const event> e
 
 template <class Real>
 void dyad_population<Real>::react(shard_context& ctx) {
-  ready_.drain(ctx, [&](index_t i) { process(i, ctx); });   // each once, in index order (R2)
+  if (shared_) {
+    react_shard(ctx);
+    up_frames_.flush(ctx);
+    down_frames_.flush(ctx);
+  } else {
+    ready_.drain(ctx, [&](index_t i) { process(i, ctx); });   // each once, in index order (R2)
+  }
+}
+
+// process() for a whole shard whose gates all count per shard (dataflow): its dyads
+// hear the same messages in the same ticks and start samples together, so they are
+// always at the same step. Readiness is asked once, for the first row, and each step
+// runs over the shard's rows (step by step rather than dyad by dyad: the messages are
+// the same, and the total order sorts them the same).
+template <class Real>
+void dyad_population<Real>::react_shard(shard_context& ctx) {
+  bool marked = false;
+  ready_.drain(ctx, [&](index_t) { marked = true; });
+  const index_t lo = ctx.lo, hi = ctx.hi;
+  const unsigned s = ctx.shard;
+  if (!marked || lo == hi || sample_[lo] == ~std::uint64_t{0}) return;
+  for (bool progress = true; progress;) {
+    progress = false;
+    if (ups_[lo] < rounds_ && ups_[lo] == downs_[lo] && parents_ready(lo, s, ups_[lo])) {
+      for (index_t i = lo; i < hi; ++i) up(i, ctx);
+      progress = true;
+    }
+    if (downs_[lo] < rounds_ && ups_[lo] == downs_[lo] + 1 &&
+        (is_output() ? nudge_ready(lo, s, downs_[lo]) : children_ready(lo, s, downs_[lo]))) {
+      for (index_t i = lo; i < hi; ++i) is_output() ? nudge(i, ctx) : down(i, ctx);
+      progress = true;
+    }
+    if (downs_[lo] == rounds_ && !learned_[lo] && parents_ready(lo, s, rounds_)) {
+      for (index_t i = lo; i < hi; ++i) learn(i, ctx);
+      progress = true;
+    }
+  }
 }
 
 // Parents' s_bar of `round` (the clamped input counts for every round; its
@@ -342,8 +384,18 @@ void dyad_population<Real>::up(index_t i, shard_context& ctx) {
   }
   check(i, sp_[i], "s+");
   check(i, sm_[i], "s-");
+  send_up(i, r, ctx);
+}
+
+// s_bar of `round` to the children.
+template <class Real>
+void dyad_population<Real>::send_up(index_t i, std::uint32_t round, shard_context& ctx) {
   const Real al = static_cast<Real>(dyad::hidden_alpha(*dp_));
-  ctx.out.emit(w_.activity_out, i, tag(i, r), double(al * sp_[i] + (Real(1) - al) * sm_[i]));
+  const double v = double(al * sp_[i] + (Real(1) - al) * sm_[i]);
+  if (shared_)
+    up_frames_.add(ctx, i, tag(i, round), v);
+  else
+    ctx.out.emit(w_.activity_out, i, tag(i, round), v);
 }
 
 template <class Real>
@@ -387,10 +439,7 @@ void dyad_population<Real>::down(index_t i, shard_context& ctx) {
   ++ctx.stats.reactions;
   ++downs_[i];
   send_delta(i, r, ctx);
-  if (downs_[i] == rounds_) {   // done: the final s_bar, for the children's synapses
-    const Real al = static_cast<Real>(dyad::hidden_alpha(*dp_));
-    ctx.out.emit(w_.activity_out, i, tag(i, rounds_), double(al * sp_[i] + (Real(1) - al) * sm_[i]));
-  }
+  if (downs_[i] == rounds_) send_up(i, rounds_, ctx);   // done: the final s_bar, for the children's synapses
 }
 
 // Delta = s+ - s- of round r to the parents: the value itself in dataflow, the change
@@ -399,6 +448,10 @@ template <class Real>
 void dyad_population<Real>::send_delta(index_t i, std::uint32_t r, shard_context& ctx) {
   if (w_.error_out == ~out_t{0}) return;
   const Real delta = sp_[i] - sm_[i];
+  if (shared_) {
+    down_frames_.add(ctx, i, tag(i, r), double(delta));
+    return;
+  }
   Real v = delta;
   if (eager_) {
     v = delta - sent_delta_[i];
@@ -440,10 +493,8 @@ void dyad_population<Real>::apply(index_t i, unsigned shard) {
     if (learning_->batch > 1) {
       opt_[k].step(i, rb, n, syn.w.data() + rb, grad_[k].data() + rb, scale);
       std::fill_n(grad_[k].data() + rb, n, Real(0));
-    } else {
-      Real* g = scratch_[shard].data();
-      const Real* x = in_[k].pre_values(i, shard);
-      for (std::size_t j = 0; j < n; ++j) g[j] = Real(0) + delta * x[j];
+    } else if (const Real* g =
+                   batch1_gradient_row(opt_[k], delta, in_[k].pre_values(i, shard), scratch_[shard].data(), n)) {
       opt_[k].step(i, rb, n, syn.w.data() + rb, g, scale);
     }
   }

@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "sim/core/network_spec.hpp"
+#include "sim/neurons/frame_sender.hpp"
 #include "sim/neurons/learning_population.hpp"
 #include "sim/neurons/output_inbox.hpp"
 #include "sim/neurons/population_parts.hpp"
@@ -196,6 +197,8 @@ class dyad_population final : public learning_population<Real> {
   bool is_output() const { return spec_->role == role_kind::output; }
   void start_sample(index_t lo, index_t hi, std::uint64_t sample);
   void process(index_t i, shard_context& ctx);
+  void react_shard(shard_context& ctx);
+  void send_up(index_t i, std::uint32_t round, shard_context& ctx);
   bool parents_ready(index_t i, unsigned shard, std::uint32_t round) const;
   bool children_ready(index_t i, unsigned shard, std::uint32_t round) const;
   bool nudge_ready(index_t i, unsigned shard, std::uint32_t round) const;
@@ -216,6 +219,8 @@ class dyad_population final : public learning_population<Real> {
   std::uint32_t rounds_;
   bool static_a_;   // every parent is the clamped input: a does not change within a sample
   bool eager_;
+  bool shared_;   // dataflow, every gate counted per shard: the shard's dyads step together
+  frame_sender up_frames_, down_frames_;   // dataflow: a shard's s_bar and Delta of one tick as frames
   std::vector<forward_input<Real>> in_;
   std::vector<error_input<Real>> back_;
   std::vector<optimizer<Real>> opt_;   // per in-link

@@ -96,6 +96,20 @@ il_population<Real>::il_population(const population_wiring<Real>& w)
   timers_.init(w_.shards);
   out_.init(w_, n);
   seen_lat_.assign(w_.shards, no_tag);
+  frames_ = w_.mode == mode_kind::dataflow;
+  shared_ = frames_ && (!w_.lateral_fan || w_.lateral_fan->counted_per_shard());
+  for (auto& in : in_) shared_ = shared_ && in.gate().shared();
+  for (auto& b : back_) shared_ = shared_ && b.gate().shared();
+  up_frames_.init(w_.activity_out, w_.shards);
+  down_frames_.init(w_.error_out, w_.shards);
+  // At batch 1 in dataflow the parents' final values stay in place until the timer
+  // applies the update (they send nothing more in the sample), so the gradient row is
+  // formed there, rounded as accumulating it into a zeroed buffer would be.
+  batch1_ = frames_ && learning_->batch == 1;
+  delta_.assign(n, Real(0));
+  std::size_t widest = 0;
+  for (auto* l : w_.in) widest = std::max<std::size_t>(widest, l->syn->n_pre);
+  row_.assign(w_.shards, std::vector<Real>(batch1_ ? widest : 0));
 }
 
 // A message of a newer sample starts that sample locally (R6): step 0, no error
@@ -141,7 +155,8 @@ void il_population<Real>::deliver(std::uint32_t port, std::span<const event> eve
           start(i, i + 1, tag_sample(tag));
           if (eager) heard_forward(i, tag);
           if (complete || eager) ready_.mark(s, i);
-        });
+        },
+        !eager);   // dataflow: only the step and its completion matter, not each sender
     return;
   }
   if (port < in_.size() + back_.size()) {
@@ -165,7 +180,7 @@ void il_population<Real>::deliver(std::uint32_t port, std::span<const event> eve
     return;
   }
   if (port == w_.timer_port) {
-    timers_.fire(events, ctx, [&](index_t i) { apply(i); });
+    timers_.fire(events, ctx, [&](index_t i) { apply(i, s); });
     return;
   }
   if (port == w_.lateral_port)   // eager mode reads the newest sibling step seen
@@ -186,7 +201,47 @@ void il_population<Real>::heard_forward(index_t i, tag_t tag) {
 
 template <class Real>
 void il_population<Real>::react(shard_context& ctx) {
-  ready_.drain(ctx, [&](index_t i) { process(i, ctx); });
+  if (shared_)
+    react_shard(ctx);
+  else
+    ready_.drain(ctx, [&](index_t i) { process(i, ctx); });
+  if (frames_) {
+    up_frames_.flush(ctx);
+    down_frames_.flush(ctx);
+  }
+}
+
+// process() for a whole shard whose gates all count per shard (dataflow): its neurons
+// hear the same messages in the same ticks and start samples together, so they are
+// always at the same step. Readiness is asked once, for the first row, and each step
+// runs over the shard's rows (step by step rather than neuron by neuron: the messages
+// are the same, and the total order sorts them the same).
+template <class Real>
+void il_population<Real>::react_shard(shard_context& ctx) {
+  bool marked = false;
+  ready_.drain(ctx, [&](index_t) { marked = true; });
+  const index_t lo = ctx.lo, hi = ctx.hi;
+  if (!marked || lo == hi || sample_[lo] == 0) return;
+  const unsigned s = ctx.shard;
+  for (;;) {
+    const std::uint32_t t = iter_[lo];
+    if (!fwd_done_[lo]) {
+      if (!forward_ready(lo, s, t)) return;
+      for (index_t i = lo; i < hi; ++i) forward(i, ctx);
+    }
+    if (is_output()) {
+      if (out_done_[lo] || !lateral_ready(lo, s, t)) return;
+      for (index_t i = lo; i < hi; ++i) settle_output(i, ctx);
+      if (t == T_) return;
+      for (index_t i = lo; i < hi; ++i) {
+        ++iter_[i];
+        fwd_done_[i] = out_done_[i] = 0;
+      }
+      continue;
+    }
+    if (t == T_ || !backward_ready(lo, s, t)) return;
+    for (index_t i = lo; i < hi; ++i) relax(i, ctx);
+  }
 }
 
 template <class Real>
@@ -317,7 +372,7 @@ void il_population<Real>::forward(index_t i, shard_context& ctx) {
   const tag_t tag = make_tag(sample_[i] - 1, t);
   if (t == 0) {
     x_[i] = mu;   // feed-forward initialization: eps = 0
-    ctx.out.emit(w_.activity_out, i, tag, double(px ? activate<Real>(spec_->activation, mu) : mu));
+    send_up(i, tag, px ? activate<Real>(spec_->activation, mu) : mu, ctx);
   }
   const Real eps = x_[i] - mu;
   eps_[i] = eps;
@@ -397,8 +452,15 @@ void il_population<Real>::relax(index_t i, shard_context& ctx) {
   if (!std::isfinite(x_[i])) diverged(i, "value node", double(x_[i]));
   const std::uint32_t t = ++iter_[i];
   fwd_done_[i] = 0;
-  ctx.out.emit(w_.activity_out, i, make_tag(sample_[i] - 1, t),
-               double(px ? activate<Real>(spec_->activation, x_[i]) : x_[i]));
+  send_up(i, make_tag(sample_[i] - 1, t), px ? activate<Real>(spec_->activation, x_[i]) : x_[i], ctx);
+}
+
+template <class Real>
+void il_population<Real>::send_up(index_t i, tag_t tag, Real value, shard_context& ctx) {
+  if (frames_)
+    up_frames_.add(ctx, i, tag, double(value));
+  else
+    ctx.out.emit(w_.activity_out, i, tag, double(value));
 }
 
 // The error eps' of step `tag` to the parents. Eager mode sends the change since the
@@ -407,18 +469,20 @@ void il_population<Real>::relax(index_t i, shard_context& ctx) {
 template <class Real>
 void il_population<Real>::send_down(index_t i, tag_t tag, Real down, shard_context& ctx) {
   if (w_.error_out == ~out_t{0}) return;
-  Real v = down;
-  if (w_.mode == mode_kind::eager) {
-    v = down - sent_down_[i];
-    sent_down_[i] = down;
+  if (frames_) {
+    down_frames_.add(ctx, i, tag, double(down));
+    return;
   }
+  const Real v = down - sent_down_[i];   // eager: the change
+  sent_down_[i] = down;
   ctx.out.emit(w_.error_out, i, tag, double(v));
 }
 
 // delta = -dl/da of the local loss at the relaxed state: G -= delta s_pre.
 template <class Real>
 void il_population<Real>::learn(index_t i, Real delta, shard_context& ctx) {
-  for (std::size_t k = 0; k < in_.size(); ++k) {
+  delta_[i] = delta;
+  for (std::size_t k = 0; !batch1_ && k < in_.size(); ++k) {
     const auto& syn = *w_.in[k]->syn;
     const auto rb = syn.row_begin(i);
     kernels::axpy(-delta, in_[k].pre_values(i, ctx.shard), grad_[k].data() + rb, syn.row_end(i) - rb);
@@ -434,7 +498,7 @@ void il_population<Real>::learn(index_t i, Real delta, shard_context& ctx) {
 }
 
 template <class Real>
-void il_population<Real>::apply(index_t i) {
+void il_population<Real>::apply(index_t i, unsigned shard) {
   if (accumulated_[i] == 0) return;
   Real scale = Real(1) / static_cast<Real>(accumulated_[i]);
   if (prox()) {
@@ -446,8 +510,13 @@ void il_population<Real>::apply(index_t i) {
   for (std::size_t k = 0; k < in_.size(); ++k) {
     auto& syn = *w_.in[k]->syn;
     const auto rb = syn.row_begin(i), n = syn.row_end(i) - rb;
-    opt_[k].step(i, rb, n, syn.w.data() + rb, grad_[k].data() + rb, scale);
-    std::fill_n(grad_[k].data() + rb, n, Real(0));
+    if (!batch1_) {
+      opt_[k].step(i, rb, n, syn.w.data() + rb, grad_[k].data() + rb, scale);
+      std::fill_n(grad_[k].data() + rb, n, Real(0));
+    } else if (const Real* g =
+                   batch1_gradient_row(opt_[k], -delta_[i], in_[k].pre_values(i, shard), row_[shard].data(), n)) {
+      opt_[k].step(i, rb, n, syn.w.data() + rb, g, scale);
+    }
   }
   if (spec_->bias) bias_opt_.step(i, i, 1, &b_[i], &grad_b_[i], scale);
   grad_b_[i] = Real(0);

@@ -41,6 +41,7 @@
 // child twice and a slow one not at all: IL-prox diverged on Fashion-MNIST so.)
 #include <vector>
 
+#include "sim/neurons/frame_sender.hpp"
 #include "sim/neurons/learning_population.hpp"
 #include "sim/neurons/output_inbox.hpp"
 #include "sim/neurons/population_parts.hpp"
@@ -79,6 +80,7 @@ class il_population final : public learning_population<Real> {
   bool prox() const { return prox_; }   // asked per neuron and step: decided once
   void start(index_t lo, index_t hi, std::uint64_t sample);
   void process(index_t i, shard_context& ctx);
+  void react_shard(shard_context& ctx);
   bool forward_ready(index_t i, unsigned shard, std::uint32_t t) const;
   bool backward_ready(index_t i, unsigned shard, std::uint32_t t) const;
   bool lateral_ready(index_t i, unsigned shard, std::uint32_t t) const;
@@ -88,7 +90,8 @@ class il_population final : public learning_population<Real> {
   void learn(index_t i, Real delta, shard_context& ctx);
   void send_down(index_t i, tag_t tag, Real down, shard_context& ctx);
   void heard_forward(index_t i, tag_t tag);
-  void apply(index_t i);
+  void send_up(index_t i, tag_t tag, Real value, shard_context& ctx);
+  void apply(index_t i, unsigned shard);
   Real target_of(index_t i, unsigned shard) const;
   [[noreturn]] void diverged(index_t i, const char* what, double v) const;
 
@@ -97,6 +100,10 @@ class il_population final : public learning_population<Real> {
   const learning_spec* learning_;
   std::uint32_t T_;
   bool prox_;
+  bool frames_;   // dataflow: a shard's activity and errors of one tick travel as frames
+  bool shared_;   // dataflow, every gate counted per shard: the shard's neurons step together
+  bool batch1_;   // dataflow at batch 1: the update is applied from delta and x_pre, no gradient buffer
+  frame_sender up_frames_, down_frames_;
   std::vector<forward_input<Real>> in_;
   std::vector<error_input<Real>> back_;
   std::vector<bool> in_from_input_;       // per in-link: the pre population is the clamped input
@@ -104,11 +111,12 @@ class il_population final : public learning_population<Real> {
   std::vector<optimizer<Real>> opt_;      // per in-link
   optimizer<Real> bias_opt_;
   std::vector<Real> b_, grad_b_;
+  std::vector<std::vector<Real>> row_;    // per shard: one gradient row (batch1_)
   // Per neuron.
   std::vector<std::uint64_t> sample_;     // sample + 1 of the current sample (0: none yet)
   std::vector<std::uint32_t> iter_;
   std::vector<char> fwd_done_, out_done_;
-  std::vector<Real> x_, a_, mu_, eps_, g_, p_, sq_, sq_acc_;
+  std::vector<Real> x_, a_, mu_, eps_, g_, p_, sq_, sq_acc_, delta_;
   std::vector<std::uint32_t> accumulated_;
   std::vector<tag_t> seen_fwd_, seen_err_;   // eager: newest tag seen per neuron
   std::vector<Real> sent_down_;              // eager: the error the last message brought the parents to

@@ -95,4 +95,15 @@ class optimizer {
   std::vector<std::uint64_t> t_;
 };
 
+// One sample's gradient row e * x (batch 1), rounded as accumulating it into a zeroed
+// buffer would: row = 0 + e * x, so a batch-1 shortcut stays bitwise equal to the
+// accumulate-then-step path. nullptr when opt's step cannot change the row: e = 0
+// under a stateless SGD (every term of the step is a signed zero).
+template <class Real>
+const Real* batch1_gradient_row(const optimizer<Real>& opt, Real e, const Real* x, Real* row, std::size_t n) {
+  if (e == Real(0) && opt.spec().stateless()) return nullptr;
+  for (std::size_t j = 0; j < n; ++j) row[j] = Real(0) + e * x[j];
+  return row;
+}
+
 }  // namespace phaseless::rules
