@@ -183,11 +183,11 @@ std::vector<double> shared_values(const network_spec& spec, const std::vector<sy
 
 // Learning that has blown up is stopped before it reaches NaN (see weight_bound).
 template <class Real>
-void check_weight_bound(const network_spec& spec, trainer<Real>& t, std::uint64_t s) {
+void check_weight_bound(const network_spec& spec, trainer<Real>& t, std::uint64_t s, mode_kind mode) {
   for (std::size_t k = 0; k < spec.projections.size(); ++k)
-    check_bound("projection '" + spec.projections[k].name + "': a weight", t.synapses()[k].w, s);
+    check_bound("projection '" + spec.projections[k].name + "': a weight", t.synapses()[k].w, s, mode);
   for (pop_t v = 0; v < spec.populations.size(); ++v)
-    if (v != spec.input) check_bound("population '" + spec.populations[v].name + "': a bias", *t.bias(v), s);
+    if (v != spec.input) check_bound("population '" + spec.populations[v].name + "': a bias", *t.bias(v), s, mode);
 }
 
 template <class Real>
@@ -412,7 +412,7 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
         res.interrupted = true;
         break;
       }
-      check_weight_bound(spec, *t, s);
+      check_weight_bound(spec, *t, s, mode);
       if (tw && s % rep_every == 0)
         for (pop_t v : reported) tw->append_report(spec.populations[v].name, s, t->now(), t->report(v, order[s - 1]));
       if (s % snap_every == 0 || s == total) snapshot(s);
