@@ -242,6 +242,14 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
       extra_columns.push_back("alignment/" + p.name + "/weight_cosine");
       extra_columns.push_back("alignment/" + p.name + "/signal_cosine");
     }
+  // Unreliable links: messages lost and messages delayed by jitter, cumulative (events).
+  bool noisy = false;
+  for (const auto& p : spec.projections)
+    noisy = noisy || p.forward.jitter || p.forward.drop > 0 || p.backward.jitter || p.backward.drop > 0;
+  if (noisy) {
+    extra_columns.push_back("messages_dropped");
+    extra_columns.push_back("messages_late");
+  }
   res.extra_columns = extra_columns;
 
   const std::uint64_t eval_every = m.schedule().eval_every() ? m.schedule().eval_every() : train.rows;
@@ -352,6 +360,10 @@ run_result run_typed(const loaded_model& lm, const run_options& opt) {
     for (const auto& a : baseline::measure_alignment<Real>(spec, t->synapses(), b, test, 100)) {
       r.extra.push_back(a.weight_cosine);
       r.extra.push_back(a.signal_cosine);
+    }
+    if (noisy) {
+      r.extra.push_back(double(c.dropped));
+      r.extra.push_back(double(c.late));
     }
     res.rows.push_back(r);
     if (tw) {
