@@ -22,130 +22,69 @@ Rows whose value is NaN (no evaluation at that row) are skipped, not drawn as 0.
 
 Exit status: 0 written, 2 a file that is not a readable Phaseless trace or a bad option
 (one message naming the file), 4 the PNG could not be written.
-Run with Debian's interpreter, which has h5py and matplotlib:  /usr/bin/python3 tools/plot_trace.py
+Reads traces with the phaseless Python module (a run still writing, a killed run's trace too); run
+it with Debian's interpreter, which has matplotlib, from the repository root after the build:
+  PYTHONPATH=build/python /usr/bin/python3 tools/plot_trace.py TRACE...
 """
 import argparse
-import os
 import sys
 from pathlib import Path
 
-# Phaseless writes traces without file locking, so that they can be read while a run is
-# going; a reader must not lock either. (Set before h5py loads the HDF5 library.)
-os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
+import numpy as np
 
-try:
-    import h5py
-    import matplotlib
-    import numpy as np
-except ImportError as e:
-    sys.exit(f"plot_trace.py: {e}; run it with /usr/bin/python3 (Debian packages python3-h5py, "
-             "python3-matplotlib; tools/setup-deps.sh installs them)")
+from script_support import import_phaseless, pyplot
 
-matplotlib.use("Agg")  # files only: works without a display
-import matplotlib.pyplot as plt  # noqa: E402
-
+phaseless = import_phaseless("plot_trace.py")
+plt = pyplot()
 LINESTYLES = ("-", "--", ":", "-.")
+# What reading a damaged trace can raise, beyond phaseless.Error (and its ModelError).
+READ_ERRORS = (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError, RuntimeError)
 
 
 class TraceError(Exception):
     pass
 
 
-def open_trace(path):
-    # Phaseless writes HDF5 1.8-format files without SWMR, readable by a plain open at any
-    # time. No SWMR fallback: on a damaged file it retries for minutes instead of failing.
-    try:
-        return h5py.File(path, "r")
-    except OSError as e:
-        raise TraceError(f"{path}: not a readable HDF5 file ({str(e).splitlines()[0]})") from None
+def weight_norms(snaps):
+    """(samples, ||W||_F, samples from the second, ||W_t - W_(t-1)||_F per sample). One
+    snapshot at a time: long runs hold many copies of a 784x256 matrix."""
+    s = snaps.samples.astype(np.float64)
+    w_norm, step, prev = [], [], None
+    for k in range(len(s)):
+        w = np.asarray(snaps.row(k), dtype=np.float64)
+        w_norm.append(np.linalg.norm(w))
+        if prev is not None:
+            step.append(np.linalg.norm(w - prev) / max(s[k] - s[k - 1], 1))
+        prev = w
+    return s, np.asarray(w_norm), s[1:], np.asarray(step)
 
 
-def floats(ds):
-    return np.asarray(ds[()], dtype=np.float64).reshape(-1)
-
-
-def read_metrics(f):
-    m = f["metrics"]
-    names = ("samples", "train_loss", "test_accuracy", "test_loss", "energy", "test_nse")
-    metrics = {n: floats(m[n]) for n in names if n in m and isinstance(m[n], h5py.Dataset)}
-    align = {}
-    if "alignment" in m and isinstance(m["alignment"], h5py.Group):
-        for proj, g in m["alignment"].items():
-            if isinstance(g, h5py.Group) and "weight_cosine" in g and "signal_cosine" in g:
-                align[proj] = (floats(g["weight_cosine"]), floats(g["signal_cosine"]))
-    # A killed run may leave datasets one row apart; use only the rows all of them have.
-    rows = min([len(v) for v in metrics.values()] + [len(a) for pair in align.values() for a in pair])
-    metrics = {k: v[:rows] for k, v in metrics.items()}
-    align = {k: (w[:rows], s[:rows]) for k, (w, s) in align.items()}
-    return metrics, align
-
-
-def read_weights(f):
-    norms = {}
-    for proj, group in (f["weights"].items() if "weights" in f else ()):
-        snaps = group.get("snapshots") if isinstance(group, h5py.Group) else None
-        if not isinstance(snaps, h5py.Group) or "data" not in snaps or "samples" not in snaps:
-            continue
-        data = snaps["data"]
-        s = floats(snaps["samples"])
-        t = min(len(s), data.shape[0])
-        if t == 0:
-            continue
-        # One snapshot at a time: long runs hold many copies of a 784x256 matrix.
-        w_norm, step = [], []
-        prev = None
-        for k in range(t):
-            w = np.asarray(data[k], dtype=np.float64)
-            w_norm.append(np.linalg.norm(w))
-            if prev is not None:
-                step.append(np.linalg.norm(w - prev) / max(s[k] - s[k - 1], 1))
-            prev = w
-        norms[proj] = (s[:t], np.asarray(w_norm), s[1:t], np.asarray(step))
-    return norms
-
-
-def read_reports(f):
-    """{population: (samples, {element: mean over neurons})}; delta and eps as mean |.|."""
-    out = {}
-    for pop, g in (f["report"].items() if "report" in f else ()):
-        if not isinstance(g, h5py.Group) or "data" not in g or "mapping" not in g:
-            continue
-        mp = g["mapping"]
-        names = mp.attrs.get("element_names", "")
-        names = names.decode() if isinstance(names, bytes) else str(names)
-        names = [n for n in names.split(",") if n]
-        if not names or "samples" not in mp:
-            continue
-        data = np.asarray(g["data"][()], dtype=np.float64)
-        s = floats(mp["samples"])
-        frames = min(len(s), data.shape[0])
-        if frames == 0 or data.ndim != 2 or data.shape[1] % len(names):
-            continue
-        k = len(names)
-        means = {}
-        for e, name in enumerate(names):
-            col = data[:frames, e::k]
-            means[name] = np.abs(col).mean(axis=1) if name in ("delta", "eps") else col.mean(axis=1)
-        out[pop] = (s[:frames], means)
-    return out
+def report_means(rep):
+    """(samples, {element: mean over neurons}); delta and eps as mean |.|."""
+    return rep.samples.astype(np.float64), {
+        e: (np.abs(rep[e]) if e in ("delta", "eps") else rep[e]).astype(np.float64).mean(axis=1)
+        for e in rep.elements}
 
 
 def read_trace(path):
     if not Path(path).is_file():
         raise TraceError(f"{path}: file not found")
-    f = open_trace(path)
     try:
-        with f:
-            if not isinstance(f.get("metrics"), h5py.Group) or not isinstance(f["metrics"].get("samples"), h5py.Dataset):
-                raise TraceError(f"{path}: not a Phaseless trace (no /metrics/samples dataset); "
-                                 "traces are written by `phaseless run --out FILE`")
-            metrics, align = read_metrics(f)
-            return {"metrics": metrics, "align": align, "norms": read_weights(f), "reports": read_reports(f)}
-    except TraceError:
-        raise
-    except (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError) as e:
-        raise TraceError(f"{path}: not a readable Phaseless trace ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0] if str(e) else 'damaged'})") from None
+        t = phaseless.Trace(path)
+        cols = {k: np.asarray(v, dtype=np.float64).reshape(-1) for k, v in t.metrics.items()}
+        if "samples" not in cols:
+            raise TraceError(f"{path}: not a Phaseless trace (no /metrics/samples dataset); "
+                             "traces are written by `phaseless run --out FILE`")
+        align = {k.split("/")[1]: (cols[k], cols[k.replace("weight_", "signal_")]) for k in cols
+                 if k.startswith("alignment/") and k.endswith("/weight_cosine")
+                 and k.replace("weight_", "signal_") in cols}
+        norms = {n: weight_norms(s) for n, s in t.weights.items() if len(s.samples)}
+        reports = {p: report_means(r) for p, r in t.reports.items() if len(r.samples)}
+        return {"metrics": cols, "align": align, "norms": norms, "reports": reports}
+    except (phaseless.Error, *READ_ERRORS) as e:
+        text = str(e).splitlines()[0] if str(e) else "damaged"
+        raise TraceError(text if path in text else f"{path}: not a readable Phaseless trace "
+                         f"({type(e).__name__}: {text})") from None
 
 
 def finite(x, y):

@@ -7,31 +7,29 @@ batch 50, beta 1/2, Fashion-MNIST, 3 epochs) for each seed:
   BP (Z-IL + Adam, = backprop), DP-top alpha in {0, 1/2, 1}, DP alpha = 1/2,
   undamped DP alpha = 1 (expected to diverge), damped DP alpha = 1,
 
-as phaseless.load(MODEL, set={"seed": S}).run(out=X.h5) (runs share the process: the
-module releases the GIL), reads the metrics and first/last weight snapshots with
-phaseless.Trace, computes the Lipschitz proxy opnorm(W2 W1 W0) with numpy, and writes
-a markdown table, a JSON file and two PNGs (accuracy per epoch; the alpha sweep) to
-data/replication/dp/.
+as phaseless.sweep(MODEL, seeds=...) (one process a seed), reads the metrics and the
+first/last weight snapshots with phaseless.Trace, computes the Lipschitz proxy
+opnorm(W2 W1 W0) with numpy, and writes a markdown table (results.md), results.json and
+two PNGs (accuracy per epoch; the alpha sweep) to OUT (default data/replication/dp/).
 
 usage: PYTHONPATH=build/python /usr/bin/python3 tools/replicate_dp.py [--seeds 1 2] [--jobs 2]
-                                              [--plot-only] [--epochs-damped N]
+         [--plot-only] [--epochs-damped N] [--only KEY ...] [--samples N] [--out DIR]
 --plot-only redraws the table and figures from the traces, or, when they are gone, from
-data/replication/dp/results.json (no training).
+OUT/results.json (no training). --samples N stops every run after N samples: a quick
+end-to-end check (write it to another --out).
 """
 import argparse
 import json
 import os
 import re
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-import phaseless
+from script_support import ROOT, import_phaseless, pyplot
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "data", "replication", "dp")
+phaseless = import_phaseless("replicate_dp.py")
+plt = pyplot()
 
 # (key, label, model file, alpha or None, family)
 ROWS = [
@@ -43,48 +41,37 @@ ROWS = [
     ("dp1", "DP a=1 undamped", "fmnist_dp_a1_undamped", 1.0, "dp"),
     ("ddp1", "damped DP a=1", "fmnist_dp_a1_damped", 1.0, "damped"),
 ]
+ORDER = ("dp1", "bp", "top05", "dp05", "top0", "top1", "ddp1")   # the diverging run early, damped last
 
 
-def trace_path(key, seed):
-    return os.path.join(OUT, f"{key}_s{seed}.h5")
+def run_row(out, key, model, seeds, sets, jobs):
+    """phaseless.sweep over the seeds (parallel processes); traces to OUT/KEY_sSEED.h5, each
+    with a JSON note of the run (exit 3: learning diverged, as the CLI's status)."""
+    m = phaseless.load(os.path.join(ROOT, "models", model + ".textproto"), set=sets)
+    for row in phaseless.sweep(m, grid={}, seeds=seeds, processes=jobs, out=os.path.join(out, "sweep"),
+                               overwrite=True):
+        path = os.path.join(out, f"{key}_s{row['seed']}.h5")
+        os.replace(row["trace"], path)
+        info = {"model": model, "set": {**sets, "seed": row["seed"]}, "exit": 3 if row["diverged"] else 0,
+                "seconds": row["wall_time"], "message": row["diverged"]}
+        json.dump(info, open(path + ".json", "w"), indent=1)
+        print(f"  {key} seed {row['seed']}: exit {info['exit']} in {info['seconds']:.0f} s", flush=True)
 
 
-def run_one(key, model, seed, extra):
-    path = trace_path(key, seed)
-    sets = {"seed": seed, **extra}
-    t0 = time.time()
-    r = phaseless.load(os.path.join(ROOT, "models", model + ".textproto"), set=sets).run(
-        out=path, threads=1, progress=False)
-    # "exit" as the CLI's status: 3 when learning diverged.
-    info = {"model": model, "set": sets, "exit": 3 if r.diverged else 0, "seconds": time.time() - t0,
-            "stderr": r.diverged}
-    with open(path + ".json", "w") as f:
-        json.dump(info, f, indent=1)
-    print(f"  {key} seed {seed}: exit {info['exit']} in {info['seconds']:.0f} s", flush=True)
-    return info
-
-
-def read(key, seed):
-    path = trace_path(key, seed)
-    with open(path + ".json") as f:
-        info = json.load(f)
+def read(path):
+    """A run's curves from its trace (phaseless.Trace), and opnorm(W2 W1 W0) at the first
+    and the last snapshot."""
+    info = json.load(open(path + ".json"))
     t = phaseless.Trace(path)
-    samples, acc = t.metric("samples").tolist(), t.metric("test_accuracy").tolist()
-    loss = t.metric("train_loss").tolist()
     snaps = [t.snapshots(name) for name in ("w0", "w1", "w2")]
-    ws = [s.last.astype(np.float64) for s in snaps]
-    w0s = [s.data[0].astype(np.float64) for s in snaps]
-    last = int(snaps[-1].samples[-1])
-    prod = ws[2] @ ws[1] @ ws[0]
-    prod0 = w0s[2] @ w0s[1] @ w0s[0]
-    return {
-        "samples": samples, "accuracy": acc, "train_loss": loss, "exit": info["exit"],
-        "message": info["stderr"], "seconds": info["seconds"],
-        "opnorm": float(np.linalg.norm(prod, 2)) if np.all(np.isfinite(prod)) else float("nan"),
-        "max_abs_w": float(max(np.max(np.abs(w)) for w in ws)),
-        "snapshot_samples": last,
-        "opnorm0": float(np.linalg.norm(prod0, 2)),
-    }
+    ws, first = [s.last.astype(np.float64) for s in snaps], [s.row(0).astype(np.float64) for s in snaps]
+    prod, prod0 = ws[2] @ ws[1] @ ws[0], first[2] @ first[1] @ first[0]
+    return {"samples": t.samples.tolist(), "accuracy": t.metric("test_accuracy").tolist(),
+            "train_loss": t.metric("train_loss").tolist(), "exit": info["exit"],
+            "message": info.get("message", info.get("stderr")), "seconds": info["seconds"],
+            "opnorm": float(np.linalg.norm(prod, 2)) if np.all(np.isfinite(prod)) else float("nan"),
+            "max_abs_w": float(max(np.max(np.abs(w)) for w in ws)),
+            "snapshot_samples": int(snaps[-1].samples[-1]), "opnorm0": float(np.linalg.norm(prod0, 2))}
 
 
 def diverged_at(r):
@@ -93,7 +80,7 @@ def diverged_at(r):
     return int(m.group(1)) if m else r["samples"][-1]
 
 
-def plot_accuracy_per_epoch(res, seeds, plt, epochs_damped):
+def plot_accuracy_per_epoch(res, seeds, epochs_damped, out):
     """Test accuracy after each epoch. The y-axis spans every finite value from epoch 1 on (the
     untrained epoch-0 value, about 10 % for every run, is left out, so no curve enters from
     off the axis); a diverged run is a vertical line at the sample where it stopped."""
@@ -126,7 +113,7 @@ def plot_accuracy_per_epoch(res, seeds, plt, epochs_damped):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
-    fig.savefig(os.path.join(OUT, "accuracy_per_epoch.png"), dpi=120)
+    fig.savefig(os.path.join(out, "accuracy_per_epoch.png"), dpi=120)
     plt.close(fig)
 
 
@@ -134,60 +121,18 @@ def fmt(x, nd=2):
     return "NaN" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.{nd}f}"
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--plot-only", action="store_true")
-    ap.add_argument("--epochs-damped", type=int, default=3)
-    ap.add_argument("--only", nargs="*", help="row keys to (re)run")
-    a = ap.parse_args()
-    os.makedirs(OUT, exist_ok=True)
-    if not a.plot_only:
-        jobs = []
-        for key, _, model, _, fam in ROWS:
-            if a.only and key not in a.only:
-                continue
-            extra = {"schedule.epochs": a.epochs_damped} if fam == "damped" else {}
-            for s in a.seeds:
-                jobs.append((key, model, s, extra))
-        # seed by seed (a complete first seed early), the diverging run early, damped last
-        order = {"dp1": 0, "bp": 1, "top05": 2, "dp05": 3, "top0": 4, "top1": 5, "ddp1": 6}
-        jobs.sort(key=lambda j: (a.seeds.index(j[2]), order.get(j[0], 9)))
-        print(f"running {len(jobs)} runs on {a.jobs} workers", flush=True)
-        with ThreadPoolExecutor(a.jobs) as ex:
-            list(ex.map(lambda j: run_one(*j), jobs))
+def final_acc(r):
+    fin = [x for x in r["accuracy"][1:] if x == x]
+    return fin[-1] if fin and r["exit"] == 0 else float("nan")
 
-    res = {}
-    stored = os.path.join(OUT, "results.json")
-    have_traces = all(os.path.exists(trace_path(k, s)) for k, *_ in ROWS for s in a.seeds)
-    if a.plot_only and not have_traces and os.path.exists(stored):
-        # The traces are not kept in the repository; results.json holds what the table and
-        # the figures need, so they redraw without training again.
-        with open(stored) as f:
-            saved = json.load(f)
-        res = {(key, s): saved[f"{key}_s{s}"] for key, *_ in ROWS for s in a.seeds if f"{key}_s{s}" in saved}
-        print(f"redrawing from {stored} ({len(res)} runs)")
-    else:
-        for key, label, model, alpha, fam in ROWS:
-            for s in a.seeds:
-                if os.path.exists(trace_path(key, s) + ".json"):
-                    res[(key, s)] = read(key, s)
-        with open(stored, "w") as f:
-            json.dump({f"{k}_s{s}": v for (k, s), v in res.items()}, f, indent=1)
 
-    # Table: per row, accuracy after each epoch (mean over seeds, per seed in brackets),
-    # final opnorm, the gap to BP, and the outcome.
-    def final_acc(r):
-        fin = [x for x in r["accuracy"][1:] if x == x]
-        return fin[-1] if fin and r["exit"] == 0 else float("nan")
-
-    bp = [final_acc(res[("bp", s)]) for s in a.seeds if ("bp", s) in res]
-    bp_mean = float(np.mean(bp)) if bp else float("nan")
+def table(res, seeds):
+    """Per row: accuracy after each epoch (mean over seeds), the final accuracy and opnorm per
+    seed, the gap to BP after as many epochs, and the outcome."""
     lines = ["| run | test acc. epoch 1 / 2 / 3 (%, mean of seeds) | per seed, final | opnorm(W2W1W0) per seed | "
              "final - BP after as many epochs (points) | outcome |", "|---|---|---|---|---|---|"]
     for key, label, model, alpha, fam in ROWS:
-        rs = [res[(key, s)] for s in a.seeds if (key, s) in res]
+        rs = [res[(key, s)] for s in seeds if (key, s) in res]
         if not rs:
             continue
         ep = []
@@ -198,12 +143,12 @@ def main():
         ops = [r["opnorm"] for r in rs]
         # against BP after the same number of epochs (the damped row may run fewer)
         n_ep = max(len(r["accuracy"]) for r in rs) - 1
-        bp_e = [res[("bp", s)]["accuracy"][n_ep] for s in a.seeds if ("bp", s) in res and len(res[("bp", s)]["accuracy"]) > n_ep]
+        bp_e = [res[("bp", s)]["accuracy"][n_ep] for s in seeds if ("bp", s) in res and len(res[("bp", s)]["accuracy"]) > n_ep]
         gap = float(np.mean(fins)) - float(np.mean(bp_e)) * 100 if key != "bp" and bp_e else 0.0
         if any(r["exit"] == 3 for r in rs):
             where = "; ".join(f"s{s}: exit {r['exit']} at sample {r['samples'][-1]}, opnorm {r['opnorm']:.3g} at the "
                               f"last snapshot ({r['snapshot_samples']} samples, initial {r['opnorm0']:.3g})"
-                              for s, r in zip(a.seeds, rs))
+                              for s, r in zip(seeds, rs))
             outcome = f"diverged ({where})"
         elif all(np.isfinite(fins)):
             outcome = "finite" + ("" if fam == "damped" else (", within 1.0 of BP" if abs(gap) <= 1.0 else ", NOT within 1.0 of BP"))
@@ -212,25 +157,16 @@ def main():
         lines.append(f"| {label} | {' / '.join(ep)} | {', '.join(fmt(x) for x in fins)} | "
                      f"{', '.join((fmt(x, 2) if x < 1e4 else f'{x:.3g}') if r['exit'] == 0 else 'n/a' for x, r in zip(ops, rs))} | "
                      f"{fmt(gap) if key != 'bp' else '—'} | {outcome} |")
-    table = "\n".join(lines)
-    with open(os.path.join(OUT, "results.md"), "w") as f:
-        f.write(f"Seeds {a.seeds}; damped DP: {a.epochs_damped} epoch(s).\n\n" + table + "\n")
-    print(table)
-    for (k, s), r in res.items():
-        if r["exit"] != 0:
-            print(f"{k} seed {s}: exit {r['exit']}: {r['message'].splitlines()[-1] if r['message'] else ''}")
+    return "\n".join(lines)
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    plot_accuracy_per_epoch(res, a.seeds, plt, a.epochs_damped)
 
+def plot_alpha_sweep(res, seeds, epochs_damped, out):
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 4))
     for fam, label, marker in (("top", "DP-top", "o"), ("dp", "DP (undamped)", "s"), ("damped", "damped DP", "^")):
         pts = [(alpha, key) for key, _, _, alpha, f in ROWS if f == fam]
         xs, acc, op = [], [], []
         for alpha, key in pts:
-            for s in a.seeds:
+            for s in seeds:
                 r = res.get((key, s))
                 if r:
                     xs.append(alpha)
@@ -238,9 +174,10 @@ def main():
                     op.append(r["opnorm"] if r["exit"] == 0 else np.nan)   # diverged: no final weights
         a1.scatter(xs, acc, marker=marker, label=label)
         a2.scatter(xs, op, marker=marker, label=label)
+    bp = [res[("bp", s)] for s in seeds if ("bp", s) in res]
     if bp:
-        a1.axhline(bp_mean * 100, color="k", ls=":", label="BP")
-        a2.axhline(np.mean([res[("bp", s)]["opnorm"] for s in a.seeds if ("bp", s) in res]), color="k", ls=":", label="BP")
+        a1.axhline(np.mean([final_acc(r) for r in bp]) * 100, color="k", ls=":", label="BP")
+        a2.axhline(np.mean([r["opnorm"] for r in bp]), color="k", ls=":", label="BP")
     a1.set_xlabel("alpha")
     a1.set_ylabel("final test accuracy (%) (diverged: plotted at 10)")
     a2.set_xlabel("alpha")
@@ -248,10 +185,51 @@ def main():
     for ax in (a1, a2):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("alpha sweep (beta 1/2; 3 epochs, damped DP: %d epoch(s))" % a.epochs_damped, fontsize=10)
+    fig.suptitle("alpha sweep (beta 1/2; 3 epochs, damped DP: %d epoch(s))" % epochs_damped, fontsize=10)
     fig.tight_layout()
-    fig.savefig(os.path.join(OUT, "alpha_sweep.png"), dpi=120)
-    print("wrote", OUT)
+    fig.savefig(os.path.join(out, "alpha_sweep.png"), dpi=120)
+    plt.close(fig)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--plot-only", action="store_true")
+    ap.add_argument("--epochs-damped", type=int, default=3)
+    ap.add_argument("--only", nargs="*", help="row keys to (re)run")
+    ap.add_argument("--samples", type=int, help="stop every run after this many samples (a quick check)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "data", "replication", "dp"))
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    for key, _, model, _, fam in ([] if a.plot_only else sorted(ROWS, key=lambda r: ORDER.index(r[0]))):
+        if not a.only or key in a.only:
+            sets = ({"schedule.epochs": a.epochs_damped} if fam == "damped" else {}) | (
+                {"schedule.max_samples": a.samples} if a.samples else {})
+            run_row(a.out, key, model, a.seeds, sets, a.jobs)
+
+    stored = os.path.join(a.out, "results.json")
+    traces = {(k, s): os.path.join(a.out, f"{k}_s{s}.h5") for k, *_ in ROWS for s in a.seeds}
+    if a.plot_only and not all(map(os.path.exists, traces.values())) and os.path.exists(stored):
+        # The traces are not kept in the repository; results.json holds what the table and
+        # the figures need, so they redraw without training again.
+        saved = json.load(open(stored))
+        res = {(k, s): saved[f"{k}_s{s}"] for k, s in traces if f"{k}_s{s}" in saved}
+        print(f"redrawing from {stored} ({len(res)} runs)")
+    else:
+        res = {ks: read(path) for ks, path in traces.items() if os.path.exists(path)}
+        json.dump({f"{k}_s{s}": v for (k, s), v in res.items()}, open(stored, "w"), indent=1)
+
+    text = table(res, a.seeds)
+    with open(os.path.join(a.out, "results.md"), "w") as f:
+        f.write(f"Seeds {a.seeds}; damped DP: {a.epochs_damped} epoch(s).\n\n" + text + "\n")
+    print(text)
+    for (k, s), r in res.items():
+        if r["exit"] != 0:
+            print(f"{k} seed {s}: exit {r['exit']}: {r['message'].splitlines()[-1] if r['message'] else ''}")
+    plot_accuracy_per_epoch(res, a.seeds, a.epochs_damped, a.out)
+    plot_alpha_sweep(res, a.seeds, a.epochs_damped, a.out)
+    print("wrote", a.out)
     return 0
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Feedback-alignment replication (spec dp-fa.md §5-§6.3), with the phaseless Python module.
 
-Runs, with phaseless.load(MODEL, set=...).run(out=TRACE), each on the event engine:
+Runs, with phaseless.load(MODEL, set=...).run(out=TRACE) (--jobs threads side by side:
+the module releases the GIL), each on the event engine:
   F1-F3  two-layer ReLU teacher-student, n=50, d=150, p=200, lambda in {0, 0.05, 0.2}
   F4/F5  the same at p=800 (lambda = 0 must shrink the cosine, lambda > 0 must not)
   F6     linear student on linear data, p=200, lambda = 0
@@ -28,38 +29,40 @@ the original parametrization (f = beta^T relu(W^T x)/sqrt(p), torch MSELoss, lr 
 re-created bit for bit, which must give the CLI's cosine per seed.
 
 usage: PYTHONPATH=build/python /usr/bin/python3 tools/replicate_fa.py [--seeds 5] [--f1-seeds 20]
-         [--numpy-seeds 20] [--jobs 2] [--quick] [--no-numpy] [--out data/replication/fa]
+         [--numpy-seeds 20] [--jobs 2] [--quick] [--no-numpy] [--lillicrap-only] [--out data/replication/fa]
+A reduced end-to-end check: --quick --seeds 1 --f1-seeds 1 --numpy-seeds 1 --out /tmp/fa_quick (about
+10 min of CPU, most of it the two p = 800 runs)
 """
 import argparse
 import json
 import math
 import os
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
-import phaseless
+from script_support import ROOT, import_phaseless, mean_sd, pyplot, run_model, run_oracle
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NUMPY_CHECK = os.path.join(ROOT, "tools", "fa_two_layer_numpy.py")
+import_phaseless("replicate_fa.py")
+plt = pyplot()
 TWO_LAYER = os.path.join(ROOT, "models", "fa_two_layer.textproto")
 LILLICRAP = os.path.join(ROOT, "models", "fa_linear_lillicrap.textproto")
 FMNIST_FA = os.path.join(ROOT, "models", "fmnist_fa.textproto")
 FMNIST_BP = os.path.join(ROOT, "models", "fmnist_zil.textproto")
 N_TRAIN = 50                      # the two-layer task's n: one full-batch step = 50 samples
 EXTRA_BUDGETS = (0, 8000, 32000, 128000)  # steps beyond base tried in turn by the stopping rule
+# group -> the paper's cos(beta, b) (CSV, 50 runs); and which numpy run checks it
+TARGETS = {("relu", 200, 0.0): "0.220 ± 0.051", ("relu", 200, 0.05): "0.682 ± 0.047",
+           ("relu", 200, 0.2): "0.858 ± 0.061", ("relu", 800, 0.0): "0.073 ± 0.027 (shrinks)",
+           ("relu", 800, 0.05): "0.687 ± 0.034 (does not shrink)", ("linear", 200, 0.0): "0.206 ± 0.067"}
+NUMPY_OWN = {("relu", 200, 0.0): "numpy_own", ("relu", 200, 0.05): "numpy_own", ("relu", 200, 0.2): "numpy_own",
+             ("linear", 200, 0.0): "numpy_own_linear"}
 
 
 def run(model, trace, sets):
-    """One run (the module releases the GIL, so --jobs threads run side by side); its metrics
-    by name, alignment columns as "<projection>/weight_cosine"."""
-    r = phaseless.load(model, set=sets).run(out=trace, threads=1, progress=False)
+    """One run; its metrics by name, alignment columns as "<projection>/weight_cosine"."""
+    r, _ = run_model(model, trace, sets)
     m = {k.removeprefix("alignment/"): v for k, v in r.metrics.items()}
     m["diverged"] = bool(r.diverged)
     return m
@@ -103,36 +106,20 @@ def run_two_layer(trace, p, lam, seed, linear=False):
         t = None if m["diverged"] else stop_step(m, base)
         if t is not None or m["diverged"]:
             break
-    if t is None:   # diverged, or the rule never held within the largest budget: report the last step
-        t = len(m["train_loss"]) - 1
-        m["rule_met"] = False
-    else:
-        m["rule_met"] = True
-    m["stop_step"] = t
-    m["final_mse"] = float(2 * m["train_loss"][min(t + 1, len(m["train_loss"]) - 1)])
-    m["cos"] = float(m["w2/weight_cosine"][t])
-    m["mse_curve"] = 2 * np.asarray(m["train_loss"][1:t + 2], dtype=float)   # L(0) ... L(t)
-    m["cos_curve"] = np.asarray(m["w2/weight_cosine"][:t + 1], dtype=float)
-    for k in ("train_loss", "test_loss", "test_nse", "test_accuracy", "w2/weight_cosine", "w2/signal_cosine",
-              "samples", "ticks", "events", "synaptic_ops", "wall_time"):
-        m.pop(k, None)   # keep only the truncated curves (the traces hold the rest)
-    return m
+    # diverged, or the rule never held within the largest budget: report the last step
+    loss, cos = 2 * np.asarray(m["train_loss"], dtype=float), np.asarray(m["w2/weight_cosine"], dtype=float)
+    rule_met, t = t is not None, len(loss) - 1 if t is None else t
+    return {"diverged": m["diverged"], "rule_met": rule_met, "stop_step": t,    # the traces hold the rest
+            "final_mse": float(loss[min(t + 1, len(loss) - 1)]), "cos": float(cos[t]),
+            "mse_curve": loss[1:t + 2], "cos_curve": cos[:t + 1]}             # L(0) ... L(t)
 
 
 def run_numpy(out_json, seeds, first_seed, p, lam, init, linear=False):
-    cmd = [sys.executable, NUMPY_CHECK, "--seeds", str(seeds), "--first-seed", str(first_seed), "--p", str(p),
-           "--lam", str(lam), "--init", init, "--json", out_json] + (["--linear"] if linear else [])
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if r.returncode != 0:
-        sys.exit(f"replicate_fa: {' '.join(cmd)} failed ({r.returncode}):\n{r.stderr}")
-    with open(out_json) as f:
-        return json.load(f)
-
-
-def mean_sd(xs):
-    xs = np.asarray(xs, dtype=float)
-    return float(xs.mean()), float(xs.std(ddof=1)) if len(xs) > 1 else 0.0
+    """tools/fa_two_layer_numpy.py (Algorithm 1 in the original parametrization), one thread."""
+    run_oracle("fa_two_layer_numpy.py", ["--seeds", seeds, "--first-seed", first_seed, "--p", p, "--lam", lam,
+                                         "--init", init, "--json", out_json] + (["--linear"] if linear else []),
+               env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    return json.load(open(out_json))
 
 
 def padded(curves):
@@ -157,127 +144,92 @@ def plot_lillicrap(lil_by_seed, out):
     ax[1].axhline(90, color="0.6", lw=0.8, ls=":", label="90° (no alignment)")
     ax[1].set(xlabel="training samples", ylabel="angle(Bᵀe, Wᵀe) [degrees]",
               title="the error FA sends vs backprop's", ylim=(0, 95))
-    for a in ax:
-        a.grid(alpha=0.3)
-        a.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, "lillicrap.png"), dpi=110)
-    plt.close(fig)
+    save(fig, ax, os.path.join(out, "lillicrap.png"), fontsize=8)
 
 
 def lillicrap_only(args):
     """Runs only the Lillicrap seeds (seconds) and redraws lillicrap.png; table.md and
     results.json stay as they are."""
     tmp = os.path.join(args.out, "traces")
-    os.makedirs(tmp, exist_ok=True)
     lil = {s: run(LILLICRAP, os.path.join(tmp, f"lillicrap_{s}.h5"), [f"seed={s}"]) for s in range(1, args.seeds + 1)}
     plot_lillicrap(lil, args.out)
     print(f"wrote {os.path.join(args.out, 'lillicrap.png')}")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seeds", type=int, default=5, help="seeds per setting (F2-F6, F8)")
-    ap.add_argument("--f1-seeds", type=int, default=20, help="seeds for F1 (ReLU, p = 200, lambda = 0)")
-    ap.add_argument("--numpy-seeds", type=int, default=20, help="seeds of the independent numpy check")
-    ap.add_argument("--no-numpy", action="store_true", help="skip the numpy re-implementation")
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--quick", action="store_true", help="p=800 with 2 seeds, no deep run")
-    ap.add_argument("--out", default=os.path.join(ROOT, "data", "replication", "fa"))
-    ap.add_argument("--lillicrap-only", action="store_true",
-                    help="run only the Lillicrap seeds (seconds) and redraw lillicrap.png")
-    args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    if args.lillicrap_only:
-        return lillicrap_only(args)
-    tmp = os.path.join(args.out, "traces")
-    os.makedirs(tmp, exist_ok=True)
+def jobs_for(args):
+    """(key, kind, spec) of every run; the long numpy jobs first, the phaseless runs fill the other core."""
     seeds = list(range(1, args.seeds + 1))
-    jobs = []   # (key, kind, spec)
-    for lam in (0.0, 0.05, 0.2):
-        for s in range(1, (args.f1_seeds if lam == 0 else args.seeds) + 1):
-            jobs.append((("relu", 200, lam, s), "two_layer", (200, lam, s, False)))
-    for lam in (0.0, 0.05):
-        for s in seeds[: (2 if args.quick else 3)]:
-            jobs.append((("relu", 800, lam, s), "two_layer", (800, lam, s, False)))
-    for s in seeds:
-        jobs.append((("linear", 200, 0.0, s), "two_layer", (200, 0.0, s, True)))
-    for s in seeds:
-        jobs.append((("lillicrap", 20, 0.0, s), "cli", (LILLICRAP, [f"seed={s}"])))
+    jobs = [(("relu", 200, lam, s), "two_layer", (200, lam, s, False))
+            for lam in (0.0, 0.05, 0.2) for s in range(1, (args.f1_seeds if lam == 0 else args.seeds) + 1)]
+    jobs += [(("relu", 800, lam, s), "two_layer", (800, lam, s, False))
+             for lam in (0.0, 0.05) for s in seeds[: (2 if args.quick else 3)]]
+    jobs += [(("linear", 200, 0.0, s), "two_layer", (200, 0.0, s, True)) for s in seeds]
+    jobs += [(("lillicrap", 20, 0.0, s), "run", (LILLICRAP, [f"seed={s}"])) for s in seeds]
     if not args.quick:
-        jobs.append((("deep_fa", 0, 0, 1), "cli", (FMNIST_FA, [])))
-        jobs.append((("deep_bp", 0, 0, 1), "cli", (FMNIST_BP, [])))
-    if not args.no_numpy:   # (a) own draws, (b) the CLI's draws for the CLI's seeds
+        jobs += [(("deep_fa", 0, 0, 1), "run", (FMNIST_FA, [])), (("deep_bp", 0, 0, 1), "run", (FMNIST_BP, []))]
+    if not args.no_numpy:   # (a) own draws, (b) the phaseless draws for the phaseless seeds
         for lam in (0.0, 0.05, 0.2):
             jobs.append((("numpy_own", 200, lam), "numpy", (args.numpy_seeds, 1, 200, lam, "numpy", False)))
             jobs.append((("numpy_cli", 200, lam), "numpy",
                          (args.f1_seeds if lam == 0 else args.seeds, 1, 200, lam, "cli", False)))
         jobs.append((("numpy_own_linear", 200, 0.0), "numpy", (args.numpy_seeds, 1, 200, 0.0, "numpy", True)))
         jobs.append((("numpy_cli_linear", 200, 0.0), "numpy", (args.seeds, 1, 200, 0.0, "cli", True)))
-    jobs.sort(key=lambda j: j[1] != "numpy")   # the long numpy jobs first, CLI runs fill the other core
+    return sorted(jobs, key=lambda j: j[1] != "numpy")
 
-    def work(job):
-        key, kind, spec = job
-        name = "_".join(str(k) for k in key)
-        t0 = time.time()
-        print("running", key, flush=True)
-        if kind == "two_layer":
-            res = run_two_layer(os.path.join(tmp, name + ".h5"), *spec)
-        elif kind == "numpy":
-            res = run_numpy(os.path.join(tmp, name + ".json"), *spec)
-        else:
-            res = run(spec[0], os.path.join(tmp, name + ".h5"), spec[1])
-        res["run_s"] = time.time() - t0
-        return key, res
 
-    t_start = time.time()
-    with ThreadPoolExecutor(args.jobs) as ex:
-        results = dict(ex.map(work, jobs))
-    elapsed = time.time() - t_start
+def work(job, tmp):
+    key, kind, spec = job
+    name = os.path.join(tmp, "_".join(str(k) for k in key))
+    t0 = time.time()
+    print("running", key, flush=True)
+    if kind == "two_layer":
+        res = run_two_layer(name + ".h5", *spec)
+    elif kind == "numpy":
+        res = run_numpy(name + ".json", *spec)
+    else:
+        res = run(spec[0], name + ".h5", spec[1])
+    res["run_s"] = time.time() - t0
+    return key, res
 
-    rows, summary = [], {}
-    targets = {("relu", 200, 0.0): "0.220 ± 0.051", ("relu", 200, 0.05): "0.682 ± 0.047",
-               ("relu", 200, 0.2): "0.858 ± 0.061", ("relu", 800, 0.0): "0.073 ± 0.027 (shrinks)",
-               ("relu", 800, 0.05): "0.687 ± 0.034 (does not shrink)", ("linear", 200, 0.0): "0.206 ± 0.067"}
-    numpy_own = {("relu", 200, 0.0): "numpy_own", ("relu", 200, 0.05): "numpy_own", ("relu", 200, 0.2): "numpy_own",
-                 ("linear", 200, 0.0): "numpy_own_linear"}
-    for group, target in targets.items():
-        runs = {k[3]: results[k] for k in results if k[:3] == group}
-        cos = [r["cos"] for r in runs.values()]
-        m, sd = mean_sd(cos)
-        steps = [r["stop_step"] for r in runs.values()]
-        summary[str(group)] = {"cos_mean": m, "cos_sd": sd, "n": len(cos), "paper_csv": target,
-                               "cos_per_seed": {s: r["cos"] for s, r in sorted(runs.items())},
-                               "stop_steps": [min(steps), max(steps)],
-                               "rule_met_all": all(r["rule_met"] for r in runs.values()),
-                               "final_mse_max": float(max(r["final_mse"] for r in runs.values())),
-                               "initial_mse": [float(min(r["mse_curve"][0] for r in runs.values())),
-                                               float(max(r["mse_curve"][0] for r in runs.values()))],
-                               "run_s_total": float(sum(r["run_s"] for r in runs.values()))}
-        np_col = "—"
-        if group in numpy_own and not args.no_numpy:
-            own = results[(numpy_own[group], 200, group[2])]
-            same = results[(numpy_own[group].replace("own", "cli"), 200, group[2])]
-            diff = max(abs(r["cos"] - runs[r["seed"]]["cos"]) for r in same["runs"])
-            same_steps = all(r["steps"] == runs[r["seed"]]["stop_step"] for r in same["runs"])
-            np_col = f"{own['cos_mean']:.3f} ± {own['cos_sd']:.3f} ({own['n']}) | {diff:.0e}{'' if same_steps else ' (steps differ!)'}"
-            summary[str(group)]["numpy_own_draws"] = {"cos_mean": own["cos_mean"], "cos_sd": own["cos_sd"],
-                                                      "n": own["n"], "wall_s": own["wall_s"],
-                                                      "steps": sorted({r["steps"] for r in own["runs"]})}
-            summary[str(group)]["numpy_same_draws"] = {"max_abs_cos_diff": diff, "same_stop_steps": same_steps,
-                                                       "n": same["n"]}
-        else:
-            np_col += " | —"
-        rows.append(f"| {group[0]} | {group[1]} | {group[2]} | {len(cos)} | {m:.3f} ± {sd:.3f} | {target} | "
-                    f"{np_col} | {min(steps)}–{max(steps)} | {summary[str(group)]['final_mse_max']:.2e} |")
-    lil_by_seed = {k[3]: results[k] for k in sorted(results) if k[0] == "lillicrap"}
-    lil = list(lil_by_seed.values())
+
+def group_row(group, target, results, args):
+    """One row of the table (phaseless cos(beta, b) per seed, the paper's, numpy's) and its summary."""
+    runs = {k[3]: results[k] for k in results if k[:3] == group}
+    cos, steps = [r["cos"] for r in runs.values()], [r["stop_step"] for r in runs.values()]
+    m, sd = mean_sd(cos)
+    summary = {"cos_mean": m, "cos_sd": sd, "n": len(cos), "paper_csv": target,
+               "cos_per_seed": {s: r["cos"] for s, r in sorted(runs.items())}, "stop_steps": [min(steps), max(steps)],
+               "rule_met_all": all(r["rule_met"] for r in runs.values()),
+               "final_mse_max": float(max(r["final_mse"] for r in runs.values())),
+               "initial_mse": [float(min(r["mse_curve"][0] for r in runs.values())),
+                               float(max(r["mse_curve"][0] for r in runs.values()))],
+               "run_s_total": float(sum(r["run_s"] for r in runs.values()))}
+    np_col = "— | —"
+    if group in NUMPY_OWN and not args.no_numpy:
+        own = results[(NUMPY_OWN[group], 200, group[2])]
+        same = results[(NUMPY_OWN[group].replace("own", "cli"), 200, group[2])]
+        diff = max(abs(r["cos"] - runs[r["seed"]]["cos"]) for r in same["runs"])
+        same_steps = all(r["steps"] == runs[r["seed"]]["stop_step"] for r in same["runs"])
+        np_col = (f"{own['cos_mean']:.3f} ± {own['cos_sd']:.3f} ({own['n']}) | "
+                  f"{diff:.0e}{'' if same_steps else ' (steps differ!)'}")
+        summary["numpy_own_draws"] = {"cos_mean": own["cos_mean"], "cos_sd": own["cos_sd"], "n": own["n"],
+                                      "wall_s": own["wall_s"], "steps": sorted({r["steps"] for r in own["runs"]})}
+        summary["numpy_same_draws"] = {"max_abs_cos_diff": diff, "same_stop_steps": same_steps, "n": same["n"]}
+    return (f"| {group[0]} | {group[1]} | {group[2]} | {len(cos)} | {m:.3f} ± {sd:.3f} | {target} | "
+            f"{np_col} | {min(steps)}–{max(steps)} | {summary['final_mse_max']:.2e} |"), summary
+
+
+def write_table(results, args, summary):
+    """table.md: the two-layer groups, Lillicrap's task, the deep run's curves; fills summary."""
+    rows = []
+    for group, target in TARGETS.items():
+        row, summary[str(group)] = group_row(group, target, results, args)
+        rows.append(row)
+    lil = [r for k, r in sorted(results.items()) if k[0] == "lillicrap"]
+    angle, angle500 = ([math.degrees(math.acos(min(1.0, r["w2/signal_cosine"][i]))) for r in lil] for i in (-1, 1))
     nse = [r["test_nse"][-1] for r in lil]
-    angle = [math.degrees(math.acos(min(1.0, r["w2/signal_cosine"][-1]))) for r in lil]
-    angle500 = [math.degrees(math.acos(min(1.0, r["w2/signal_cosine"][1]))) for r in lil]
     summary["lillicrap"] = {"nse_final_max": float(max(nse)), "angle_final_mean": mean_sd(angle)[0],
                             "angle_at_500_mean": mean_sd(angle500)[0]}
-    summary["elapsed_s"] = elapsed
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write("| student | p | lambda | seeds | cos(beta, b) mean ± sd (CLI) | paper (CSV, 50 runs) | "
                 "numpy Alg. 1, own draws (seeds) | numpy on the CLI's draws: max abs cos diff | "
@@ -299,46 +251,77 @@ def main():
                         f"{fa['w2/weight_cosine'][i]:.3f} | {fa['w2/signal_cosine'][i]:.3f} | "
                         f"{fa['w3/weight_cosine'][i]:.3f} | {fa['w3/signal_cosine'][i]:.3f} |\n")
             summary["deep"] = {"fa_acc": float(fa["test_accuracy"][-1]), "bp_acc": float(bp["test_accuracy"][-1])}
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(summary, f, indent=2)
 
-    # Plots: training MSE (log) and alignment vs step at p = 200, one colour per lambda:
-    # thin lines per seed (each ends at its stopping step), thick line the seed mean (a stopped run's
-    # final value carried on).
+
+def plot_two_layer(results, out):
+    """Training MSE (log) and alignment vs step at p = 200, one colour per lambda: thin lines per
+    seed (each ends at its stopping step), thick line the seed mean (a stopped run's final
+    value carried on)."""
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     for lam, c in zip((0.0, 0.05, 0.2), ("C0", "C1", "C2")):
         runs = [results[k] for k in results if k[:3] == ("relu", 200, lam)]
         loss, cos = padded([r["mse_curve"] for r in runs]), padded([r["cos_curve"] for r in runs])
-        x = np.arange(loss.shape[1])
         for r in runs:
             ax[0].semilogy(np.arange(len(r["mse_curve"])), r["mse_curve"], color=c, lw=0.4, alpha=0.35)
             ax[1].plot(np.arange(len(r["cos_curve"])), r["cos_curve"], color=c, lw=0.4, alpha=0.35)
-        ax[0].semilogy(x, np.exp(np.log(loss).mean(0)), color=c, lw=1.8, label=f"λ = {lam} ({len(runs)} seeds)")
-        ax[1].plot(x, cos.mean(0), color=c, lw=1.8, label=f"λ = {lam}")
+        ax[0].semilogy(np.arange(loss.shape[1]), np.exp(np.log(loss).mean(0)), color=c, lw=1.8,
+                       label=f"λ = {lam} ({len(runs)} seeds)")
+        ax[1].plot(np.arange(loss.shape[1]), cos.mean(0), color=c, lw=1.8, label=f"λ = {lam}")
     ax[0].set(xlabel="step (full batch)", ylabel="training MSE (1/n) Σ e²", title="FA two-layer ReLU, p = 200 (geometric mean)")
     ax[1].set(xlabel="step (full batch)", ylabel="cos∠(β, b)", title="alignment (runs end at the stop rule)",
               ylim=(-0.1, 1))
+    save(fig, ax, os.path.join(out, "two_layer.png"))
+
+
+def plot_deep(fa, bp, out):
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    ax[0].plot(fa["samples"], 100 * fa["test_accuracy"], label="FA")
+    ax[0].plot(fa["samples"], 100 * bp["test_accuracy"], label="BP (Z-IL)")
+    ax[0].set(xlabel="samples", ylabel="test accuracy [%]", title="Fashion-MNIST 784-256-256-10")
+    for proj in ("w2", "w3"):
+        ax[1].plot(fa["samples"], fa[f"{proj}/signal_cosine"], label=f"{proj}: cos(Bᵀδ, Wᵀδ)")
+        ax[1].plot(fa["samples"], fa[f"{proj}/weight_cosine"], ls="--", label=f"{proj}: cos(W, B)")
+    ax[1].set(xlabel="samples", ylabel="cosine", title="alignment per layer")
+    save(fig, ax, os.path.join(out, "deep.png"))
+
+
+def save(fig, ax, path, **legend):
     for a in ax:
-        a.legend()
         a.grid(alpha=0.3)
+        a.legend(**legend)
     fig.tight_layout()
-    fig.savefig(os.path.join(args.out, "two_layer.png"), dpi=110)
-    plot_lillicrap(lil_by_seed, args.out)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=5, help="seeds per setting (F2-F6, F8)")
+    ap.add_argument("--f1-seeds", type=int, default=20, help="seeds for F1 (ReLU, p = 200, lambda = 0)")
+    ap.add_argument("--numpy-seeds", type=int, default=20, help="seeds of the independent numpy check")
+    ap.add_argument("--no-numpy", action="store_true", help="skip the numpy re-implementation")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="p=800 with 2 seeds, no deep run")
+    ap.add_argument("--out", default=os.path.join(ROOT, "data", "replication", "fa"))
+    ap.add_argument("--lillicrap-only", action="store_true",
+                    help="run only the Lillicrap seeds (seconds) and redraw lillicrap.png")
+    args = ap.parse_args()
+    tmp = os.path.join(args.out, "traces")
+    os.makedirs(tmp, exist_ok=True)
+    if args.lillicrap_only:
+        return lillicrap_only(args)
+    t_start = time.time()
+    with ThreadPoolExecutor(args.jobs) as ex:
+        results = dict(ex.map(lambda job: work(job, tmp), jobs_for(args)))
+    elapsed, summary = time.time() - t_start, {}
+    write_table(results, args, summary)
+    summary["elapsed_s"] = elapsed
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    plot_two_layer(results, args.out)
+    plot_lillicrap({k[3]: r for k, r in sorted(results.items()) if k[0] == "lillicrap"}, args.out)
     if "deep" in summary:
-        fa = results[("deep_fa", 0, 0, 1)]
-        fig, ax = plt.subplots(1, 2, figsize=(11, 4))
-        ax[0].plot(fa["samples"], 100 * fa["test_accuracy"], label="FA")
-        ax[0].plot(fa["samples"], 100 * results[("deep_bp", 0, 0, 1)]["test_accuracy"], label="BP (Z-IL)")
-        ax[0].set(xlabel="samples", ylabel="test accuracy [%]", title="Fashion-MNIST 784-256-256-10")
-        for proj in ("w2", "w3"):
-            ax[1].plot(fa["samples"], fa[f"{proj}/signal_cosine"], label=f"{proj}: cos(Bᵀδ, Wᵀδ)")
-            ax[1].plot(fa["samples"], fa[f"{proj}/weight_cosine"], ls="--", label=f"{proj}: cos(W, B)")
-        ax[1].set(xlabel="samples", ylabel="cosine", title="alignment per layer")
-        for a in ax:
-            a.legend()
-            a.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(os.path.join(args.out, "deep.png"), dpi=110)
+        plot_deep(results[("deep_fa", 0, 0, 1)], results[("deep_bp", 0, 0, 1)], args.out)
     print(open(os.path.join(args.out, "table.md")).read())
     print(f"elapsed {elapsed:.0f} s with {args.jobs} jobs at a time")
 

@@ -16,7 +16,8 @@ import time
 import h5py
 import numpy as np
 
-from ._errors import ModelError
+from . import _phaseless
+from ._errors import ModelError, argument_error
 
 __all__ = ["Trace", "Snapshots", "Report"]
 
@@ -52,7 +53,9 @@ def _read(path, fn):
             if attempt == _RETRIES - 1:
                 if isinstance(e, KeyError):
                     raise
-                raise ModelError(f"cannot read trace '{path}': {e}") from None
+                what = "not a readable HDF5 file" if isinstance(e, OSError) else "damaged"
+                first_line = str(e).partition("\n")[0]
+                raise ModelError(f"cannot read trace '{path}': {what} ({first_line})") from None
             time.sleep(0.05)
 
 
@@ -85,6 +88,10 @@ class Snapshots:
             raise ModelError(f"projection '{self.name}' has no snapshot at {samples} samples; "
                              f"allowed: {self.samples.tolist()}")
         return self._rows(int(hit[0])) if self._data is None else self._data[hit[0]]
+
+    def row(self, k):
+        """Snapshot number k (taken after ``samples[k]`` samples), read alone."""
+        return self._rows(int(k)) if self._data is None else self._data[k]
 
     @property
     def last(self):
@@ -129,12 +136,23 @@ class Trace:
     ``reports[population]`` -> Report, ``provenance`` (dict incl. model_text,
     effective_model, seed, sample_order)."""
 
-    def __init__(self, path):
+    def __init__(self, path, stall_timeout=10.0):
+        """``stall_timeout``: seconds the HDF5 library may keep the CPU busy without reading
+        before the file counts as damaged (a crafted file can make it loop forever)."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise argument_error("path", path, "a trace file path (str or os.PathLike)")
+        if isinstance(stall_timeout, bool) or not isinstance(stall_timeout, (int, float)) \
+                or not 0.1 <= stall_timeout <= 86400:
+            raise argument_error("stall_timeout", stall_timeout, "seconds, from 0.1 to 86400")
         self.path = os.fspath(path)
+        if os.path.isfile(self.path):
+            # Damaged files can crash libhdf5 or make it loop forever, in h5py as anywhere:
+            # its decoders run once in a watched child process before h5py opens the file.
+            _phaseless._require_decodable(self.path, float(stall_timeout), f"cannot read trace '{self.path}'")
 
         def check(f):
             if _text(f.attrs.get("format", b"")) != "phaseless-trace":
-                raise ModelError(f"'{self.path}' is not a phaseless trace (root attribute 'format' is missing or wrong)")
+                raise ModelError(f"'{self.path}' is not a Phaseless trace (root attribute 'format' is missing or wrong)")
             return (sorted(f["weights"].keys()) if "weights" in f else [],
                     sorted(f["report"].keys()) if "report" in f else [])
 

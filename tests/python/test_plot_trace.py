@@ -1,6 +1,7 @@
 """tools/plot_trace.py on real traces (written by the CLI) and on files that are not traces.
 
-Run through CTest (test `plot_trace_py`), which sets PHASELESS_CLI to the built binary.
+Run through CTest (test `plot_trace_py`), which sets PHASELESS_CLI to the built binary and
+PYTHONPATH to the built Python module.
 """
 import importlib.util
 import os
@@ -17,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tools" / "plot_trace.py"
 CLI = os.environ.get("PHASELESS_CLI", str(ROOT / "build" / "tools" / "phaseless"))
 
+sys.path.insert(0, str(SCRIPT.parent))   # its helper module, tools/script_support.py
 spec = importlib.util.spec_from_file_location("plot_trace", SCRIPT)
 plot_trace = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(plot_trace)
@@ -127,3 +129,14 @@ def test_output_problems(traces, tmp_path):
     assert r.returncode == 2 and "does not exist" in r.stderr
     r = plot(traces["zil"], "-o", traces["zil"])
     assert r.returncode == 2 and "is one of the traces" in r.stderr
+
+
+def test_without_the_module_one_message_how_to_get_it(traces, tmp_path):
+    # tools/ holds the CLI's sources in tools/phaseless/, which Python would import as an
+    # empty namespace package: the script must still say that the module is missing.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    r = subprocess.run(["/usr/bin/python3", str(SCRIPT), str(traces["zil"]), "-o", str(tmp_path / "x.png")],
+                       capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+    msg = one_message(r)
+    assert "cannot import the phaseless Python module" in msg and "PYTHONPATH=build/python" in msg
+    assert not (tmp_path / "x.png").exists()
