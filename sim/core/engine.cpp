@@ -31,19 +31,19 @@ port_t engine::add_in_port(pop_t owner, std::uint32_t local) {
   return static_cast<port_t>(in_ports_.size() - 1);
 }
 
-void engine::connect(out_t from, port_t to, std::uint32_t klass, tick_t delay) {
+void engine::connect(out_t from, port_t to, std::uint32_t klass, tick_t delay, channel* noise) {
   // DESIGN R3: a message takes at least one tick; the loader already rejects zero
   // delays with a message naming the field, so reaching this is a bug.
   if (delay < 1) throw internal_error("engine::connect: delay < 1");
-  routes_.at(from).push_back({to, klass, delay});
+  routes_.at(from).push_back({to, klass, delay, noise});
 }
 
 void engine::finalize() {
   tick_t lo = std::numeric_limits<tick_t>::max(), hi = 1;
   for (auto& rs : routes_)
     for (auto& r : rs) {
-      lo = std::min(lo, r.delay);
-      hi = std::max(hi, r.delay);
+      lo = std::min(lo, r.delay);   // jitter only adds: the window stays the smallest delay
+      hi = std::max(hi, r.delay + (r.noise ? r.noise->jitter() : 0));
     }
   window_ = lo == std::numeric_limits<tick_t>::max() ? 1 : lo;
   max_delay_ = hi;

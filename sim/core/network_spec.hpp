@@ -47,7 +47,11 @@ struct population_spec {
 struct delay_spec {
   std::vector<tick_t> class_delay;     // the distinct delays, ascending
   std::vector<std::uint8_t> klass;     // per synapse (in synapse_matrix order); empty: all class 0
-  tick_t max() const { return class_delay.empty() ? 1 : class_delay.back(); }
+  tick_t jitter = 0;                   // per-message extra delay, uniform in 0..jitter (core/channel.hpp)
+  double drop = 0;                     // per-message loss probability
+  std::uint64_t stream = 0;            // key of the per-message draws (from the seed and the projection)
+  // The longest time a message takes, jitter included (critical paths, timers).
+  tick_t max() const { return (class_delay.empty() ? 1 : class_delay.back()) + jitter; }
 };
 
 struct projection_spec {

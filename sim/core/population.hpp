@@ -10,6 +10,7 @@
 #include <span>
 #include <vector>
 
+#include "sim/core/channel.hpp"
 #include "sim/core/event.hpp"
 
 namespace phaseless::core {
@@ -18,16 +19,21 @@ struct route {        // one output port -> one input port, for one delay class
   port_t port;
   std::uint32_t klass;
   tick_t delay;
+  channel* noise = nullptr;   // jitter and loss of the projection this route belongs to (none: reliable)
 };
 
 struct alignas(64) counters {   // one cache line each: every shard updates its own (per_shard.hpp)
   std::uint64_t events = 0;        // events created (one per emission per port per delay class)
   std::uint64_t synaptic_ops = 0;  // multiply-adds done to transmit messages over synapses
   std::uint64_t reactions = 0;     // neuron reactions
+  std::uint64_t dropped = 0;       // events lost on an unreliable link (channel.hpp)
+  std::uint64_t late = 0;          // events delivered after their synapses' delay (jitter)
   counters& operator+=(const counters& o) {
     events += o.events;
     synaptic_ops += o.synaptic_ops;
     reactions += o.reactions;
+    dropped += o.dropped;
+    late += o.late;
     return *this;
   }
 };
@@ -36,8 +42,18 @@ struct alignas(64) counters {   // one cache line each: every shard updates its 
 // ports. The kernel fans the emission out along the port's routes.
 class outbox {
  public:
-  outbox(const std::vector<std::vector<route>>& routes, counters& stats) : routes_(&routes), stats_(&stats) {}
+  outbox(const std::vector<std::vector<route>>& routes, counters& stats) : routes_(&routes), stats_(&stats) {
+    for (const auto& rs : routes) {
+      bool noisy = false;
+      for (const route& r : rs) noisy = noisy || r.noise;
+      noisy_.push_back(noisy);
+    }
+  }
   void emit(out_t port, index_t source, tag_t tag, double value, std::uint32_t repeat = 0) {
+    if (noisy_[port]) {
+      emit_noisy(port, source, tag, value, repeat);
+      return;
+    }
     for (const route& r : (*routes_)[port])
       events_.push_back(event{now_ + r.delay, r.port, source, r.klass, repeat, now_, tag, value});
     stats_->events += (*routes_)[port].size();
@@ -53,8 +69,8 @@ class outbox {
   // The emissions of senders first .. first + n - 1 (n values, source order), all of
   // one tag, as one frame per route: counted as n messages per route, like n emit()s.
   void emit_values(out_t port, index_t first, tag_t tag, const double* values, std::uint32_t n) {
-    if (n == 1) {
-      emit(port, first, tag, values[0]);
+    if (n == 1 || noisy_[port]) {   // jitter may part the senders: one message each
+      for (std::uint32_t q = 0; q < n; ++q) emit(port, first + q, tag, values[q]);
       return;
     }
     const auto at = static_cast<std::uint32_t>(payload_.size());
@@ -75,6 +91,21 @@ class outbox {
   std::vector<double>& payload() { return payload_; }
 
  private:
+  // The one place where jitter and loss touch a message (channel.hpp).
+  void emit_noisy(out_t port, index_t source, tag_t tag, double value, std::uint32_t repeat) {
+    for (const route& r : (*routes_)[port]) {
+      if (!r.noise) {
+        events_.push_back(event{now_ + r.delay, r.port, source, r.klass, repeat, now_, tag, value});
+        continue;
+      }
+      const auto f = r.noise->pass(source, tag, repeat, now_, value);
+      events_.push_back(event{now_ + r.delay + f.extra, r.port, source, r.klass, repeat, now_, tag, f.value});
+      stats_->dropped += f.dropped;
+      stats_->late += f.extra > 0;
+    }
+    stats_->events += (*routes_)[port].size();
+  }
+  std::vector<char> noisy_;   // by out port: some route has a channel
   const std::vector<std::vector<route>>* routes_;
   counters* stats_;
   std::vector<event> events_;

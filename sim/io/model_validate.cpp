@@ -308,6 +308,13 @@ void checker::check_delay(const std::string& path, const v1::Delay& d) {
                                      std::to_string(max_delay_ticks));
     }
   }
+  if (d.jitter_max() > max_delay_ticks)
+    add(path + ".jitter_max", std::to_string(d.jitter_max()) + " ticks is longer than supported; allowed: 0 to " +
+                                  std::to_string(max_delay_ticks));
+  const double p = d.drop_probability();
+  if (!(p >= 0 && p < 1))
+    add(path + ".drop_probability", num(p) + " is not a loss probability; allowed: 0 <= drop_probability < 1 "
+                                    "(1 would lose every message)");
 }
 
 // Depth-first search; a projection that reaches a population still on the stack

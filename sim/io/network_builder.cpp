@@ -52,6 +52,9 @@ double draw(const pb::WeightInit& init, counter_rng& rng, double fan_in, double 
 // Per-synapse delays in synapse order; distinct values become delay classes.
 delay_spec draw_delays(const pb::Delay& d, std::uint64_t n, std::uint64_t seed) {
   delay_spec out;
+  out.jitter = d.jitter_max();
+  out.drop = d.drop_probability();
+  out.stream = mix64(seed ^ 0x6a09e667f3bcc908ull);   // its own stream, apart from the delays' draws
   if (!d.has_uniform() || d.uniform().min() == d.uniform().max()) {
     out.class_delay = {static_cast<tick_t>(d.has_uniform() ? d.uniform().min() : d.constant().ticks())};
     return out;

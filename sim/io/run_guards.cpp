@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "sim/core/errors.hpp"
+#include "sim/neurons/learning_population.hpp"
 #include "sim/io/session.hpp"
 
 namespace phaseless::io {
@@ -19,12 +20,11 @@ void check_labels(const core::dataset& d, const std::filesystem::path& file, con
                              std::to_string(d.labels[r] + 1) + ")");
 }
 
-void beyond_bound(const std::string& what, double value, std::uint64_t s) {
+void beyond_bound(const std::string& what, double value, std::uint64_t s, core::mode_kind mode) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3g", value);
   throw core::numeric_error(what + " reached " + buf + " by training sample " + std::to_string(s) +
-                            ", beyond the divergence bound |value| <= 1e6; learning diverged (try a smaller "
-                            "learning rate)");
+                            ", beyond the divergence bound |value| <= 1e6; " + neurons::diverged_hint(mode));
 }
 
 std::vector<named_path> run_inputs(const loaded_model& lm) {

@@ -18,11 +18,12 @@ void check_labels(const core::dataset& d, const std::filesystem::path& file, con
 
 // Throws core::numeric_error "WHAT reached V by training sample S, beyond the
 // divergence bound ..." for the first value of `v` outside [-weight_bound, weight_bound].
-[[noreturn]] void beyond_bound(const std::string& what, double value, std::uint64_t s);
+// The message ends with the mode's advice (neurons::diverged_hint).
+[[noreturn]] void beyond_bound(const std::string& what, double value, std::uint64_t s, core::mode_kind mode);
 template <class Real>
-void check_bound(const std::string& what, const std::vector<Real>& v, std::uint64_t s) {
+void check_bound(const std::string& what, const std::vector<Real>& v, std::uint64_t s, core::mode_kind mode) {
   for (const Real x : v)
-    if (!(std::abs(double(x)) <= 1e6)) beyond_bound(what, double(x), s);
+    if (!(std::abs(double(x)) <= 1e6)) beyond_bound(what, double(x), s, mode);
 }
 
 }  // namespace phaseless::io

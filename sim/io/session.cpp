@@ -64,11 +64,11 @@ using detail::trainer;
 
 // Learning that has blown up is stopped before it reaches NaN (see weight_bound).
 template <class Real>
-void check_weight_bound(const network_spec& spec, trainer<Real>& t, std::uint64_t s) {
+void check_weight_bound(const network_spec& spec, trainer<Real>& t, std::uint64_t s, mode_kind mode) {
   for (std::size_t k = 0; k < spec.projections.size(); ++k)
-    check_bound("projection '" + spec.projections[k].name + "': a weight", t.synapses()[k].w, s);
+    check_bound("projection '" + spec.projections[k].name + "': a weight", t.synapses()[k].w, s, mode);
   for (pop_t v = 0; v < spec.populations.size(); ++v)
-    if (v != spec.input) check_bound("population '" + spec.populations[v].name + "': a bias", *t.bias(v), s);
+    if (v != spec.input) check_bound("population '" + spec.populations[v].name + "': a bias", *t.bias(v), s, mode);
 }
 
 // One run of a model: data and network, the engine, the trace, and the loop that trains
@@ -121,13 +121,14 @@ class training_run {
     check_labels(test_, idx ? resolve_data_path(lm_, m_.data().idx().test_labels()) : lm_.path, out_pop);
   }
 
+  mode_kind mode() const { return m_.execution().mode() == pb::EAGER ? mode_kind::eager : mode_kind::dataflow; }
+
   void make_trainer() {
     if (opt_.engine == engine_kind::event) {
-      const mode_kind mode = m_.execution().mode() == pb::EAGER ? mode_kind::eager : mode_kind::dataflow;
       std::uint64_t synapses = 0;
       for (const auto& p : spec_.projections) synapses += p.syn.size();
       res_.shards = opt_.shards ? opt_.shards : core::auto_shards(threads_, synapses, res_.interval);
-      auto e = std::make_unique<event_trainer<Real>>(spec_, train_, order_, res_.interval, mode, res_.shards);
+      auto e = std::make_unique<event_trainer<Real>>(spec_, train_, order_, res_.interval, mode(), res_.shards);
       res_.vertices = e->net.graph_vertices();
       res_.edges = e->net.graph_edges();
       t_ = std::move(e);
@@ -155,6 +156,13 @@ class training_run {
         res_.extra_columns.push_back("alignment/" + p.name + "/weight_cosine");
         res_.extra_columns.push_back("alignment/" + p.name + "/signal_cosine");
       }
+    // Unreliable links: messages lost and messages delayed by jitter (cumulative events).
+    for (const auto& p : spec_.projections)
+      noisy_ = noisy_ || p.forward.jitter || p.forward.drop > 0 || p.backward.jitter || p.backward.drop > 0;
+    if (noisy_) {
+      res_.extra_columns.push_back("messages_dropped");
+      res_.extra_columns.push_back("messages_late");
+    }
     const auto& rec = m_.record();
     eval_every_ = m_.schedule().eval_every() ? m_.schedule().eval_every() : train_.rows;
     // Unset record intervals: about 10 snapshots and 20 activity frames per run (and at
@@ -269,6 +277,10 @@ class training_run {
       r.extra.push_back(a.weight_cosine);
       r.extra.push_back(a.signal_cosine);
     }
+    if (noisy_) {
+      r.extra.push_back(double(c.dropped));
+      r.extra.push_back(double(c.late));
+    }
     append_row(r);
     if (!opt_.progress) return;
     const std::uint64_t total = order_.size();
@@ -326,7 +338,7 @@ class training_run {
         res_.interrupted = true;
         return;
       }
-      check_weight_bound(spec_, *t_, s_);
+      check_weight_bound(spec_, *t_, s_, mode());
       if (tw_ && s_ % rep_every_ == 0)
         for (pop_t v : reported_)
           tw_->append_report(spec_.populations[v].name, s_, t_->now(), t_->report(v, order_[s_ - 1]));
@@ -372,6 +384,7 @@ class training_run {
   std::unique_ptr<trainer<Real>> t_;
   std::vector<std::size_t> first_member_;
   bool relaxes_ = false;
+  bool noisy_ = false;   // some projection has jitter or loss
   std::uint64_t eval_every_ = 1, snap_every_ = 1, rep_every_ = 1, flush_every_ = 1000;
   std::unique_ptr<trace_writer> tw_;
   std::vector<pop_t> reported_;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/core/types.hpp"
 #include "sim/core/population.hpp"
 
 namespace phaseless::neurons {
@@ -20,5 +21,14 @@ class learning_population : public core::population_model {
   virtual std::vector<std::string> elements() const = 0;
   virtual Real element(core::index_t i, unsigned k) const = 0;
 };
+
+// How a divergence message ends. In eager mode the result also depends on the delays
+// (and on jitter and loss), so the learning rate is not the only suspect.
+inline std::string diverged_hint(core::mode_kind mode) {
+  return mode == core::mode_kind::eager
+             ? "learning diverged (EAGER mode: the result depends on the delays, jitter and message loss; "
+               "check the same model in DATAFLOW mode, where only the learning rate matters)"
+             : "learning diverged (try a smaller learning rate)";
+}
 
 }  // namespace phaseless::neurons

@@ -211,14 +211,22 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
   E.connect(source_timer_out, source_timer, 0, interval);
 
   // Routes (one per delay class) and synapses (one graph edge each).
+  // An unreliable link per projection and direction that asks for jitter or loss.
+  auto noise = [&](const delay_spec& d, bool additive, pop_t sender) -> channel* {
+    if (d.jitter == 0 && d.drop == 0) return nullptr;
+    channels_.push_back(std::make_unique<channel>(d.stream, d.jitter, d.drop, additive, spec.populations[sender].size));
+    return channels_.back().get();
+  };
   for (std::size_t k = 0; k < spec.projections.size(); ++k) {
     const auto& p = spec.projections[k];
+    channel* up = noise(p.forward, false, p.pre);
     for (std::uint32_t c = 0; c < p.forward.class_delay.size(); ++c)
-      E.connect(w[p.pre].activity_out, fwd_port[k], c, p.forward.class_delay[c]);
+      E.connect(w[p.pre].activity_out, fwd_port[k], c, p.forward.class_delay[c], up);
     if (p.feedback != feedback_kind::none) {
       const out_t from = w[p.post].link_error_out.empty() ? w[p.post].error_out : w[p.post].link_error_out[link_of[k]];
+      channel* down = noise(p.backward, true, p.post);
       for (std::uint32_t c = 0; c < p.backward.class_delay.size(); ++c)
-        E.connect(from, back_port[k], c, p.backward.class_delay[c]);
+        E.connect(from, back_port[k], c, p.backward.class_delay[c], down);
     }
     const std::uint32_t pre0 = gb.first_vertex(pop_of(p.pre)), post0 = gb.first_vertex(pop_of(p.post));
     for (index_t i = 0; i < p.syn.n_post; ++i)

@@ -69,6 +69,7 @@ class event_network {
   std::vector<std::unique_ptr<neurons::forward_link<Real>>> fwd_links_;
   std::vector<std::unique_ptr<neurons::feedback_link<Real>>> back_links_;
   std::unique_ptr<fanout> lateral_fan_;
+  std::vector<std::unique_ptr<channel>> channels_;            // unreliable links (jitter, loss), by creation
   std::vector<std::unique_ptr<population_model>> models_;
   std::vector<neurons::learning_population<Real>*> learners_;   // by spec population; null for input
   std::vector<tie_population<Real>*> ties_;                      // by spec tie; null when nothing learns it

@@ -316,7 +316,7 @@ template <class Real>
 void il_population<Real>::diverged(index_t i, const char* what, double v) const {
   throw numeric_error("population '" + spec_->name + "' neuron " + std::to_string(i) + ": " + what + " became " +
                       std::to_string(v) + " at sample " + std::to_string(sample_[i] - 1) + ", relaxation step " +
-                      std::to_string(iter_[i]) + "; learning diverged (try a smaller learning rate)");
+                      std::to_string(iter_[i]) + "; " + diverged_hint(w_.mode));
 }
 
 template <class Real>

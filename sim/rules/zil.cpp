@@ -199,9 +199,11 @@ void zil_population<Real>::process(index_t i, shard_context& ctx) {
   const tag_t tag = tag_[i];
   if (tag == no_tag) return;
   if (w_.mode == mode_kind::dataflow) {
-    if (!fwd_done_[i] && forward_ready(i, s, tag)) forward(i, ctx);
-  } else if (!bwd_done_[i] && fwd_news_[i]) {
-    forward(i, ctx);   // eager: recompute from whatever has arrived
+    if (!fwd_done_[i] && forward_ready(i, s, tag)) forward(i, ctx, true);
+  } else if (!fwd_done_[i] && fwd_news_[i]) {
+    // Eager: recompute from whatever has arrived; the prediction is settled (and final
+    // for the sample) once every parent's settled value is in.
+    forward(i, ctx, forward_ready(i, s, tag));
   }
   fwd_news_[i] = 0;
   // The error wave needs the neuron's own forward step first, and each sample
@@ -212,13 +214,13 @@ void zil_population<Real>::process(index_t i, shard_context& ctx) {
 // process() with the gates' answers for the neuron's step given (dataflow).
 template <class Real>
 void zil_population<Real>::process_ready(index_t i, shard_context& ctx, bool fwd_ready, bool bwd_ready) {
-  if (!fwd_done_[i] && fwd_ready) forward(i, ctx);
+  if (!fwd_done_[i] && fwd_ready) forward(i, ctx, true);
   fwd_news_[i] = 0;
   if (fwd_done_[i] && !bwd_done_[i] && bwd_ready) backward(i, ctx);
 }
 
 template <class Real>
-void zil_population<Real>::forward(index_t i, shard_context& ctx) {
+void zil_population<Real>::forward(index_t i, shard_context& ctx, bool settled) {
   Real mu;
   const auto combine = spec_->combine;
   if (combine == combine_kind::bilinear || combine == combine_kind::softmax) {
@@ -253,32 +255,34 @@ void zil_population<Real>::forward(index_t i, shard_context& ctx) {
   }
   ++ctx.stats.reactions;
   mu_[i] = mu;   // C1: the value node starts at its prediction, so eps = 0
-  fwd_done_[i] = 1;
+  fwd_done_[i] = settled;
   if (!std::isfinite(mu))
     throw numeric_error("population '" + spec_->name + "' neuron " + std::to_string(i) + ": prediction became " +
-                        std::to_string(double(mu)) + " at sample " + std::to_string(tag_sample(tag_[i])) +
-                        "; learning diverged (try a smaller learning rate)");
+                        std::to_string(double(mu)) + " at sample " + std::to_string(tag_sample(tag_[i])) + "; " +
+                        diverged_hint(w_.mode));
+  // The settled message goes out with repeat 0, the number receivers' gates count:
+  // it is always sent. An eager partial prediction is a refinement (repeat >= 1),
+  // sent only when it differs from the last message by more than the threshold.
   if (is_output()) {
-    if (w_.lateral_fan) ctx.out.emit(w_.lateral_out, i, tag_[i], double(mu), sent_[i]++);
+    if (w_.lateral_fan) ctx.out.emit(w_.lateral_out, i, tag_[i], double(mu), settled ? 0 : ++sent_[i]);
     return;
   }
   const Real y = activate<Real>(spec_->activation, mu);
-  if (sent_[i] > 0 && std::abs(double(y - last_sent_[i])) <= learning_->threshold) return;   // eager: no news
+  if (!settled && std::abs(double(y - last_sent_[i])) <= learning_->threshold) return;   // eager: no news
   last_sent_[i] = y;
-  send_activity(i, double(y), ctx);
+  send_activity(i, double(y), ctx, settled ? 0 : ++sent_[i]);
 }
 
 // Dataflow: a neuron sends its activity once per step (repeat 0), so the neurons of a
 // shard that react in one tick can share frames; the receivers see the same messages,
 // in the same order, as from one emit() per neuron.
 template <class Real>
-void zil_population<Real>::send_activity(index_t i, double y, shard_context& ctx) {
+void zil_population<Real>::send_activity(index_t i, double y, shard_context& ctx, std::uint32_t repeat) {
   frame& f = frames_[ctx.shard];
-  if (!f.on || sent_[i] != 0) {
-    ctx.out.emit(w_.activity_out, i, tag_[i], y, sent_[i]++);
+  if (!f.on || repeat != 0) {
+    ctx.out.emit(w_.activity_out, i, tag_[i], y, repeat);
     return;
   }
-  ++sent_[i];
   if (f.values.empty() || f.tag != tag_[i] || i != f.first + f.values.size()) {
     flush_frame(ctx);
     f.first = i;
@@ -328,8 +332,8 @@ void zil_population<Real>::backward(index_t i, shard_context& ctx) {
   bwd_done_[i] = 1;
   if (!std::isfinite(eps))
     throw numeric_error("population '" + spec_->name + "' neuron " + std::to_string(i) + ": error became " +
-                        std::to_string(double(eps)) + " at sample " + std::to_string(tag_sample(tag_[i])) +
-                        "; learning diverged (try a smaller learning rate)");
+                        std::to_string(double(eps)) + " at sample " + std::to_string(tag_sample(tag_[i])) + "; " +
+                        diverged_hint(w_.mode));
   if (!w_.link_error_out.empty()) {
     for (std::size_t k = 0; k < in_.size(); ++k)
       if (w_.link_error_out[k] != ~out_t{0}) ctx.out.emit(w_.link_error_out[k], i, tag_[i], double(link_error(k, i)));

@@ -16,6 +16,13 @@
 //   timer     after its own errors have been read: W += (lr / n) G at batch ends
 //             (a timer is local to its neuron; one event per shard and tick carries
 //             the timers its neurons set in that tick)
+// Eager mode: a neuron recomputes mu on every arrival and sends each partial f(mu)
+// that differs from its last message by more than the threshold as a refinement
+// (repeat >= 1); once every parent's settled message (repeat 0) is in, it computes
+// its settled mu and sends it with repeat 0, which is what receivers' gates count.
+// The backward step waits for the settled mu: the error is computed once and never
+// corrected, so a partial prediction (half this sample, half the previous one) would
+// teach every weight the wrong sample.
 // The output neuron's error is -dL/dmu: y - softmax(mu) (softmax from lateral
 // messages of its siblings) or (t - f(mu)) f'(mu) for squared loss.
 //
@@ -57,7 +64,7 @@ class zil_population final : public learning_population<Real> {
   void process_ready(index_t i, shard_context& ctx, bool fwd_ready, bool bwd_ready);
   bool forward_ready(index_t i, unsigned shard, tag_t tag) const;
   bool backward_ready(index_t i, unsigned shard, tag_t tag) const;
-  void forward(index_t i, shard_context& ctx);
+  void forward(index_t i, shard_context& ctx, bool settled);
   void backward(index_t i, shard_context& ctx);
   Real output_error(index_t i, unsigned shard);
   void learn(index_t i, Real eps, shard_context& ctx);
@@ -84,7 +91,7 @@ class zil_population final : public learning_population<Real> {
     std::vector<double> values;
   };
   per_shard<frame> frames_;
-  void send_activity(index_t i, double y, shard_context& ctx);
+  void send_activity(index_t i, double y, shard_context& ctx, std::uint32_t repeat);
   void flush_frame(shard_context& ctx);
   std::vector<forward_input<Real>> in_;
   std::vector<error_input<Real>> back_;
@@ -95,7 +102,7 @@ class zil_population final : public learning_population<Real> {
   std::vector<Real> mu_, eps_, g_, last_sent_;
   std::vector<std::vector<Real>> u_;      // product vertex: per in-link, W x_pre of each neuron
   std::vector<char> fwd_done_, bwd_done_, fwd_news_;
-  std::vector<std::uint32_t> sent_, accumulated_;
+  std::vector<std::uint32_t> sent_, accumulated_;   // sent_: eager refinements of the step
   std::vector<double> loss_;
   // Per shard.
   per_shard<tag_t> shard_tag_;

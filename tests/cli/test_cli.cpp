@@ -210,3 +210,12 @@ TEST_CASE("learning that diverges: exit status 3, one message, a readable trace 
   CHECK(std::isnan(acc.back()));   // the marked row
   CHECK(!std::isnan(acc.front()));
 }
+
+TEST_CASE("learning that diverges in eager mode: the message names the mode and the delays, not only the rate") {
+  const auto f = tmp("diverged_eager.h5");
+  const auto r = sh(cli() + " run " + small + " -q --out " + f.string() +
+                    " --set rule.zil.optimizer.lr=1e37 --set execution.mode=EAGER");
+  CHECK(r.status == 3);
+  CHECK(r.out.find("learning diverged (EAGER mode: the result depends on the delays") != std::string::npos);
+  CHECK(r.out.find("check the same model in DATAFLOW mode") != std::string::npos);
+}
