@@ -112,11 +112,11 @@ class forward_input {
     return kernels::dot(s.w.data() + rb, x, s.row_end(i) - rb);
   }
   std::uint64_t fan_in(index_t i) const { return link_->syn->row_end(i) - link_->syn->row_begin(i); }
-
- private:
-  // Full rows and one value per sender: the buffer is the row's input vector itself.
+  // Full rows and one value per sender: the buffer is the row's input vector itself
+  // (pre_values is the same for every row).
   bool direct() const { return link_->syn->dense && (link_->classes == 1 || link_->fan.shard_counted); }
 
+ private:
   forward_link<Real>* link_ = nullptr;
   std::vector<std::vector<Real>> buf_;       // [shard][class * n_pre + pre]
   std::vector<std::vector<Real>> scratch_;   // [shard][row length]
@@ -139,47 +139,62 @@ class error_input {
   template <class Shard, class Target, class Begin>
   void deliver(std::span<const event> events, shard_context& ctx, Real* g, Begin&& begin, Shard&& on_shard,
                Target&& on_target) {
-    const auto& s = *link_->syn;
-    for (const event& e : events) {
-      const Real v = static_cast<Real>(e.value);
-      if (link_->fan.all_targets || (gate_.shared() && s.dense)) {   // whole rows
-        begin(ctx.lo, ctx.hi, e.tag);   // the error may be the first message of a new step (eager)
-        if (v != Real(0) && first_of_emission(ctx.shard, e)) {
-          const auto rb = s.row_begin(e.source);
-          kernels::axpy(v, s.w.data() + rb + ctx.lo, g + ctx.lo, ctx.hi - ctx.lo);
-          ctx.stats.synaptic_ops += ctx.hi - ctx.lo;
-        }
-        on_shard(e.tag, gate_.arrive_shard(ctx.shard, e));
-      } else if (gate_.shared()) {
-        // Sparse rows counted per shard (dataflow): this class's synapses, one scatter.
-        begin(ctx.lo, ctx.hi, e.tag);
-        if (v != Real(0)) {
-          auto [a, z] = link_->fan.slice(e.source, e.klass, ctx.lo, ctx.hi);
-          const index_t* target = link_->fan.target.data();
-          const std::uint64_t* synapse = link_->fan.synapse.data();
-          const Real* w = s.w.data();
-          for (auto k = a; k < z; ++k) g[target[k]] += v * w[synapse[k]];
-          ctx.stats.synaptic_ops += z - a;
-        }
-        on_shard(e.tag, gate_.arrive_shard(ctx.shard, e));
-      } else {
-        // Three passes over the event's receivers, each a tight loop: open their step,
-        // add the error through W^T, count the arrival (in this order, as one pass would).
-        auto [a, z] = link_->fan.slice(e.source, e.klass, ctx.lo, ctx.hi);
-        const index_t* target = link_->fan.target.data();
-        for (auto k = a; k < z; ++k) begin(target[k], target[k] + 1, e.tag);
-        if (v != Real(0)) {
-          const std::uint64_t* synapse = link_->fan.synapse.data();
-          const Real* w = s.w.data();
-          for (auto k = a; k < z; ++k) g[target[k]] += v * w[synapse[k]];
-          ctx.stats.synaptic_ops += z - a;
-        }
-        for (auto k = a; k < z; ++k) on_target(target[k], e.tag, gate_.arrive(target[k], e));
+    for (const event& f : events) {
+      if (f.count == 1) {
+        deliver_one(f, ctx, g, begin, on_shard, on_target);
+        continue;
+      }
+      event e = f;   // a frame: its senders one at a time, in source order
+      e.count = 1;
+      for (std::uint32_t q = 0; q < f.count; ++q) {
+        e.source = f.source + q;
+        e.value = ctx.payload[f.first + q];
+        deliver_one(e, ctx, g, begin, on_shard, on_target);
       }
     }
   }
 
  private:
+  template <class Shard, class Target, class Begin>
+  void deliver_one(const event& e, shard_context& ctx, Real* g, Begin& begin, Shard& on_shard, Target& on_target) {
+    const auto& s = *link_->syn;
+    const Real v = static_cast<Real>(e.value);
+    if (link_->fan.all_targets || (gate_.shared() && s.dense)) {   // whole rows
+      begin(ctx.lo, ctx.hi, e.tag);   // the error may be the first message of a new step (eager)
+      if (v != Real(0) && first_of_emission(ctx.shard, e)) {
+        const auto rb = s.row_begin(e.source);
+        kernels::axpy(v, s.w.data() + rb + ctx.lo, g + ctx.lo, ctx.hi - ctx.lo);
+        ctx.stats.synaptic_ops += ctx.hi - ctx.lo;
+      }
+      on_shard(e.tag, gate_.arrive_shard(ctx.shard, e));
+    } else if (gate_.shared()) {
+      // Sparse rows counted per shard (dataflow): this class's synapses, one scatter.
+      begin(ctx.lo, ctx.hi, e.tag);
+      if (v != Real(0)) {
+        auto [a, z] = link_->fan.slice(e.source, e.klass, ctx.lo, ctx.hi);
+        const index_t* target = link_->fan.target.data();
+        const std::uint64_t* synapse = link_->fan.synapse.data();
+        const Real* w = s.w.data();
+        for (auto k = a; k < z; ++k) g[target[k]] += v * w[synapse[k]];
+        ctx.stats.synaptic_ops += z - a;
+      }
+      on_shard(e.tag, gate_.arrive_shard(ctx.shard, e));
+    } else {
+      // Three passes over the event's receivers, each a tight loop: open their step,
+      // add the error through W^T, count the arrival (in this order, as one pass would).
+      auto [a, z] = link_->fan.slice(e.source, e.klass, ctx.lo, ctx.hi);
+      const index_t* target = link_->fan.target.data();
+      for (auto k = a; k < z; ++k) begin(target[k], target[k] + 1, e.tag);
+      if (v != Real(0)) {
+        const std::uint64_t* synapse = link_->fan.synapse.data();
+        const Real* w = s.w.data();
+        for (auto k = a; k < z; ++k) g[target[k]] += v * w[synapse[k]];
+        ctx.stats.synaptic_ops += z - a;
+      }
+      for (auto k = a; k < z; ++k) on_target(target[k], e.tag, gate_.arrive(target[k], e));
+    }
+  }
+
   // A shard_counted link's emission arrives once per delay class, all with the same
   // value: its row is added at the first of them.
   bool first_of_emission(unsigned shard, const event& e) {

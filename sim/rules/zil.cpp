@@ -52,7 +52,9 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
   ready_.init(n, w_.shards);
   timers_.init(w_.shards);
   out_.init(w_, n);
-  frames_.assign(w_.shards, frame{});
+  framing_.assign(w_.shards, 0);
+  act_frames_.assign(w_.shards, frame_buffer{});
+  err_frames_.assign(w_.shards, frame_buffer{});
   fired_.assign(w_.shards, {});
   plain_batch1_ = learning_->batch == 1 && opt_.empty() && !product();
   for (auto* l : w_.in) plain_batch1_ = plain_batch1_ && l->weight_decay == 0;
@@ -61,6 +63,8 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
   shared_gates_ = w_.mode == mode_kind::dataflow && (!w_.lateral_fan || w_.lateral_fan->counted_per_shard());
   for (auto& in : in_) shared_gates_ = shared_gates_ && in.gate().shared();
   for (auto& b : back_) shared_gates_ = shared_gates_ && b.gate().shared();
+  rows_ = shared_gates_ && !is_output() && spec_->combine == combine_kind::sum && !in_.empty() &&
+          w_.link_error_out.empty();
 }
 
 // A message of a newer step starts that step locally (R6): the neuron forgets the
@@ -154,15 +158,19 @@ void zil_population<Real>::react(shard_context& ctx) {
     const tag_t tag = shard_tag_[s];
     const bool fr = tag != no_tag && ctx.lo < ctx.hi && forward_ready(ctx.lo, s, tag);
     const bool br = tag != no_tag && ctx.lo < ctx.hi && backward_ready(ctx.lo, s, tag);
-    frames_[s].on = true;
-    ready_.drain(ctx, [&](index_t i) {
-      if (tag_[i] == tag)
-        process_ready(i, ctx, fr, br);
-      else
-        process(i, ctx);
-    });
-    flush_frame(ctx);
-    frames_[s].on = false;
+    framing_[s] = 1;
+    if (rows_ && ready_.take_all(ctx)) {
+      react_rows(ctx, fr, br);
+    } else {
+      ready_.drain(ctx, [&](index_t i) {
+        if (tag_[i] == tag)
+          process_ready(i, ctx, fr, br);
+        else
+          process(i, ctx);
+      });
+    }
+    flush_frames(ctx);
+    framing_[s] = 0;
   } else {
     ready_.drain(ctx, [&](index_t i) { process(i, ctx); });
   }
@@ -254,10 +262,7 @@ void zil_population<Real>::forward(index_t i, shard_context& ctx) {
   ++ctx.stats.reactions;
   mu_[i] = mu;   // C1: the value node starts at its prediction, so eps = 0
   fwd_done_[i] = 1;
-  if (!std::isfinite(mu))
-    throw numeric_error("population '" + spec_->name + "' neuron " + std::to_string(i) + ": prediction became " +
-                        std::to_string(double(mu)) + " at sample " + std::to_string(tag_sample(tag_[i])) +
-                        "; learning diverged (try a smaller learning rate)");
+  if (!std::isfinite(mu)) diverged(i, "prediction", mu);
   if (is_output()) {
     if (w_.lateral_fan) ctx.out.emit(w_.lateral_out, i, tag_[i], double(mu), sent_[i]++);
     return;
@@ -268,31 +273,38 @@ void zil_population<Real>::forward(index_t i, shard_context& ctx) {
   send_activity(i, double(y), ctx);
 }
 
-// Dataflow: a neuron sends its activity once per step (repeat 0), so the neurons of a
-// shard that react in one tick can share frames; the receivers see the same messages,
-// in the same order, as from one emit() per neuron.
+// Dataflow: a neuron sends its activity and its error once per step (repeat 0), so
+// the neurons of a shard that react in one tick share frames; the receivers see the
+// same messages, in the same order, as from one emit() per neuron.
 template <class Real>
 void zil_population<Real>::send_activity(index_t i, double y, shard_context& ctx) {
-  frame& f = frames_[ctx.shard];
-  if (!f.on || sent_[i] != 0) {
+  if (!framing_[ctx.shard] || sent_[i] != 0) {
     ctx.out.emit(w_.activity_out, i, tag_[i], y, sent_[i]++);
     return;
   }
   ++sent_[i];
-  if (f.values.empty() || f.tag != tag_[i] || i != f.first + f.values.size()) {
-    flush_frame(ctx);
-    f.first = i;
-    f.tag = tag_[i];
-  }
-  f.values.push_back(y);
+  act_frames_[ctx.shard].add(i, tag_[i], y, w_.activity_out, ctx.out);
 }
 
 template <class Real>
-void zil_population<Real>::flush_frame(shard_context& ctx) {
-  frame& f = frames_[ctx.shard];
-  if (f.values.empty()) return;
-  ctx.out.emit_values(w_.activity_out, f.first, f.tag, f.values.data(), static_cast<std::uint32_t>(f.values.size()));
-  f.values.clear();
+void zil_population<Real>::send_error(index_t i, double eps, shard_context& ctx) {
+  if (framing_[ctx.shard])
+    err_frames_[ctx.shard].add(i, tag_[i], eps, w_.error_out, ctx.out);
+  else
+    ctx.out.emit(w_.error_out, i, tag_[i], eps);
+}
+
+template <class Real>
+void zil_population<Real>::flush_frames(shard_context& ctx) {
+  act_frames_[ctx.shard].flush(w_.activity_out, ctx.out);
+  err_frames_[ctx.shard].flush(w_.error_out, ctx.out);
+}
+
+template <class Real>
+void zil_population<Real>::diverged(index_t i, const char* what, Real v) const {
+  throw numeric_error("population '" + spec_->name + "' neuron " + std::to_string(i) + ": " + what + " became " +
+                      std::to_string(double(v)) + " at sample " + std::to_string(tag_sample(tag_[i])) +
+                      "; learning diverged (try a smaller learning rate)");
 }
 
 template <class Real>
@@ -326,15 +338,12 @@ void zil_population<Real>::backward(index_t i, shard_context& ctx) {
   ++ctx.stats.reactions;
   eps_[i] = eps;
   bwd_done_[i] = 1;
-  if (!std::isfinite(eps))
-    throw numeric_error("population '" + spec_->name + "' neuron " + std::to_string(i) + ": error became " +
-                        std::to_string(double(eps)) + " at sample " + std::to_string(tag_sample(tag_[i])) +
-                        "; learning diverged (try a smaller learning rate)");
+  if (!std::isfinite(eps)) diverged(i, "error", eps);
   if (!w_.link_error_out.empty()) {
     for (std::size_t k = 0; k < in_.size(); ++k)
       if (w_.link_error_out[k] != ~out_t{0}) ctx.out.emit(w_.link_error_out[k], i, tag_[i], double(link_error(k, i)));
   } else if (w_.error_out != ~out_t{0}) {
-    ctx.out.emit(w_.error_out, i, tag_[i], double(eps));
+    send_error(i, double(eps), ctx);
   }
   learn(i, eps, ctx);
 }
@@ -352,14 +361,21 @@ void zil_population<Real>::learn(index_t i, Real eps, shard_context& ctx) {
     kernels::axpy(link_error(k, i), in_[k].pre_values(i, ctx.shard), G + rb, link.syn->row_end(i) - rb);
   }
   (w_.bias_tie_grad ? w_.bias_tie_grad : grad_b_.data())[i] += eps;
-  if (w_.done_out != ~out_t{0}) done_[ctx.shard] = {done_[ctx.shard].first + 1, tag_[i]};
-  ++accumulated_[i];
-  const std::uint64_t sample = tag_sample(tag_[i]);
+  learned(i, i + 1, tag_[i], ctx);
+}
+
+// The bookkeeping after rows [lo, hi) (one step, `tag`) have learned from their errors.
+template <class Real>
+void zil_population<Real>::learned(index_t lo, index_t hi, tag_t tag, shard_context& ctx) {
+  if (w_.done_out != ~out_t{0}) done_[ctx.shard] = {done_[ctx.shard].first + (hi - lo), tag};
+  for (index_t i = lo; i < hi; ++i) ++accumulated_[i];
+  const std::uint64_t sample = tag_sample(tag);
   const bool batch_end =
       learning_->batch == 1 || (sample + 1) % learning_->batch == 0 || sample + 1 == w_.samples_total;
   // The update waits for the timer: this neuron's errors are read through its row
   // of W when they are delivered, so the row must not change before that.
-  if (batch_end) timers_.arm(ctx, w_.timer_out, i, tag_[i]);
+  if (batch_end)
+    for (index_t i = lo; i < hi; ++i) timers_.arm(ctx, w_.timer_out, i, tag);
 }
 
 template <class Real>
