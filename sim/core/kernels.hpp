@@ -21,13 +21,22 @@ struct lanes16 {
     std::memcpy(&v, p, sizeof v);
     return v;
   }
-  // The index-order tail, then the fixed pairwise reduction of the lanes.
+  // The index-order tail, then the fixed pairwise reduction of the lanes: lane k +=
+  // lane k + w for w = 8, 4, 2, 1. While w spans whole vectors that is one vector
+  // addition per pair of vectors (the same additions, done together).
   static Real finish(const vec* acc, const Real* a, const Real* b, std::size_t j, std::size_t n) {
     Real tail = 0;
     for (; j < n; ++j) tail += a[j] * b[j];
-    Real r[lanes];
-    std::memcpy(r, acc, sizeof r);
-    for (std::size_t w = lanes / 2; w > 0; w /= 2)
+    return reduce(acc, tail);
+  }
+  static Real reduce(const vec* acc, Real tail) {
+    vec v[nv];
+    for (std::size_t k = 0; k < nv; ++k) v[k] = acc[k];
+    for (std::size_t m = nv / 2; m > 0; m /= 2)
+      for (std::size_t k = 0; k < m; ++k) v[k] += v[k + m];
+    Real r[per];
+    std::memcpy(r, &v[0], sizeof r);
+    for (std::size_t w = per / 2; w > 0; w /= 2)
       for (std::size_t k = 0; k < w; ++k) r[k] += r[k + w];
     return r[0] + tail;
   }

@@ -67,28 +67,40 @@ class ready_set {
 
 class timer_queue {
  public:
-  void init(unsigned shards) { due_.assign(shards, std::vector<std::pair<tick_t, index_t>>{}); }
+  void init(unsigned shards) { due_.assign(shards, std::vector<armed>{}); }
   // Neuron i wants its timer: fires after the port's route delay.
-  void arm(shard_context& ctx, out_t timer_out, index_t i, tag_t tag) {
+  void arm(shard_context& ctx, out_t timer_out, index_t i, tag_t tag) { arm_rows(ctx, timer_out, i, i + 1, tag); }
+  // Neurons lo .. hi - 1 want theirs (consecutive neurons of one tick share an entry).
+  void arm_rows(shard_context& ctx, out_t timer_out, index_t lo, index_t hi, tag_t tag) {
     auto& due = due_[ctx.shard];
-    if (due.empty() || due.back().first != ctx.now) ctx.out.set_timer(timer_out, ctx.lo, tag);
-    due.emplace_back(ctx.now, i);
+    if (due.empty() || due.back().tick != ctx.now) {
+      ctx.out.set_timer(timer_out, ctx.lo, tag);
+    } else if (due.back().hi == lo) {
+      due.back().hi = hi;
+      return;
+    }
+    due.push_back({ctx.now, lo, hi});
   }
   // The timer events of one tick: f(i) for each neuron whose timer was armed at the
-  // event's emission tick (e.seq).
+  // event's emission tick (e.seq), in the order they were armed.
   template <class F>
   void fire(std::span<const event> events, const shard_context& ctx, F&& f) {
     auto& due = due_[ctx.shard];
     for (const event& e : events) {
       if (e.source < ctx.lo || e.source >= ctx.hi) continue;
       std::size_t k = 0;
-      for (; k < due.size() && due[k].first == e.seq; ++k) f(due[k].second);
+      for (; k < due.size() && due[k].tick == e.seq; ++k)
+        for (index_t i = due[k].lo; i < due[k].hi; ++i) f(i);
       due.erase(due.begin(), due.begin() + static_cast<std::ptrdiff_t>(k));
     }
   }
 
  private:
-  per_shard<std::vector<std::pair<tick_t, index_t>>> due_;   // per shard: (tick armed, neuron)
+  struct armed {
+    tick_t tick;
+    index_t lo, hi;
+  };
+  per_shard<std::vector<armed>> due_;   // per shard: (tick armed, neurons)
 };
 
 // The messages a shard's neurons send on one port in one tick, gathered into frames

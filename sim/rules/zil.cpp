@@ -71,6 +71,15 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
 // previous sample's per-step state. Weights and gradients are untouched.
 template <class Real>
 void zil_population<Real>::begin(index_t lo, index_t hi, tag_t tag) {
+  bool all = true;   // usually every row is behind (the shard's step advanced): plain fills
+  for (index_t i = lo; i < hi; ++i) all = all & tag_newer(tag, tag_[i]);
+  if (all) {
+    std::fill(tag_.begin() + lo, tag_.begin() + hi, tag);
+    for (auto* v : {&fwd_done_, &bwd_done_}) std::fill(v->begin() + lo, v->begin() + hi, 0);
+    for (auto* v : {&g_, &eps_}) std::fill(v->begin() + lo, v->begin() + hi, Real(0));
+    std::fill(sent_.begin() + lo, sent_.begin() + hi, 0u);
+    return;
+  }
   for (index_t i = lo; i < hi; ++i) {
     if (!tag_newer(tag, tag_[i])) continue;
     tag_[i] = tag;
@@ -92,10 +101,8 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
             shard_tag_[s] = tag;
             begin(ctx.lo, ctx.hi, tag);
           }
-          if (complete || eager) {
-            ready_.mark_all(s);
-            for (index_t i = ctx.lo; i < ctx.hi; ++i) fwd_news_[i] = 1;
-          }
+          if (complete || eager) ready_.mark_all(s);
+          if (eager) std::fill(fwd_news_.begin() + ctx.lo, fwd_news_.begin() + ctx.hi, 1);   // read by eager only
         },
         [&](index_t i, tag_t tag, bool complete) {
           // Only a neuron that may react needs its step opened: in dataflow, the
@@ -374,97 +381,7 @@ void zil_population<Real>::learned(index_t lo, index_t hi, tag_t tag, shard_cont
       learning_->batch == 1 || (sample + 1) % learning_->batch == 0 || sample + 1 == w_.samples_total;
   // The update waits for the timer: this neuron's errors are read through its row
   // of W when they are delivered, so the row must not change before that.
-  if (batch_end)
-    for (index_t i = lo; i < hi; ++i) timers_.arm(ctx, w_.timer_out, i, tag);
-}
-
-template <class Real>
-void zil_population<Real>::apply(index_t i, unsigned shard) {
-  if (accumulated_[i] == 0) return;
-  if (!opt_.empty()) {
-    apply_optimizer(i, shard);
-    return;
-  }
-  const double base = learning_->lr / accumulated_[i];
-  for (std::size_t k = 0; k < in_.size(); ++k) {
-    if (!own_update(k)) continue;
-    const auto& link = *w_.in[k];
-    auto& syn = *link.syn;
-    const auto rb = syn.row_begin(i), n = syn.row_end(i) - rb;
-    const Real scale = static_cast<Real>(base * link.lr_scale);
-    const Real* x = learning_->batch > 1 ? nullptr : in_[k].pre_values(i, shard);
-    const Real e = link_error(k, i);
-    if (link.weight_decay != 0) {
-      const Real decay = static_cast<Real>(learning_->lr * link.lr_scale * link.weight_decay);
-      kernels::decayed_update(scale, decay, e, x, x ? nullptr : grad_[k].data() + rb, syn.w.data() + rb, n);
-    } else if (x) {
-      kernels::outer_update(scale, e, x, syn.w.data() + rb, n);
-    } else {
-      kernels::axpy(scale, grad_[k].data() + rb, syn.w.data() + rb, n);
-    }
-    if (!x) std::fill_n(grad_[k].data() + rb, n, Real(0));
-  }
-  // The bias is the neuron's own parameter: the first in-projection's rate, no decay.
-  const double bias_scale = base * (in_.empty() ? 1.0 : w_.in[0]->lr_scale);
-  if (spec_->bias && spec_->bias_plastic && !w_.bias_tie_grad) b_[i] += static_cast<Real>(bias_scale) * grad_b_[i];
-  grad_b_[i] = 0;
-  accumulated_[i] = 0;
-}
-
-// apply() for many neurons at batch 1 with plain SGD: the same arithmetic per neuron
-// (accumulated is 1, so the rate is lr / 1 = lr), with the per-link constants
-// computed once. Each neuron still writes only its own row and bias.
-template <class Real>
-void zil_population<Real>::apply_rows(const std::vector<index_t>& rows, unsigned shard) {
-  for (index_t i : rows)
-    if (accumulated_[i] > 1) {   // not batch 1 after all: the general path
-      for (index_t r : rows) apply(r, shard);
-      return;
-    }
-  const double base = learning_->lr;
-  for (std::size_t k = 0; k < in_.size(); ++k) {
-    if (!own_update(k)) continue;
-    auto& syn = *w_.in[k]->syn;
-    const Real scale = static_cast<Real>(base * w_.in[k]->lr_scale);
-    for (index_t i : rows) {
-      if (accumulated_[i] == 0) continue;
-      const auto rb = syn.row_begin(i);
-      kernels::outer_update(scale, eps_[i], in_[k].pre_values(i, shard), syn.w.data() + rb, syn.row_end(i) - rb);
-    }
-  }
-  const Real bias_scale = static_cast<Real>(base * (in_.empty() ? 1.0 : w_.in[0]->lr_scale));
-  const bool bias = spec_->bias && spec_->bias_plastic && !w_.bias_tie_grad;
-  for (index_t i : rows) {
-    if (accumulated_[i] == 0) continue;
-    if (bias) b_[i] += bias_scale * grad_b_[i];
-    grad_b_[i] = 0;
-    accumulated_[i] = 0;
-  }
-}
-
-// The optimizer path: G = sum eps x_pre is -dL/dW, so the gradient handed to the
-// optimizer is G scaled by -1/n. Plain SGD (no optimizer block) keeps apply()'s
-// arithmetic, so Z-IL stays bitwise equal to the backprop baseline there too.
-template <class Real>
-void zil_population<Real>::apply_optimizer(index_t i, unsigned shard) {
-  const Real scale = static_cast<Real>(-1.0 / double(accumulated_[i]));
-  for (std::size_t k = 0; k < in_.size(); ++k) {
-    if (!own_update(k)) continue;
-    auto& syn = *w_.in[k]->syn;
-    const auto rb = syn.row_begin(i), n = syn.row_end(i) - rb;
-    if (learning_->batch > 1) {
-      opt_[k].step(i, rb, n, syn.w.data() + rb, grad_[k].data() + rb, scale);
-      std::fill_n(grad_[k].data() + rb, n, Real(0));
-    } else {
-      const Real* x = in_[k].pre_values(i, shard);
-      const Real e = link_error(k, i);
-      for (std::size_t j = 0; j < n; ++j) opt_row_[j] = Real(0) + e * x[j];
-      opt_[k].step(i, rb, n, syn.w.data() + rb, opt_row_.data(), scale);
-    }
-  }
-  if (spec_->bias && spec_->bias_plastic && !w_.bias_tie_grad) bias_opt_.step(i, i, 1, &b_[i], &grad_b_[i], scale);
-  grad_b_[i] = 0;
-  accumulated_[i] = 0;
+  if (batch_end) timers_.arm_rows(ctx, w_.timer_out, lo, hi, tag);
 }
 
 // A product vertex's VJP: d mu / d u_k = prod of the other factors (link order).
