@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "sim/core/errors.hpp"
+#include "sim/io/isolated_read.hpp"
 #include "sim/io/model_validate.hpp"
 #include "sim/io/network_builder.hpp"
 #include "sim/io/session.hpp"
@@ -233,5 +234,14 @@ PYBIND11_MODULE(_phaseless, m) {
         return d;
       },
       py::arg("source"), py::arg("dir"), py::arg("overrides"));
+  // Trace calls it before h5py touches a file: h5py runs on the same libhdf5, which a
+  // damaged file can crash or make loop for ever (see sim/io/isolated_read.hpp).
+  m.def(
+      "_require_decodable",
+      [](const std::string& path, double stall_seconds, const std::string& what) {
+        py::gil_scoped_release free_python;   // the watch sleeps; other threads go on
+        io::require_decodable(path, what, stall_seconds);
+      },
+      py::arg("path"), py::arg("stall_seconds"), py::arg("what"));
   m.attr("__version__") = PHASELESS_VERSION;
 }

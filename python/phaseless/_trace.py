@@ -16,7 +16,8 @@ import time
 import h5py
 import numpy as np
 
-from ._errors import ModelError
+from . import _phaseless
+from ._errors import ModelError, argument_error
 
 __all__ = ["Trace", "Snapshots", "Report"]
 
@@ -129,8 +130,19 @@ class Trace:
     ``reports[population]`` -> Report, ``provenance`` (dict incl. model_text,
     effective_model, seed, sample_order)."""
 
-    def __init__(self, path):
+    def __init__(self, path, stall_timeout=10.0):
+        """``stall_timeout``: seconds the HDF5 library may keep the CPU busy without reading
+        before the file counts as damaged (a crafted file can make it loop forever)."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise argument_error("path", path, "a trace file path (str or os.PathLike)")
+        if isinstance(stall_timeout, bool) or not isinstance(stall_timeout, (int, float)) \
+                or not 0.1 <= stall_timeout <= 86400:
+            raise argument_error("stall_timeout", stall_timeout, "seconds, from 0.1 to 86400")
         self.path = os.fspath(path)
+        if os.path.isfile(self.path):
+            # Damaged files can crash libhdf5 or make it loop forever, in h5py as anywhere:
+            # its decoders run once in a watched child process before h5py opens the file.
+            _phaseless._require_decodable(self.path, float(stall_timeout), f"cannot read trace '{self.path}'")
 
         def check(f):
             if _text(f.attrs.get("format", b"")) != "phaseless-trace":

@@ -1,6 +1,6 @@
 #pragma once
-// Small RAII and error helpers over the HDF5 C API, shared by trace_writer.cpp and
-// trace_reader.cpp. Together with those two files, the only place that includes <hdf5.h>.
+// Small RAII and error helpers over the HDF5 C API, shared by the trace writer, the trace
+// readers and the HDF5 data source. The only header that includes <hdf5.h>.
 #include <hdf5.h>
 
 #include <string>

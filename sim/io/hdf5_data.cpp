@@ -2,6 +2,7 @@
 #include "sim/core/errors.hpp"
 #include "sim/io/array_data.hpp"
 #include "sim/io/h5_util.hpp"
+#include "sim/io/isolated_read.hpp"
 
 namespace phaseless::io {
 namespace {
@@ -15,6 +16,7 @@ h5::handle open_file(const array_ref& a) {
     throw core::user_error(a.field + ": file not found: " + a.file.string() +
                            " (relative paths resolve against the model's folder)");
   if (H5Fis_hdf5(a.file.c_str()) <= 0) throw core::user_error(a.field + ": " + a.file.string() + ": not an HDF5 file");
+  require_decodable(a.file.string(), a.where());
   h5::handle fapl = h5::file_access_plist(a.where());
   const hid_t id = H5Fopen(a.file.c_str(), H5F_ACC_RDONLY, fapl.get());
   if (id < 0) fail(a, "cannot open: " + h5::error_text());

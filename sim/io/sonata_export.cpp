@@ -11,6 +11,7 @@
 
 #include "sim/core/errors.hpp"
 #include "sim/io/h5_util.hpp"
+#include "sim/io/isolated_read.hpp"
 #include "sim/io/model_loader.hpp"
 #include "sim/io/network_builder.hpp"
 
@@ -254,6 +255,7 @@ circuit load_circuit(const fs::path& source, const std::vector<std::string>& ove
   }
   if (!overrides.empty()) throw user_error("--set applies to a model file, not to a trace ('" + source.string() + "')");
   const std::string what = "cannot export trace '" + source.string() + "'";
+  require_decodable(source.string(), what);
   h5::handle fapl = h5::file_access_plist(what);
   const hid_t id = H5Fopen(source.c_str(), H5F_ACC_RDONLY, fapl.get());
   if (id < 0) throw user_error(what + ": " + h5::error_text());

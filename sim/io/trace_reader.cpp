@@ -13,6 +13,7 @@
 
 #include "sim/core/errors.hpp"
 #include "sim/io/h5_util.hpp"
+#include "sim/io/isolated_read.hpp"
 #include "sim/io/trace_reader_detail.hpp"
 
 namespace phaseless::io {
@@ -394,13 +395,20 @@ void print_trace_summary(const std::filesystem::path& file, std::ostream& out) {
 }
 
 bool is_trace(const std::filesystem::path& file) {
-  try {
-    h5::handle f = open_trace(file);
-    std::string format;
-    return read_string_attr(f.get(), "format", format, file, "/") && format == "phaseless-trace";
-  } catch (const std::exception&) {
-    return false;
-  }
+  const auto here = [&file] {
+    try {
+      h5::handle f = open_trace(file);
+      std::string format;
+      return read_string_attr(f.get(), "format", format, file, "/") && format == "phaseless-trace";
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
+  // Asked of whatever sits at a run's --out path: a damaged file there must not crash or
+  // hang the run, so the library reads it in a watched child.
+  const isolated_outcome o = run_isolated([&here] { return here() ? 0 : 3; });
+  if (o.how == isolated_outcome::not_isolated) return here();
+  return o.how == isolated_outcome::exited && o.code == 0;
 }
 
 std::vector<std::string> list_datasets(const std::filesystem::path& file) {

@@ -23,6 +23,7 @@
 
 #include "sim/io/trace_reader.hpp"
 #include "tests/support/cli_support.hpp"
+#include "tests/support/trace_fixtures.hpp"
 
 namespace fs = std::filesystem;
 
@@ -53,24 +54,8 @@ std::string minimal_text() {
   return t;
 }
 
-// A finished trace of the minimal model (made once).
-fs::path minimal_trace() {
-  static const fs::path f = [] {
-    const fs::path p = tmp("minimal.h5");
-    fs::remove(p);
-    REQUIRE(sh(cli() + " run " + src("tests/models/good/minimal.textproto") + " -q --out " + p.string()).status == 0);
-    return p;
-  }();
-  return f;
-}
-
-fs::path hostile(const std::string& kind) {
-  const fs::path out = tmp(kind + ".h5");
-  REQUIRE(sh("/usr/bin/python3 " + src("tests/support/hostile_traces.py") + " " + kind + " " +
-             minimal_trace().string() + " " + out.string())
-              .status == 0);
-  return out;
-}
+using phaseless::test::hostile;
+using phaseless::test::minimal_trace;
 
 bool no_leftovers(const fs::path& target) {
   const fs::path dir = target.parent_path();
@@ -450,21 +435,4 @@ TEST_CASE("a Latin-1 model file name: the trace's strings still decode as UTF-8"
            "','r'); p=f['provenance']; c=p.attrs['command_line']; assert 'mod\\u00e8le' in c, c; "
            "p['model_text'][()].decode()\"")
             .status == 0);
-}
-
-TEST_CASE("inspect on a file that crashes the HDF5 library: one message and exit 2, never a core dump") {
-  // Found by the trace fuzzer: a damaged global heap makes libhdf5 1.10 itself segfault
-  // while it decodes a variable-length string. inspect reads in a child process.
-  const auto r = sh(cli() + " inspect " + src("tests/cli/data/hdf5_segfault.trace"));
-#if defined(__SANITIZE_ADDRESS__)
-  // AddressSanitizer catches the fault in the child and exits 1 itself: the parent still
-  // lives to report it, and nothing is killed by a signal.
-  CHECK(r.status != 0);
-  CHECK(r.status < 128);
-#else
-  CHECK(r.status == 2);
-  CHECK(r.out.find("phaseless inspect: error: trace '" + src("tests/cli/data/hdf5_segfault.trace") +
-                   "': the HDF5 library crashed reading it (signal 11, Segmentation fault): the file is damaged or "
-                   "not a trace; nothing was written\n") != std::string::npos);
-#endif
 }

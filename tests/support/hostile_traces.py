@@ -67,10 +67,24 @@ def bad_checksum(src, out):
     open(out, "wb").write(data)
 
 
+def looping_heap(src, out):
+    """Makes HDF5 1.10 loop forever on any variable-length string: the first object of the
+    first global heap collection gets index 0 (free space) and size 0, and the decoder's
+    walk over the collection then advances by 0 bytes, for ever."""
+    data = bytearray(open(src, "rb").read())
+    at = data.find(b"GCOL")
+    assert at > 0, "expected a global heap collection (variable-length strings)"
+    assert data[at + 4] == 1, "expected a version-1 collection"
+    # 4 signature + 1 version + 3 reserved + 8 collection size, then the object header:
+    # 2 index + 2 reference count + 4 reserved + 8 size.
+    data[at + 16:at + 32] = bytes(16)
+    open(out, "wb").write(data)
+
+
 def main():
     kind, src, out = sys.argv[1:4]
-    if kind == "bad_checksum":
-        bad_checksum(src, out)
+    if kind in ("bad_checksum", "looping_heap"):
+        globals()[kind](src, out)
         return
     shutil.copyfile(src, out)
     with h5py.File(out, "a") as f:

@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "sim/core/errors.hpp"
+#include "sim/io/isolated_read.hpp"
 #include "sim/io/trace_reader.hpp"
 #include "tools/phaseless/cli.hpp"
 
@@ -53,26 +54,24 @@ std::vector<std::string> export_to_file(const std::string& trace, const std::str
   return skipped;
 }
 
-// Damaged files can crash or corrupt memory inside the HDF5 library itself (its
-// decoders trust on-disk sizes; fuzzing found segfaults and overlapping copies there that
-// no check of ours can precede). The reading therefore runs in a child process: whatever
-// the library does, the user gets one message and exit 2, never a core dump.
+// Damaged files can crash the HDF5 library itself or make it loop forever (see
+// sim/io/isolated_read.hpp); no check of ours can precede either. The reading therefore
+// runs in a child process the parent watches: whatever the library does, the user gets
+// one message and exit 2, never a core dump or a hang.
 // Returns -1 in the child (which goes on to read), the exit status in the parent.
-int isolate_read(const std::string& trace) {
+int isolate_read(const std::string& trace, double stall_seconds) {
   std::cout.flush();
   std::cerr.flush();
   const pid_t pid = ::fork();
   if (pid < 0) return -1;   // no child to be had: read in this process
   if (pid == 0) return -1;
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR) throw core::internal_error("inspect: waitpid failed");
-  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  const io::isolated_outcome o = io::watch_child(pid, stall_seconds);
+  if (o.how == io::isolated_outcome::exited) return o.code;
   std::cout.flush();
-  std::cerr << "phaseless inspect: error: trace '" << trace << "': the HDF5 library crashed reading it (signal "
-            << WTERMSIG(st) << ", " << ::strsignal(WTERMSIG(st))
-            << "): the file is damaged or not a trace; nothing was written\n";
-  return WTERMSIG(st) == SIGINT || WTERMSIG(st) == SIGTERM ? exit_interrupted : exit_user;
+  if (o.how == io::isolated_outcome::crashed && (o.code == SIGINT || o.code == SIGTERM)) return exit_interrupted;
+  std::cerr << "phaseless inspect: error: trace '" << trace << "': the HDF5 library " << o.what()
+            << " while reading it: the file is damaged or not a trace; nothing was written\n";
+  return exit_user;
 }
 
 }  // namespace
@@ -80,14 +79,20 @@ int isolate_read(const std::string& trace) {
 int cmd_inspect(int argc, char** argv) {
   po::options_description opts("options");
   std::string trace, csv, out;
+  double stall_seconds = io::default_stall_seconds;
   opts.add_options()("trace", po::value(&trace)->required(), "trace file (.h5)")(
       "csv", po::value(&csv),
       "export a dataset or a whole group as CSV, samples column first (e.g. /metrics, "
       "/metrics/test_accuracy, /report/out); a text dataset such as /provenance/model_text prints as text")(
-      "out,o", po::value(&out), "write the CSV here instead of standard output (replaced only when complete)");
+      "out,o", po::value(&out), "write the CSV here instead of standard output (replaced only when complete)")(
+      "stall-timeout", po::value(&stall_seconds),
+      "end the read with exit 2 when it keeps the CPU busy this many seconds without reading or writing "
+      "anything, as a damaged file can make the HDF5 library loop (default 10; 0.1 to 86400)");
   po::variables_map vm;
   if (!parse("inspect", "TRACE [--csv DATASET_OR_GROUP [--out FILE]]", opts, "trace", argc, argv, vm)) return exit_ok;
-  if (const int status = isolate_read(trace); status >= 0) return status;
+  if (!(stall_seconds >= 0.1 && stall_seconds <= 86400))
+    throw core::user_error("--stall-timeout " + std::to_string(stall_seconds) + ": allowed: 0.1 to 86400 seconds");
+  if (const int status = isolate_read(trace, stall_seconds); status >= 0) return status;
   if (csv.empty()) {
     io::print_trace_summary(trace, std::cout);
     return exit_ok;
