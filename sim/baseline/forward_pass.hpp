@@ -112,16 +112,29 @@ std::uint64_t predict_population(const network_spec& spec, const std::vector<syn
     const auto& p = spec.projections[k];
     const auto& s = syn[k];
     if (st && product) st->u[k].resize(pv.size);
-    for (index_t i = 0; i < pv.size; ++i) {
-      const auto rb = s.row_begin(i), n = s.row_end(i) - rb;
-      const Real uk = kernels::dot(s.w.data() + rb, row_inputs(s, i, act[p.pre], tmp), n);
-      if (product) {
-        mu[i] *= uk;
-        if (st) st->u[k][i] = uk;
+    // Dense rows: blocks of rows through dot_rows (each row's result is dot's).
+    constexpr index_t block = 16;
+    Real u[block];
+    for (index_t i0 = 0; i0 < pv.size; i0 += block) {
+      const index_t m = std::min(block, pv.size - i0);
+      if (s.dense) {
+        kernels::dot_rows(s.w.data() + s.row_begin(i0), s.n_pre, act[p.pre].data(), s.n_pre, m, u);
       } else {
-        mu[i] += uk;
+        for (index_t q = 0; q < m; ++q) {
+          const auto rb = s.row_begin(i0 + q);
+          u[q] = kernels::dot(s.w.data() + rb, row_inputs(s, i0 + q, act[p.pre], tmp), s.row_end(i0 + q) - rb);
+        }
       }
-      ops += n;
+      for (index_t q = 0; q < m; ++q) {
+        const index_t i = i0 + q;
+        if (product) {
+          mu[i] *= u[q];
+          if (st) st->u[k][i] = u[q];
+        } else {
+          mu[i] += u[q];
+        }
+        ops += s.row_end(i) - s.row_begin(i);
+      }
     }
   }
   return ops;

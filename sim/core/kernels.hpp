@@ -9,37 +9,87 @@
 
 namespace phaseless::core::kernels {
 
+// Sixteen lanes in 32-byte vectors (two of float, four of double), so the compiler
+// keeps them in registers; lane k adds a[j] * b[j] for j = k mod 16 in index order,
+// exactly as sixteen scalar accumulators would. dot and dot_rows share this order.
+template <class Real>
+struct lanes16 {
+  typedef Real vec __attribute__((vector_size(32)));
+  static constexpr std::size_t lanes = 16, per = 32 / sizeof(Real), nv = lanes / per;
+  static vec load(const Real* p) {
+    vec v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  }
+  // The index-order tail, then the fixed pairwise reduction of the lanes: lane k +=
+  // lane k + w for w = 8, 4, 2, 1. While w spans whole vectors that is one vector
+  // addition per pair of vectors (the same additions, done together).
+  static Real finish(const vec* acc, const Real* a, const Real* b, std::size_t j, std::size_t n) {
+    Real tail = 0;
+    for (; j < n; ++j) tail += a[j] * b[j];
+    return reduce(acc, tail);
+  }
+  static Real reduce(const vec* acc, Real tail) {
+    vec v[nv];
+    for (std::size_t k = 0; k < nv; ++k) v[k] = acc[k];
+    for (std::size_t m = nv / 2; m > 0; m /= 2)
+      for (std::size_t k = 0; k < m; ++k) v[k] += v[k + m];
+    Real r[per];
+    std::memcpy(r, &v[0], sizeof r);
+    for (std::size_t w = per / 2; w > 0; w /= 2)
+      for (std::size_t k = 0; k < w; ++k) r[k] += r[k + w];
+    return r[0] + tail;
+  }
+};
+
 template <class Real>
 inline Real dot(const Real* __restrict a, const Real* __restrict b, std::size_t n) {
-  // The sixteen lanes live in 32-byte vectors (two of float, four of double), so the
-  // compiler keeps them in registers; lane k adds a[j] * b[j] for j = k mod 16 in
-  // index order, exactly as sixteen scalar accumulators would. Two blocks of 16 per
-  // iteration halve the loop overhead without changing any lane's order.
-  typedef Real vec __attribute__((vector_size(32)));
-  constexpr std::size_t lanes = 16, per = 32 / sizeof(Real), nv = lanes / per;
-  vec acc[nv] = {};
+  // Two blocks of 16 per iteration halve the loop overhead without changing any
+  // lane's order.
+  using L = lanes16<Real>;
+  typename L::vec acc[L::nv] = {};
   auto add_block = [&](std::size_t j) {
-    for (std::size_t v = 0; v < nv; ++v) {
-      vec x, y;
-      std::memcpy(&x, a + j + per * v, sizeof x);
-      std::memcpy(&y, b + j + per * v, sizeof y);
-      acc[v] += x * y;
-    }
+    for (std::size_t v = 0; v < L::nv; ++v) acc[v] += L::load(a + j + L::per * v) * L::load(b + j + L::per * v);
   };
   std::size_t j = 0;
-  for (; j + 2 * lanes <= n; j += 2 * lanes) {
+  for (; j + 2 * L::lanes <= n; j += 2 * L::lanes) {
     add_block(j);
-    add_block(j + lanes);
+    add_block(j + L::lanes);
   }
-  for (; j + lanes <= n; j += lanes) add_block(j);
-  Real tail = 0;
-  for (; j < n; ++j) tail += a[j] * b[j];
-  // Fixed pairwise reduction of the lanes.
-  Real r[lanes];
-  std::memcpy(r, acc, sizeof r);
-  for (std::size_t w = lanes / 2; w > 0; w /= 2)
-    for (std::size_t k = 0; k < w; ++k) r[k] += r[k + w];
-  return r[0] + tail;
+  for (; j + L::lanes <= n; j += L::lanes) add_block(j);
+  return L::finish(acc, a, b, j, n);
+}
+
+// out[r] = dot(w + r * stride, x, n) for r < rows, bit for bit: four rows at a time
+// share each load of x and keep eight independent chains of additions in flight, and
+// every row's lanes still add in dot's order.
+template <class Real>
+inline void dot_rows(const Real* w, std::size_t stride, const Real* __restrict x, std::size_t n, std::size_t rows,
+                     Real* __restrict out) {
+  using L = lanes16<Real>;
+  std::size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const Real* __restrict w0 = w + r * stride;
+    const Real* __restrict w1 = w0 + stride;
+    const Real* __restrict w2 = w1 + stride;
+    const Real* __restrict w3 = w2 + stride;
+    typename L::vec a0[L::nv] = {}, a1[L::nv] = {}, a2[L::nv] = {}, a3[L::nv] = {};
+    std::size_t j = 0;
+    for (; j + L::lanes <= n; j += L::lanes)
+      for (std::size_t v = 0; v < L::nv; ++v) {
+        const std::size_t o = j + L::per * v;
+        const auto xv = L::load(x + o);
+        a0[v] += L::load(w0 + o) * xv;
+        a1[v] += L::load(w1 + o) * xv;
+        a2[v] += L::load(w2 + o) * xv;
+        a3[v] += L::load(w3 + o) * xv;
+      }
+    out[r] = L::finish(a0, w0, x, j, n);
+    out[r + 1] = L::finish(a1, w1, x, j, n);
+    out[r + 2] = L::finish(a2, w2, x, j, n);
+    out[r + 3] = L::finish(a3, w3, x, j, n);
+  }
+  for (; r < rows; ++r) out[r] = dot(w + r * stride, x, n);
 }
 
 // y[k] += alpha * x[k]. Element-wise, so blocking changes no result: blocks of 16

@@ -1,5 +1,7 @@
 #include "sim/neurons/input_population.hpp"
 
+#include <algorithm>
+
 namespace phaseless::neurons {
 
 input_population::input_population(const population_spec& spec, const dataset* data, out_t activity_out,
@@ -31,7 +33,10 @@ void input_population::react(shard_context& ctx) {
   // speak in the same tick, so their messages travel as one frame, in neuron order.
   auto& y = values_[ctx.shard];
   y.resize(ctx.hi - ctx.lo);
-  for (index_t i = ctx.lo; i < ctx.hi; ++i) y[i - ctx.lo] = activate<double>(f_, x[i]);
+  if (f_ == activation_kind::identity)   // the usual clamp: a plain copy, no switch per pixel
+    std::copy(x.begin() + ctx.lo, x.begin() + ctx.hi, y.begin());
+  else
+    for (index_t i = ctx.lo; i < ctx.hi; ++i) y[i - ctx.lo] = activate<double>(f_, x[i]);
   ctx.stats.reactions += ctx.hi - ctx.lo;
   if (ctx.hi > ctx.lo) ctx.out.emit_values(activity_out_, ctx.lo, tag, y.data(), ctx.hi - ctx.lo);
 }

@@ -120,11 +120,11 @@ class forward_input {
     return kernels::dot(s.w.data() + rb, x, s.row_end(i) - rb);
   }
   std::uint64_t fan_in(index_t i) const { return link_->syn->row_end(i) - link_->syn->row_begin(i); }
-
- private:
-  // Full rows and one value per sender: the buffer is the row's input vector itself.
+  // Full rows and one value per sender: the buffer is the row's input vector itself
+  // (pre_values is the same for every row).
   bool direct() const { return link_->syn->dense && (link_->classes == 1 || link_->fan.shard_counted); }
 
+ private:
   forward_link<Real>* link_ = nullptr;
   std::vector<std::vector<Real>> buf_;       // [shard][class * n_pre + pre]
   std::vector<std::vector<Real>> scratch_;   // [shard][row length]

@@ -52,7 +52,9 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
   ready_.init(n, w_.shards);
   timers_.init(w_.shards);
   out_.init(w_, n);
-  frames_.assign(w_.shards, frame{});
+  framing_.assign(w_.shards, 0);
+  act_frames_.assign(w_.shards, frame_buffer{});
+  err_frames_.assign(w_.shards, frame_buffer{});
   fired_.assign(w_.shards, {});
   plain_batch1_ = learning_->batch == 1 && opt_.empty() && !product();
   for (auto* l : w_.in) plain_batch1_ = plain_batch1_ && l->weight_decay == 0;
@@ -61,12 +63,23 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
   shared_gates_ = w_.mode == mode_kind::dataflow && (!w_.lateral_fan || w_.lateral_fan->counted_per_shard());
   for (auto& in : in_) shared_gates_ = shared_gates_ && in.gate().shared();
   for (auto& b : back_) shared_gates_ = shared_gates_ && b.gate().shared();
+  rows_ = shared_gates_ && !is_output() && spec_->combine == combine_kind::sum && !in_.empty() &&
+          w_.link_error_out.empty();
 }
 
 // A message of a newer step starts that step locally (R6): the neuron forgets the
 // previous sample's per-step state. Weights and gradients are untouched.
 template <class Real>
 void zil_population<Real>::begin(index_t lo, index_t hi, tag_t tag) {
+  bool all = true;   // usually every row is behind (the shard's step advanced): plain fills
+  for (index_t i = lo; i < hi; ++i) all = all & tag_newer(tag, tag_[i]);
+  if (all) {
+    std::fill(tag_.begin() + lo, tag_.begin() + hi, tag);
+    for (auto* v : {&fwd_done_, &bwd_done_}) std::fill(v->begin() + lo, v->begin() + hi, 0);
+    for (auto* v : {&g_, &eps_}) std::fill(v->begin() + lo, v->begin() + hi, Real(0));
+    std::fill(sent_.begin() + lo, sent_.begin() + hi, 0u);
+    return;
+  }
   for (index_t i = lo; i < hi; ++i) {
     if (!tag_newer(tag, tag_[i])) continue;
     tag_[i] = tag;
@@ -88,10 +101,8 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
             shard_tag_[s] = tag;
             begin(ctx.lo, ctx.hi, tag);
           }
-          if (complete || eager) {
-            ready_.mark_all(s);
-            for (index_t i = ctx.lo; i < ctx.hi; ++i) fwd_news_[i] = 1;
-          }
+          if (complete || eager) ready_.mark_all(s);
+          if (eager) std::fill(fwd_news_.begin() + ctx.lo, fwd_news_.begin() + ctx.hi, 1);   // read by eager only
         },
         [&](index_t i, tag_t tag, bool complete) {
           // Only a neuron that may react needs its step opened: in dataflow, the
@@ -154,15 +165,19 @@ void zil_population<Real>::react(shard_context& ctx) {
     const tag_t tag = shard_tag_[s];
     const bool fr = tag != no_tag && ctx.lo < ctx.hi && forward_ready(ctx.lo, s, tag);
     const bool br = tag != no_tag && ctx.lo < ctx.hi && backward_ready(ctx.lo, s, tag);
-    frames_[s].on = true;
-    ready_.drain(ctx, [&](index_t i) {
-      if (tag_[i] == tag)
-        process_ready(i, ctx, fr, br);
-      else
-        process(i, ctx);
-    });
-    flush_frame(ctx);
-    frames_[s].on = false;
+    framing_[s] = 1;
+    if (rows_ && ready_.take_all(ctx)) {
+      react_rows(ctx, fr, br);
+    } else {
+      ready_.drain(ctx, [&](index_t i) {
+        if (tag_[i] == tag)
+          process_ready(i, ctx, fr, br);
+        else
+          process(i, ctx);
+      });
+    }
+    flush_frames(ctx);
+    framing_[s] = 0;
   } else {
     ready_.drain(ctx, [&](index_t i) { process(i, ctx); });
   }
@@ -256,10 +271,7 @@ void zil_population<Real>::forward(index_t i, shard_context& ctx, bool settled) 
   ++ctx.stats.reactions;
   mu_[i] = mu;   // C1: the value node starts at its prediction, so eps = 0
   fwd_done_[i] = settled;
-  if (!std::isfinite(mu))
-    throw numeric_error("population '" + spec_->name + "' neuron " + std::to_string(i) + ": prediction became " +
-                        std::to_string(double(mu)) + " at sample " + std::to_string(tag_sample(tag_[i])) + "; " +
-                        diverged_hint(w_.mode));
+  if (!std::isfinite(mu)) diverged(i, "prediction", mu);
   // The settled message goes out with repeat 0, the number receivers' gates count:
   // it is always sent. An eager partial prediction is a refinement (repeat >= 1),
   // sent only when it differs from the last message by more than the threshold.
@@ -273,30 +285,37 @@ void zil_population<Real>::forward(index_t i, shard_context& ctx, bool settled) 
   send_activity(i, double(y), ctx, settled ? 0 : ++sent_[i]);
 }
 
-// Dataflow: a neuron sends its activity once per step (repeat 0), so the neurons of a
-// shard that react in one tick can share frames; the receivers see the same messages,
-// in the same order, as from one emit() per neuron.
+// Dataflow: a neuron sends its activity and its error once per step (repeat 0), so
+// the neurons of a shard that react in one tick share frames; the receivers see the
+// same messages, in the same order, as from one emit() per neuron.
 template <class Real>
 void zil_population<Real>::send_activity(index_t i, double y, shard_context& ctx, std::uint32_t repeat) {
-  frame& f = frames_[ctx.shard];
-  if (!f.on || repeat != 0) {
+  if (!framing_[ctx.shard] || repeat != 0) {
     ctx.out.emit(w_.activity_out, i, tag_[i], y, repeat);
     return;
   }
-  if (f.values.empty() || f.tag != tag_[i] || i != f.first + f.values.size()) {
-    flush_frame(ctx);
-    f.first = i;
-    f.tag = tag_[i];
-  }
-  f.values.push_back(y);
+  act_frames_[ctx.shard].add(i, tag_[i], y, w_.activity_out, ctx.out);
 }
 
 template <class Real>
-void zil_population<Real>::flush_frame(shard_context& ctx) {
-  frame& f = frames_[ctx.shard];
-  if (f.values.empty()) return;
-  ctx.out.emit_values(w_.activity_out, f.first, f.tag, f.values.data(), static_cast<std::uint32_t>(f.values.size()));
-  f.values.clear();
+void zil_population<Real>::send_error(index_t i, double eps, shard_context& ctx) {
+  if (framing_[ctx.shard])
+    err_frames_[ctx.shard].add(i, tag_[i], eps, w_.error_out, ctx.out);
+  else
+    ctx.out.emit(w_.error_out, i, tag_[i], eps);
+}
+
+template <class Real>
+void zil_population<Real>::flush_frames(shard_context& ctx) {
+  act_frames_[ctx.shard].flush(w_.activity_out, ctx.out);
+  err_frames_[ctx.shard].flush(w_.error_out, ctx.out);
+}
+
+template <class Real>
+void zil_population<Real>::diverged(index_t i, const char* what, Real v) const {
+  throw numeric_error("population '" + spec_->name + "' neuron " + std::to_string(i) + ": " + what + " became " +
+                      std::to_string(double(v)) + " at sample " + std::to_string(tag_sample(tag_[i])) + "; " +
+                      diverged_hint(w_.mode));
 }
 
 template <class Real>
@@ -330,15 +349,12 @@ void zil_population<Real>::backward(index_t i, shard_context& ctx) {
   ++ctx.stats.reactions;
   eps_[i] = eps;
   bwd_done_[i] = 1;
-  if (!std::isfinite(eps))
-    throw numeric_error("population '" + spec_->name + "' neuron " + std::to_string(i) + ": error became " +
-                        std::to_string(double(eps)) + " at sample " + std::to_string(tag_sample(tag_[i])) + "; " +
-                        diverged_hint(w_.mode));
+  if (!std::isfinite(eps)) diverged(i, "error", eps);
   if (!w_.link_error_out.empty()) {
     for (std::size_t k = 0; k < in_.size(); ++k)
       if (w_.link_error_out[k] != ~out_t{0}) ctx.out.emit(w_.link_error_out[k], i, tag_[i], double(link_error(k, i)));
   } else if (w_.error_out != ~out_t{0}) {
-    ctx.out.emit(w_.error_out, i, tag_[i], double(eps));
+    send_error(i, double(eps), ctx);
   }
   learn(i, eps, ctx);
 }
@@ -356,103 +372,20 @@ void zil_population<Real>::learn(index_t i, Real eps, shard_context& ctx) {
     kernels::axpy(link_error(k, i), in_[k].pre_values(i, ctx.shard), G + rb, link.syn->row_end(i) - rb);
   }
   (w_.bias_tie_grad ? w_.bias_tie_grad : grad_b_.data())[i] += eps;
-  if (w_.done_out != ~out_t{0}) done_[ctx.shard] = {done_[ctx.shard].first + 1, tag_[i]};
-  ++accumulated_[i];
-  const std::uint64_t sample = tag_sample(tag_[i]);
+  learned(i, i + 1, tag_[i], ctx);
+}
+
+// The bookkeeping after rows [lo, hi) (one step, `tag`) have learned from their errors.
+template <class Real>
+void zil_population<Real>::learned(index_t lo, index_t hi, tag_t tag, shard_context& ctx) {
+  if (w_.done_out != ~out_t{0}) done_[ctx.shard] = {done_[ctx.shard].first + (hi - lo), tag};
+  for (index_t i = lo; i < hi; ++i) ++accumulated_[i];
+  const std::uint64_t sample = tag_sample(tag);
   const bool batch_end =
       learning_->batch == 1 || (sample + 1) % learning_->batch == 0 || sample + 1 == w_.samples_total;
   // The update waits for the timer: this neuron's errors are read through its row
   // of W when they are delivered, so the row must not change before that.
-  if (batch_end) timers_.arm(ctx, w_.timer_out, i, tag_[i]);
-}
-
-template <class Real>
-void zil_population<Real>::apply(index_t i, unsigned shard) {
-  if (accumulated_[i] == 0) return;
-  if (!opt_.empty()) {
-    apply_optimizer(i, shard);
-    return;
-  }
-  const double base = learning_->lr / accumulated_[i];
-  for (std::size_t k = 0; k < in_.size(); ++k) {
-    if (!own_update(k)) continue;
-    const auto& link = *w_.in[k];
-    auto& syn = *link.syn;
-    const auto rb = syn.row_begin(i), n = syn.row_end(i) - rb;
-    const Real scale = static_cast<Real>(base * link.lr_scale);
-    const Real* x = learning_->batch > 1 ? nullptr : in_[k].pre_values(i, shard);
-    const Real e = link_error(k, i);
-    if (link.weight_decay != 0) {
-      const Real decay = static_cast<Real>(learning_->lr * link.lr_scale * link.weight_decay);
-      kernels::decayed_update(scale, decay, e, x, x ? nullptr : grad_[k].data() + rb, syn.w.data() + rb, n);
-    } else if (x) {
-      kernels::outer_update(scale, e, x, syn.w.data() + rb, n);
-    } else {
-      kernels::axpy(scale, grad_[k].data() + rb, syn.w.data() + rb, n);
-    }
-    if (!x) std::fill_n(grad_[k].data() + rb, n, Real(0));
-  }
-  // The bias is the neuron's own parameter: the first in-projection's rate, no decay.
-  const double bias_scale = base * (in_.empty() ? 1.0 : w_.in[0]->lr_scale);
-  if (spec_->bias && spec_->bias_plastic && !w_.bias_tie_grad) b_[i] += static_cast<Real>(bias_scale) * grad_b_[i];
-  grad_b_[i] = 0;
-  accumulated_[i] = 0;
-}
-
-// apply() for many neurons at batch 1 with plain SGD: the same arithmetic per neuron
-// (accumulated is 1, so the rate is lr / 1 = lr), with the per-link constants
-// computed once. Each neuron still writes only its own row and bias.
-template <class Real>
-void zil_population<Real>::apply_rows(const std::vector<index_t>& rows, unsigned shard) {
-  for (index_t i : rows)
-    if (accumulated_[i] > 1) {   // not batch 1 after all: the general path
-      for (index_t r : rows) apply(r, shard);
-      return;
-    }
-  const double base = learning_->lr;
-  for (std::size_t k = 0; k < in_.size(); ++k) {
-    if (!own_update(k)) continue;
-    auto& syn = *w_.in[k]->syn;
-    const Real scale = static_cast<Real>(base * w_.in[k]->lr_scale);
-    for (index_t i : rows) {
-      if (accumulated_[i] == 0) continue;
-      const auto rb = syn.row_begin(i);
-      kernels::outer_update(scale, eps_[i], in_[k].pre_values(i, shard), syn.w.data() + rb, syn.row_end(i) - rb);
-    }
-  }
-  const Real bias_scale = static_cast<Real>(base * (in_.empty() ? 1.0 : w_.in[0]->lr_scale));
-  const bool bias = spec_->bias && spec_->bias_plastic && !w_.bias_tie_grad;
-  for (index_t i : rows) {
-    if (accumulated_[i] == 0) continue;
-    if (bias) b_[i] += bias_scale * grad_b_[i];
-    grad_b_[i] = 0;
-    accumulated_[i] = 0;
-  }
-}
-
-// The optimizer path: G = sum eps x_pre is -dL/dW, so the gradient handed to the
-// optimizer is G scaled by -1/n. Plain SGD (no optimizer block) keeps apply()'s
-// arithmetic, so Z-IL stays bitwise equal to the backprop baseline there too.
-template <class Real>
-void zil_population<Real>::apply_optimizer(index_t i, unsigned shard) {
-  const Real scale = static_cast<Real>(-1.0 / double(accumulated_[i]));
-  for (std::size_t k = 0; k < in_.size(); ++k) {
-    if (!own_update(k)) continue;
-    auto& syn = *w_.in[k]->syn;
-    const auto rb = syn.row_begin(i), n = syn.row_end(i) - rb;
-    if (learning_->batch > 1) {
-      opt_[k].step(i, rb, n, syn.w.data() + rb, grad_[k].data() + rb, scale);
-      std::fill_n(grad_[k].data() + rb, n, Real(0));
-    } else {
-      const Real* x = in_[k].pre_values(i, shard);
-      const Real e = link_error(k, i);
-      for (std::size_t j = 0; j < n; ++j) opt_row_[j] = Real(0) + e * x[j];
-      opt_[k].step(i, rb, n, syn.w.data() + rb, opt_row_.data(), scale);
-    }
-  }
-  if (spec_->bias && spec_->bias_plastic && !w_.bias_tie_grad) bias_opt_.step(i, i, 1, &b_[i], &grad_b_[i], scale);
-  grad_b_[i] = 0;
-  accumulated_[i] = 0;
+  if (batch_end) timers_.arm_rows(ctx, w_.timer_out, lo, hi, tag);
 }
 
 // A product vertex's VJP: d mu / d u_k = prod of the other factors (link order).

@@ -68,6 +68,7 @@ class zil_population final : public learning_population<Real> {
   void backward(index_t i, shard_context& ctx);
   Real output_error(index_t i, unsigned shard);
   void learn(index_t i, Real eps, shard_context& ctx);
+  void learned(index_t lo, index_t hi, tag_t tag, shard_context& ctx);
   void apply(index_t i, unsigned shard);
   void apply_rows(const std::vector<index_t>& rows, unsigned shard);
   bool plain_batch1_ = false;            // batch 1, plain SGD, no decay, sum vertex: apply_rows
@@ -82,17 +83,20 @@ class zil_population final : public learning_population<Real> {
   const population_spec* spec_;
   const learning_spec* learning_;
   bool shared_gates_ = false;   // dataflow, every gate counted per shard: readiness is per shard
-  // The activity a shard's neurons send in one tick, gathered into frames of
-  // consecutive neurons (shared_gates_ only).
-  struct frame {
-    bool on = false;
-    index_t first = 0;
-    tag_t tag = no_tag;
-    std::vector<double> values;
-  };
-  per_shard<frame> frames_;
+  // The activity and errors a shard's neurons send in one tick, gathered into frames
+  // of consecutive neurons (shared_gates_ only).
+  per_shard<char> framing_;
+  per_shard<frame_buffer> act_frames_, err_frames_;
   void send_activity(index_t i, double y, shard_context& ctx, std::uint32_t repeat);
-  void flush_frame(shard_context& ctx);
+  void send_error(index_t i, double eps, shard_context& ctx);
+  void flush_frames(shard_context& ctx);
+  // The shard's rows stepped together (zil_rows.cpp): a hidden sum vertex whose gates
+  // all count per shard, so every row of the shard is ready at once.
+  bool rows_ = false;
+  void react_rows(shard_context& ctx, bool fwd_ready, bool bwd_ready);
+  void forward_rows(index_t a, index_t b, shard_context& ctx);
+  void backward_rows(index_t a, index_t b, shard_context& ctx);
+  [[noreturn]] void diverged(index_t i, const char* what, Real v) const;
   std::vector<forward_input<Real>> in_;
   std::vector<error_input<Real>> back_;
   std::vector<std::vector<Real>> grad_;   // per in-link, same layout as its synapse_matrix (batch > 1)

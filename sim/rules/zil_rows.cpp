@@ -1,0 +1,117 @@
+// Z-IL's hidden neurons of one shard stepped together (dataflow, every gate counted
+// per shard): when a shard's step completes, all of its rows are ready at once, so
+// they take their forward or backward step as runs of rows over arrays instead of
+// one neuron at a time. Each row does exactly what forward() and backward() do for
+// it, with the same arithmetic in the same order, and sends the same messages (as
+// frames of consecutive neurons); only the per-neuron control is shared.
+#include <algorithm>
+#include <cmath>
+
+#include "sim/rules/zil.hpp"
+
+namespace phaseless::rules {
+
+namespace {
+// Calls f(a, b) for each maximal run [a, b) of rows in [lo, hi) where want(i) holds.
+template <class Want, class F>
+void for_runs(index_t lo, index_t hi, Want&& want, F&& f) {
+  for (index_t a = lo; a < hi;) {
+    if (!want(a)) {
+      ++a;
+      continue;
+    }
+    index_t b = a + 1;
+    while (b < hi && want(b)) ++b;
+    f(a, b);
+    a = b;
+  }
+}
+}  // namespace
+
+template <class Real>
+void zil_population<Real>::react_rows(shard_context& ctx, bool fwd_ready, bool bwd_ready) {
+  // Every row of the shard holds the shard's step (dataflow opens it for all rows at
+  // once), so the gates' answers hold for each of them.
+  if (shard_tag_[ctx.shard] == no_tag) return;
+  if (fwd_ready) for_runs(ctx.lo, ctx.hi, [&](index_t i) { return !fwd_done_[i]; },
+                          [&](index_t a, index_t b) { forward_rows(a, b, ctx); });
+  if (bwd_ready) for_runs(ctx.lo, ctx.hi, [&](index_t i) { return fwd_done_[i] && !bwd_done_[i]; },
+                          [&](index_t a, index_t b) { backward_rows(a, b, ctx); });
+}
+
+// forward() for rows [a, b): mu = b + sum over in-links (link order) of W x; dense
+// rows go through dot_rows, which gives each row dot's result bit for bit.
+template <class Real>
+void zil_population<Real>::forward_rows(index_t a, index_t b, shard_context& ctx) {
+  const unsigned s = ctx.shard;
+  std::copy(b_.begin() + a, b_.begin() + b, mu_.begin() + a);
+  for (auto& in : in_) {
+    const auto& syn = *in.link().syn;
+    if (in.direct()) {
+      constexpr index_t block = 16;
+      Real u[block];
+      const Real* x = in.pre_values(a, s);
+      for (index_t i0 = a; i0 < b; i0 += block) {
+        const index_t m = std::min(block, b - i0);
+        kernels::dot_rows(syn.w.data() + syn.row_begin(i0), syn.n_pre, x, syn.n_pre, m, u);
+        for (index_t q = 0; q < m; ++q) mu_[i0 + q] += u[q];
+      }
+    } else {
+      for (index_t i = a; i < b; ++i) mu_[i] += in.potential(i, in.pre_values(i, s));
+    }
+    ctx.stats.synaptic_ops += syn.row_end(b - 1) - syn.row_begin(a);
+  }
+  ctx.stats.reactions += b - a;
+  for (index_t i = a; i < b; ++i)
+    if (!std::isfinite(mu_[i])) diverged(i, "prediction", mu_[i]);
+  const tag_t tag = shard_tag_[s];
+  double* y = act_frames_[s].run(a, tag, b - a, w_.activity_out, ctx.out);
+  const auto f = spec_->activation;
+  for (index_t i = a; i < b; ++i) {
+    const Real yi = activate<Real>(f, mu_[i]);   // C1: x = mu, eps = 0
+    last_sent_[i] = yi;
+    y[i - a] = double(yi);
+    fwd_done_[i] = 1;
+    sent_[i] = 1;
+  }
+}
+
+// backward() and learn() for rows [a, b) of a hidden neuron: eps = gamma f'(mu) g.
+template <class Real>
+void zil_population<Real>::backward_rows(index_t a, index_t b, shard_context& ctx) {
+  const unsigned s = ctx.shard;
+  const Real gamma = static_cast<Real>(learning_->gamma);
+  const auto f = spec_->activation;
+  for (index_t i = a; i < b; ++i) eps_[i] = gamma * activate_prime<Real>(f, mu_[i]) * g_[i];
+  for (index_t i = a; i < b; ++i)
+    if (!std::isfinite(eps_[i])) diverged(i, "error", eps_[i]);
+  ctx.stats.reactions += b - a;
+  const tag_t tag = shard_tag_[s];
+  if (w_.error_out != ~out_t{0}) {
+    double* e = err_frames_[s].run(a, tag, b - a, w_.error_out, ctx.out);
+    for (index_t i = a; i < b; ++i) e[i - a] = double(eps_[i]);
+  }
+  if (collects_) {   // some link collects eps * x_pre: learn() row by row
+    for (index_t i = a; i < b; ++i) {
+      bwd_done_[i] = 1;
+      learn(i, eps_[i], ctx);
+    }
+    return;
+  }
+  Real* G = w_.bias_tie_grad ? w_.bias_tie_grad : grad_b_.data();
+  for (index_t i = a; i < b; ++i) {
+    bwd_done_[i] = 1;
+    G[i] += eps_[i];
+  }
+  learned(a, b, tag, ctx);
+}
+
+#define PHASELESS_ZIL_ROWS(Real)                                                          \
+  template void zil_population<Real>::react_rows(shard_context&, bool, bool);            \
+  template void zil_population<Real>::forward_rows(index_t, index_t, shard_context&);    \
+  template void zil_population<Real>::backward_rows(index_t, index_t, shard_context&);
+PHASELESS_ZIL_ROWS(float)
+PHASELESS_ZIL_ROWS(double)
+#undef PHASELESS_ZIL_ROWS
+
+}  // namespace phaseless::rules
