@@ -241,8 +241,7 @@ int main(int argc, char** argv) {
       rd.push_back("schedule.max_samples=" + std::to_string(std::max(100u, samples / 4)));
       rd.push_back("schedule.eval_every=" + std::to_string(std::max(100u, samples / 4)));
       for (const auto& q : m.model.projections())   // the feedback delay copies the forward law
-        for (const auto& [bound, v] : {std::pair{"min", 1}, std::pair{"max", 5}})
-          rd.push_back("projections[" + q.name() + "].delay.uniform." + bound + "=" + std::to_string(v));
+        rd.push_back("projections[" + q.name() + "].delay={uniform {min: 1 max: 5}}");
       const auto mr = io::load_model(model, rd);
       const auto re = measure(mr, io::engine_kind::event, threads, repeat);
       std::printf("%s with random delays 1..5 per synapse (forward and feedback), %u samples\n",
