@@ -22,6 +22,7 @@ from ._errors import ModelError, argument_error
 __all__ = ["Trace", "Snapshots", "Report"]
 
 _RETRIES = 20
+_PROBED = set()   # files whose strings libhdf5 decoded in a probe (see Trace.__init__)
 
 
 def _open(path):
@@ -148,7 +149,12 @@ class Trace:
         if os.path.isfile(self.path):
             # Damaged files can crash libhdf5 or make it loop forever, in h5py as anywhere:
             # its decoders run once in a watched child process before h5py opens the file.
-            _phaseless._require_decodable(self.path, float(stall_timeout), f"cannot read trace '{self.path}'")
+            # Once per file (device and inode) in this process: a probe starts an interpreter,
+            # and a reader that polls a growing trace opens it again and again.
+            st = os.stat(self.path)
+            if (st.st_dev, st.st_ino) not in _PROBED:
+                _phaseless._require_decodable(self.path, float(stall_timeout), f"cannot read trace '{self.path}'")
+                _PROBED.add((st.st_dev, st.st_ino))
 
         def check(f):
             if _text(f.attrs.get("format", b"")) != "phaseless-trace":

@@ -95,7 +95,7 @@ def test_run_releases_the_gil(phaseless, tmp_path):
     import threading
     from conftest import FMNIST_SMALL as model
     trace = tmp_path / "threaded.h5"
-    m = phaseless.load(model, set={"schedule.epochs": 5})   # 15 000 samples, a few seconds
+    m = phaseless.load(model, set={"schedule.epochs": 20})   # 60 000 samples, several seconds
     stop_at = {}
     worker = threading.Thread(target=lambda: stop_at.setdefault("r", m.run(out=trace, threads=1, progress=False)))
     worker.start()
@@ -110,4 +110,4 @@ def test_run_releases_the_gil(phaseless, tmp_path):
     alive = worker.is_alive()
     worker.join()
     assert alive and seen >= 2   # read 2 rows while the run was still going
-    assert stop_at["r"].samples[-1] == 15000
+    assert stop_at["r"].samples[-1] == 60000
