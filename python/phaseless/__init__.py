@@ -22,9 +22,14 @@ from ._trace import Report, Snapshots, Trace
 # make it loop). This process may not fork for that: a run thread may hold libhdf5's global
 # lock, and a forked child would wait for it for ever. The child is a fresh interpreter
 # that loads only the compiled extension and probes the file given last.
+# Exit 0: read; 2: a clean read error, or the probe could not start (the reader then reads
+# as it would without a probe); any other status: the library failed.
 _PROBE = ("import importlib.machinery as m, importlib.util as u, sys\n"
-          "l = m.ExtensionFileLoader('_phaseless', sys.argv[1])\n"
-          "x = u.module_from_spec(u.spec_from_loader('_phaseless', l)); l.exec_module(x)\n"
+          "try:\n"
+          "    l = m.ExtensionFileLoader('_phaseless', sys.argv[1])\n"
+          "    x = u.module_from_spec(u.spec_from_loader('_phaseless', l)); l.exec_module(x)\n"
+          "except Exception:\n"
+          "    sys.exit(2)\n"
           "sys.exit(x._probe_here(sys.argv[2]))\n")
 if _sys.executable:
     _phaseless._set_probe_program([_sys.executable, "-I", "-c", _PROBE, _phaseless.__file__])

@@ -85,8 +85,12 @@ void require_decodable(const std::string& file, const std::string& what, double 
     o = spawn_watched(argv, stall_seconds);
     if (o.how == isolated_outcome::not_isolated) o = run_isolated([&file] { return probe_variable_length(file); }, stall_seconds);
   }
-  if (o.how == isolated_outcome::crashed || o.how == isolated_outcome::stalled)
-    throw core::user_error(what + ": the HDF5 library " + o.what() + " while reading it: the file is damaged");
+  // The probe exits 0 (read) or 2 (a clean read error, left to the reader's own message).
+  // Any other status is a failure inside the library that a sanitizer or the runtime
+  // turned into an exit (AddressSanitizer exits 1 where a plain build gets SIGSEGV).
+  const bool failed = o.how == isolated_outcome::crashed || o.how == isolated_outcome::stalled ||
+                      (o.how == isolated_outcome::exited && o.code != 0 && o.code != 2);
+  if (failed) throw core::user_error(what + ": the HDF5 library " + o.what() + " while reading it: the file is damaged");
 }
 
 }  // namespace phaseless::io
