@@ -92,7 +92,7 @@ network_spec mlp(const char* rule, fixed_point fwd, fixed_point back) {
 
 }  // namespace
 
-TEST_CASE("fixed point in the engine: absent is the plain run; 24 bits stays within its bound; counts unchanged") {
+TEST_CASE("fixed point in the engine: absent is the plain run, 24 bits stays within its bound, counts unchanged") {
   for (const char* rule : {"zil", "il_prox", "dp"})
     for (mode_kind mode : {mode_kind::dataflow, mode_kind::eager}) {
       CAPTURE(std::string(rule));
