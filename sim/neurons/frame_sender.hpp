@@ -33,17 +33,18 @@ class frame_sender {
       f.tag = tag;
     }
     f.values.push_back(value);
-    f.news.push_back(char(news));
-    f.markers += !news;
+    // The flags are kept only once the frame holds a marker: frames of messages only
+    // (every rule at threshold 0) pay nothing for them.
+    if (!news && f.news.empty()) f.news.assign(f.values.size() - 1, char(1));
+    if (!f.news.empty()) f.news.push_back(char(news));
   }
   void flush(shard_context& ctx) {
     frame& f = frames_[ctx.shard];
     if (f.values.empty()) return;
     ctx.out.emit_values(port_, f.first, f.tag, f.values.data(), static_cast<std::uint32_t>(f.values.size()),
-                        f.markers ? f.news.data() : nullptr);
+                        f.news.empty() ? nullptr : f.news.data());
     f.values.clear();
     f.news.clear();
-    f.markers = 0;
   }
 
  private:
@@ -51,8 +52,7 @@ class frame_sender {
     index_t first = 0;
     tag_t tag = no_tag;
     std::vector<double> values;
-    std::vector<char> news;   // per value: a message (1) or a sigma-delta step marker (0)
-    std::uint32_t markers = 0;
+    std::vector<char> news;   // per value: a message (1) or a sigma-delta step marker (0); empty: all messages
   };
   out_t port_ = ~out_t{0};
   per_shard<frame> frames_;
