@@ -35,8 +35,8 @@ class frame_sender {
     f.values.push_back(value);
     // The flags are kept only once the frame holds a marker: frames of messages only
     // (every rule at threshold 0) pay nothing for them.
-    if (!news && f.news.empty()) f.news.assign(f.values.size() - 1, char(1));
-    if (!f.news.empty()) f.news.push_back(char(news));
+    if (!news && f.news.empty()) f.news.assign(f.values.size() - 1, char(1));   // the messages before it
+    if (!news || !f.news.empty()) f.news.push_back(char(news));
   }
   void flush(shard_context& ctx) {
     frame& f = frames_[ctx.shard];
