@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sim/core/activation.hpp"
+#include "sim/core/channel.hpp"
 #include "sim/core/errors.hpp"
 #include "sim/core/synapses.hpp"
 
@@ -50,6 +51,7 @@ struct delay_spec {
   tick_t jitter = 0;                   // per-message extra delay, uniform in 0..jitter (core/channel.hpp)
   double drop = 0;                     // per-message loss probability
   std::uint64_t stream = 0;            // key of the per-message draws (from the seed and the projection)
+  fixed_point format;                  // the messages' number format (bits 0: the run's precision)
   // The longest time a message takes, jitter included (critical paths, timers).
   tick_t max() const { return (class_delay.empty() ? 1 : class_delay.back()) + jitter; }
 };

@@ -6,6 +6,7 @@
 //   deliver(port, events)  all of this tick's events on one input port, in the
 //                          total order (R2), applied to the shard's rows;
 //   react()                each neuron that became ready reacts once (R2) and may emit.
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -49,14 +50,17 @@ class outbox {
       noisy_.push_back(noisy);
     }
   }
-  void emit(out_t port, index_t source, tag_t tag, double value, std::uint32_t repeat = 0) {
+  // `news` false: a sigma-delta step marker (sim/neurons/sigma_delta.hpp). It keeps the
+  // step structure (receivers count it like a message and keep their value) but is not
+  // a message a chip would send: not counted as an event, never lost, late or rounded.
+  void emit(out_t port, index_t source, tag_t tag, double value, std::uint32_t repeat = 0, bool news = true) {
     if (noisy_[port]) {
-      emit_noisy(port, source, tag, value, repeat);
+      emit_noisy(port, source, tag, value, repeat, news);
       return;
     }
     for (const route& r : (*routes_)[port])
       events_.push_back(event{now_ + r.delay, r.port, source, r.klass, repeat, now_, tag, value});
-    stats_->events += (*routes_)[port].size();
+    if (news) stats_->events += (*routes_)[port].size();
   }
   // One record that stands for `messages` neuron-level messages of this shard and tick
   // (e.g. "my contribution is in", summed over the shard's neurons in `value`). It is
@@ -67,17 +71,21 @@ class outbox {
     stats_->events += messages * (*routes_)[port].size();
   }
   // The emissions of senders first .. first + n - 1 (n values, source order), all of
-  // one tag, as one frame per route: counted as n messages per route, like n emit()s.
-  void emit_values(out_t port, index_t first, tag_t tag, const double* values, std::uint32_t n) {
+  // one tag, as one frame per route: counted as n messages per route, like n emit()s
+  // (`news`, when given: per sender, false for a step marker, as in emit()).
+  void emit_values(out_t port, index_t first, tag_t tag, const double* values, std::uint32_t n,
+                   const char* news = nullptr) {
     if (n == 1 || noisy_[port]) {   // jitter may part the senders: one message each
-      for (std::uint32_t q = 0; q < n; ++q) emit(port, first + q, tag, values[q]);
+      for (std::uint32_t q = 0; q < n; ++q) emit(port, first + q, tag, values[q], 0, !news || news[q]);
       return;
     }
+    std::uint64_t messages = n;
+    if (news) messages = std::uint64_t(std::count(news, news + n, char(1)));
     const auto at = static_cast<std::uint32_t>(payload_.size());
     payload_.insert(payload_.end(), values, values + n);
     for (const route& r : (*routes_)[port])
       events_.push_back(event{now_ + r.delay, r.port, first, r.klass, 0, now_, tag, 0.0, n, at});
-    stats_->events += std::uint64_t(n) * (*routes_)[port].size();
+    stats_->events += messages * (*routes_)[port].size();
   }
   // A timer: a message to the population itself, for deferred local actions. It is
   // not communication between neurons, so it is not counted as an event (and its
@@ -92,18 +100,18 @@ class outbox {
 
  private:
   // The one place where jitter and loss touch a message (channel.hpp).
-  void emit_noisy(out_t port, index_t source, tag_t tag, double value, std::uint32_t repeat) {
+  void emit_noisy(out_t port, index_t source, tag_t tag, double value, std::uint32_t repeat, bool news) {
     for (const route& r : (*routes_)[port]) {
       if (!r.noise) {
         events_.push_back(event{now_ + r.delay, r.port, source, r.klass, repeat, now_, tag, value});
         continue;
       }
-      const auto f = r.noise->pass(source, tag, repeat, now_, value);
+      const auto f = r.noise->pass(source, tag, repeat, now_, value, news);
       events_.push_back(event{now_ + r.delay + f.extra, r.port, source, r.klass, repeat, now_, tag, f.value});
       stats_->dropped += f.dropped;
-      stats_->late += f.extra > 0;
+      stats_->late += news && f.extra > 0;
     }
-    stats_->events += (*routes_)[port].size();
+    if (news) stats_->events += (*routes_)[port].size();
   }
   std::vector<char> noisy_;   // by out port: some route has a channel
   const std::vector<std::vector<route>>* routes_;

@@ -112,6 +112,7 @@ class checker {
   void check_feedback(const std::string& path, const v1::Projection& q);
   void check_init(const std::string& path, const v1::WeightInit& w);
   void check_delay(const std::string& path, const v1::Delay& d);
+  void check_message_format(const std::string& path, const v1::MessageFormat& f);
   void find_cycles(int u, std::vector<int>& color, std::vector<int>& stack);
 
   // The graph as built (network_builder): an unrolled population is one vertex per

@@ -249,7 +249,25 @@ void checker::check_projections() {
       check_delay(path + ".feedback.delay", q.feedback().delay());
     }
     check_feedback(path, q);
+    if (q.has_message()) check_message_format(path + ".message", q.message());
+    if (q.has_feedback_message()) {
+      check_message_format(path + ".feedback_message", q.feedback_message());
+      if (q.feedback().kind() == v1::NONE)
+        add(path + ".feedback_message", "is set, but feedback.kind is NONE: no errors travel back through this "
+                                        "projection; allowed: no feedback_message, or a feedback kind");
+    }
   }
+}
+
+// Fixed-point messages: a sign bit and at least one more, at most a 32-bit integer; a
+// positive finite range.
+void checker::check_message_format(const std::string& path, const v1::MessageFormat& f) {
+  if (f.bits() < 2 || f.bits() > 32)
+    add(path + ".bits", std::to_string(f.bits()) + " bits is not a supported fixed-point width; allowed: 2 to 32 "
+                        "(the sign bit included)");
+  if (!(std::isfinite(f.scale()) && f.scale() > 0))
+    add(path + ".scale", num(f.scale()) + " is not a range; allowed: a finite number > 0 (the largest magnitude a "
+                         "message carries)");
 }
 
 // Errors cannot flow into a clamped input; B's options only make sense for RANDOM.
@@ -587,15 +605,12 @@ void checker::check_run_settings() {
   const double t = e.threshold();
   if (!std::isfinite(t) || t < 0) {
     add("execution.threshold", num(t) + " is not a finite number >= 0; allowed: >= 0");
-  } else if (t > 0 && e.mode() != v1::EAGER) {
+  } else if (t > 0 && model_.rule().has_zil() && e.mode() != v1::EAGER) {
+    // A Z-IL neuron sends one settled prediction per sample in dataflow: nothing to suppress.
     add("execution.threshold", num(t) + " > 0 only applies in EAGER mode, but the mode is " +
                                    v1::Mode_Name(e.mode() == v1::MODE_UNSPECIFIED ? v1::DATAFLOW : e.mode()) +
-                                   "; allowed: 0, or execution.mode EAGER");
-  } else if (t > 0 && !model_.rule().has_zil()) {
-    // IL and DP neurons step on every message of each relaxation round; suppressing
-    // one would leave its receivers waiting for that round.
-    add("execution.threshold", num(t) + " > 0: sigma-delta suppression is implemented for rule zil only; "
-                                   "allowed: 0 for rules il, il_prox and dp");
+                                   " and the rule is zil (its dataflow neurons send one settled prediction each); "
+                                   "allowed: 0, or execution.mode EAGER (rules il, il_prox and dp: either mode)");
   }
   if (e.threads() > max_threads) {
     add("execution.threads", std::to_string(e.threads()) + " is too many; allowed: 1 to " + std::to_string(max_threads));

@@ -49,6 +49,10 @@ double draw(const pb::WeightInit& init, counter_rng& rng, double fan_in, double 
   }
 }
 
+fixed_point to_fixed_point(const pb::MessageFormat& f) {
+  return {f.bits(), f.scale(), f.rounding() == pb::MessageFormat::STOCHASTIC};
+}
+
 // Per-synapse delays in synapse order; distinct values become delay classes.
 delay_spec draw_delays(const pb::Delay& d, std::uint64_t n, std::uint64_t seed) {
   delay_spec out;
@@ -198,6 +202,8 @@ class builder {
       }
     }
     ps.backward = draw_delays(q.feedback().delay(), n, mix64(m_.seed() ^ hash_name("feedback-delay:" + ps.name)));
+    ps.forward.format = to_fixed_point(q.message());
+    ps.backward.format = to_fixed_point(q.feedback_message());
     spec_.projections.push_back(std::move(ps));
   }
 

@@ -156,13 +156,10 @@ class training_run {
         res_.extra_columns.push_back("alignment/" + p.name + "/weight_cosine");
         res_.extra_columns.push_back("alignment/" + p.name + "/signal_cosine");
       }
-    // Unreliable links: messages lost and messages delayed by jitter (cumulative events).
-    for (const auto& p : spec_.projections)
-      noisy_ = noisy_ || p.forward.jitter || p.forward.drop > 0 || p.backward.jitter || p.backward.drop > 0;
-    if (noisy_) {
-      res_.extra_columns.push_back("messages_dropped");
-      res_.extra_columns.push_back("messages_late");
-    }
+    // Messages lost and messages delayed by jitter (cumulative events), in every run:
+    // 0 on reliable links and in the synchronous form.
+    res_.extra_columns.push_back("messages_dropped");
+    res_.extra_columns.push_back("messages_late");
     const auto& rec = m_.record();
     eval_every_ = m_.schedule().eval_every() ? m_.schedule().eval_every() : train_.rows;
     // Unset record intervals: about 10 snapshots and 20 activity frames per run (and at
@@ -277,10 +274,8 @@ class training_run {
       r.extra.push_back(a.weight_cosine);
       r.extra.push_back(a.signal_cosine);
     }
-    if (noisy_) {
-      r.extra.push_back(double(c.dropped));
-      r.extra.push_back(double(c.late));
-    }
+    r.extra.push_back(double(c.dropped));
+    r.extra.push_back(double(c.late));
     append_row(r);
     if (!opt_.progress) return;
     const std::uint64_t total = order_.size();
@@ -369,8 +364,10 @@ class training_run {
       res_.diverged +=
           " (training sample " + std::to_string(at) + " of " + std::to_string(total) + ", counting from 1)";
     const counters c = t_->totals();
-    append_row({at, t_->now(), std::nan(""), std::nan(""), std::nan(""), c.events, c.synaptic_ops, wall(),
-                std::vector<double>(res_.extra_columns.size(), std::nan(""))});
+    std::vector<double> extra(res_.extra_columns.size(), std::nan(""));
+    extra[extra.size() - 2] = double(c.dropped);   // the message counts stay counts
+    extra.back() = double(c.late);
+    append_row({at, t_->now(), std::nan(""), std::nan(""), std::nan(""), c.events, c.synaptic_ops, wall(), extra});
   }
 
   const loaded_model& lm_;
@@ -384,7 +381,6 @@ class training_run {
   std::unique_ptr<trainer<Real>> t_;
   std::vector<std::size_t> first_member_;
   bool relaxes_ = false;
-  bool noisy_ = false;   // some projection has jitter or loss
   std::uint64_t eval_every_ = 1, snap_every_ = 1, rep_every_ = 1, flush_every_ = 1000;
   std::unique_ptr<trace_writer> tw_;
   std::vector<pop_t> reported_;

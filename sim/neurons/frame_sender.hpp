@@ -24,7 +24,8 @@ class frame_sender {
     frames_.assign(shards, frame{});
   }
   // Sender i's value of step `tag`; a gap in the senders or another tag starts a new frame.
-  void add(shard_context& ctx, index_t i, tag_t tag, double value) {
+  // `news` false: a sigma-delta step marker (outbox::emit).
+  void add(shard_context& ctx, index_t i, tag_t tag, double value, bool news = true) {
     frame& f = frames_[ctx.shard];
     if (f.values.empty() || f.tag != tag || i != f.first + f.values.size()) {
       flush(ctx);
@@ -32,12 +33,18 @@ class frame_sender {
       f.tag = tag;
     }
     f.values.push_back(value);
+    // The flags are kept only once the frame holds a marker: frames of messages only
+    // (every rule at threshold 0) pay nothing for them.
+    if (!news && f.news.empty()) f.news.assign(f.values.size() - 1, char(1));   // the messages before it
+    if (!news || !f.news.empty()) f.news.push_back(char(news));
   }
   void flush(shard_context& ctx) {
     frame& f = frames_[ctx.shard];
     if (f.values.empty()) return;
-    ctx.out.emit_values(port_, f.first, f.tag, f.values.data(), static_cast<std::uint32_t>(f.values.size()));
+    ctx.out.emit_values(port_, f.first, f.tag, f.values.data(), static_cast<std::uint32_t>(f.values.size()),
+                        f.news.empty() ? nullptr : f.news.data());
     f.values.clear();
+    f.news.clear();
   }
 
  private:
@@ -45,6 +52,7 @@ class frame_sender {
     index_t first = 0;
     tag_t tag = no_tag;
     std::vector<double> values;
+    std::vector<char> news;   // per value: a message (1) or a sigma-delta step marker (0); empty: all messages
   };
   out_t port_ = ~out_t{0};
   per_shard<frame> frames_;

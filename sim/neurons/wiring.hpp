@@ -64,6 +64,7 @@ struct population_wiring {
   out_t lateral_out = ~out_t{0};            // output only (softmax)
   std::uint32_t timer_port = no_port, target_port = no_port, lateral_port = no_port, clamp_port = no_port;
   const fanout* lateral_fan = nullptr;
+  std::vector<std::uint32_t> fan_out;       // per neuron: synapses its activity reaches (sigma-delta counts)
   std::uint64_t samples_total = 0;          // length of the training stream (for the last partial batch)
 };
 

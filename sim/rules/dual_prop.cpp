@@ -112,6 +112,7 @@ dyad_population<Real>::dyad_population(const population_wiring<Real>& w)
   for (auto& b : back_) shared_ = shared_ && b.gate().shared();
   up_frames_.init(w_.activity_out, w_.shards);
   down_frames_.init(w_.error_out, w_.shards);
+  sd_.init(learning_->threshold, n);
 }
 
 template <class Real>
@@ -138,6 +139,7 @@ void dyad_population<Real>::start_sample(index_t lo, index_t hi, std::uint64_t s
     g_tag_[i] = no_tag;
     sent_delta_[i] = Real(0);
     ff_in_[i] = 0;
+    sd_.start(i);
   }
 }
 
@@ -195,6 +197,7 @@ void dyad_population<Real>::deliver(std::uint32_t port, std::span<const event> e
             heard(seen_err_, lo, hi, tag);
             return;
           }
+          if (sd_.on()) return;   // sigma-delta: Deltas come as changes too, g is reset per sample
           // Dataflow: g holds W^T Delta of one round, and a Delta of a newer round
           // starts it afresh. The previous round's g has been used by then (the up
           // step that needs it precedes every child's Delta of the next round).
@@ -365,7 +368,9 @@ void dyad_population<Real>::up(index_t i, shard_context& ctx) {
     Real a = b_[i];
     for (auto& in : in_) {
       a += in.potential(i, in.pre_values(i, s));
-      ctx.stats.synaptic_ops += in.fan_in(i);
+      // Sigma-delta: after the forward pass (new weights, a full sum) a receiver only
+      // integrates what changed; those multiply-adds are counted where the messages leave.
+      if (!sd_.on() || r == 0) ctx.stats.synaptic_ops += in.fan_in(i);
     }
     a_[i] = a;
   }
@@ -391,11 +396,15 @@ void dyad_population<Real>::up(index_t i, shard_context& ctx) {
 template <class Real>
 void dyad_population<Real>::send_up(index_t i, std::uint32_t round, shard_context& ctx) {
   const Real al = static_cast<Real>(dyad::hidden_alpha(*dp_));
-  const double v = double(al * sp_[i] + (Real(1) - al) * sm_[i]);
+  sigma_delta::send m{double(al * sp_[i] + (Real(1) - al) * sm_[i]), true};
+  if (sd_.on()) {   // the forward pass (round 0) is always sent: it opens the sample
+    m = sd_.level(i, m.value, round == 0);
+    if (m.sent && round > 0) ctx.stats.synaptic_ops += w_.fan_out[i];   // one per synapse reached
+  }
   if (shared_)
-    up_frames_.add(ctx, i, tag(i, round), v);
+    up_frames_.add(ctx, i, tag(i, round), m.value, m.sent);
   else
-    ctx.out.emit(w_.activity_out, i, tag(i, round), v);
+    ctx.out.emit(w_.activity_out, i, tag(i, round), m.value, 0, m.sent);
 }
 
 template <class Real>
@@ -448,6 +457,14 @@ template <class Real>
 void dyad_population<Real>::send_delta(index_t i, std::uint32_t r, shard_context& ctx) {
   if (w_.error_out == ~out_t{0}) return;
   const Real delta = sp_[i] - sm_[i];
+  if (sd_.on()) {   // a change, in both modes (sigma_delta.hpp); its receivers count the ops
+    const auto m = sd_.change(i, double(delta));
+    if (shared_)
+      down_frames_.add(ctx, i, tag(i, r), m.value, m.sent);
+    else
+      ctx.out.emit(w_.error_out, i, tag(i, r), m.value, 0, m.sent);
+    return;
+  }
   if (shared_) {
     down_frames_.add(ctx, i, tag(i, r), double(delta));
     return;

@@ -51,6 +51,7 @@
 #include "sim/neurons/learning_population.hpp"
 #include "sim/neurons/output_inbox.hpp"
 #include "sim/neurons/population_parts.hpp"
+#include "sim/neurons/sigma_delta.hpp"
 #include "sim/neurons/synaptic_input.hpp"
 #include "sim/rules/optimizer.hpp"
 
@@ -220,6 +221,7 @@ class dyad_population final : public learning_population<Real> {
   bool static_a_;   // every parent is the clamped input: a does not change within a sample
   bool eager_;
   bool shared_;   // dataflow, every gate counted per shard: the shard's dyads step together
+  sigma_delta sd_;   // execution.threshold > 0: sends only what changed by more (sigma_delta.hpp)
   frame_sender up_frames_, down_frames_;   // dataflow: a shard's s_bar and Delta of one tick as frames
   std::vector<forward_input<Real>> in_;
   std::vector<error_input<Real>> back_;

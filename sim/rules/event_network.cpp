@@ -135,6 +135,7 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
     w[v].data = &train;
     w[v].samples_total = total_;
     w[v].activity_out = E.add_out_port(pop_of(v));
+    w[v].fan_out.assign(spec.populations[v].size, 0);
   }
   syn_.reserve(spec.projections.size());
   feedback_syn_.resize(spec.projections.size());
@@ -213,8 +214,9 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
   // Routes (one per delay class) and synapses (one graph edge each).
   // An unreliable link per projection and direction that asks for jitter or loss.
   auto noise = [&](const delay_spec& d, bool additive, pop_t sender) -> channel* {
-    if (d.jitter == 0 && d.drop == 0) return nullptr;
-    channels_.push_back(std::make_unique<channel>(d.stream, d.jitter, d.drop, additive, spec.populations[sender].size));
+    if (d.jitter == 0 && d.drop == 0 && d.format.exact()) return nullptr;
+    channels_.push_back(
+        std::make_unique<channel>(d.stream, d.jitter, d.drop, additive, spec.populations[sender].size, d.format));
     return channels_.back().get();
   };
   for (std::size_t k = 0; k < spec.projections.size(); ++k) {
@@ -232,6 +234,7 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
     for (index_t i = 0; i < p.syn.n_post; ++i)
       for (auto s = p.syn.row_begin(i); s < p.syn.row_end(i); ++s) {
         const index_t j = p.syn.pre_of(s);
+        ++w[p.pre].fan_out[j];
         const std::uint32_t fc = p.forward.klass.empty() ? 0 : p.forward.klass[s];
         gb.add_edge(pre0 + j, post0 + i, {fwd_port[k], fc, s});
         if (p.feedback != feedback_kind::none) {

@@ -110,6 +110,7 @@ il_population<Real>::il_population(const population_wiring<Real>& w)
   std::size_t widest = 0;
   for (auto* l : w_.in) widest = std::max<std::size_t>(widest, l->syn->n_pre);
   row_.assign(w_.shards, std::vector<Real>(batch1_ ? widest : 0));
+  sd_.init(learning_->threshold, n);
 }
 
 // A message of a newer sample starts that sample locally (R6): step 0, no error
@@ -124,6 +125,7 @@ void il_population<Real>::start(index_t lo, index_t hi, std::uint64_t sample) {
     g_[i] = Real(0);
     sent_down_[i] = Real(0);
     ff_in_[i] = 0;
+    sd_.start(i);
   }
 }
 
@@ -337,7 +339,9 @@ void il_population<Real>::forward(index_t i, shard_context& ctx) {
   for (auto& in : in_) {
     const Real* xs = in.pre_values(i, s);
     a += in.potential(i, xs);
-    ctx.stats.synaptic_ops += in.fan_in(i);
+    // Sigma-delta: after the feed-forward pass (new weights, a full sum) a receiver only
+    // integrates what changed; those multiply-adds are counted where the messages leave.
+    if (!sd_.on() || t == 0) ctx.stats.synaptic_ops += in.fan_in(i);
     // IL-prox needs ||s_pre||^2: for its normalized weight step (at T) and, at the
     // output, for nu at every step (§2.4). Local: the neuron holds these values.
     if (px && (t == T_ || is_output())) sq += kernels::dot(xs, xs, in.fan_in(i));
@@ -447,7 +451,8 @@ void il_population<Real>::relax(index_t i, shard_context& ctx) {
   const Real x = x_[i];
   x_[i] = x - static_cast<Real>(il.gamma_top) * eps_[i] + static_cast<Real>(il.gamma_bot) * fb -
           static_cast<Real>(il.gamma_dec) * x;
-  if (w_.mode == mode_kind::dataflow) g_[i] = Real(0);   // eager: g holds the children's newest errors
+  // Eager and sigma-delta: errors come as changes, g holds the children's newest errors.
+  if (w_.mode == mode_kind::dataflow && !sd_.on()) g_[i] = Real(0);
   ++ctx.stats.reactions;
   if (!std::isfinite(x_[i])) diverged(i, "value node", double(x_[i]));
   const std::uint32_t t = ++iter_[i];
@@ -457,10 +462,15 @@ void il_population<Real>::relax(index_t i, shard_context& ctx) {
 
 template <class Real>
 void il_population<Real>::send_up(index_t i, tag_t tag, Real value, shard_context& ctx) {
+  sigma_delta::send m{double(value), true};
+  if (sd_.on()) {   // the feed-forward pass (step 0) is always sent: it opens the sample
+    m = sd_.level(i, m.value, tag_iteration(tag) == 0);
+    if (m.sent && tag_iteration(tag) > 0) ctx.stats.synaptic_ops += w_.fan_out[i];   // one per synapse reached
+  }
   if (frames_)
-    up_frames_.add(ctx, i, tag, double(value));
+    up_frames_.add(ctx, i, tag, m.value, m.sent);
   else
-    ctx.out.emit(w_.activity_out, i, tag, double(value));
+    ctx.out.emit(w_.activity_out, i, tag, m.value, 0, m.sent);
 }
 
 // The error eps' of step `tag` to the parents. Eager mode sends the change since the
@@ -469,6 +479,14 @@ void il_population<Real>::send_up(index_t i, tag_t tag, Real value, shard_contex
 template <class Real>
 void il_population<Real>::send_down(index_t i, tag_t tag, Real down, shard_context& ctx) {
   if (w_.error_out == ~out_t{0}) return;
+  if (sd_.on()) {   // a change, in both modes (sigma_delta.hpp); its receivers count the ops
+    const auto m = sd_.change(i, double(down));
+    if (frames_)
+      down_frames_.add(ctx, i, tag, m.value, m.sent);
+    else
+      ctx.out.emit(w_.error_out, i, tag, m.value, 0, m.sent);
+    return;
+  }
   if (frames_) {
     down_frames_.add(ctx, i, tag, double(down));
     return;

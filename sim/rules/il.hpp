@@ -45,6 +45,7 @@
 #include "sim/neurons/learning_population.hpp"
 #include "sim/neurons/output_inbox.hpp"
 #include "sim/neurons/population_parts.hpp"
+#include "sim/neurons/sigma_delta.hpp"
 #include "sim/neurons/synaptic_input.hpp"
 #include "sim/rules/optimizer.hpp"
 
@@ -104,6 +105,7 @@ class il_population final : public learning_population<Real> {
   bool shared_;   // dataflow, every gate counted per shard: the shard's neurons step together
   bool batch1_;   // dataflow at batch 1: the update is applied from delta and x_pre, no gradient buffer
   frame_sender up_frames_, down_frames_;
+  sigma_delta sd_;   // execution.threshold > 0: sends only what changed by more (sigma_delta.hpp)
   std::vector<forward_input<Real>> in_;
   std::vector<error_input<Real>> back_;
   std::vector<bool> in_from_input_;       // per in-link: the pre population is the clamped input

@@ -484,3 +484,35 @@ TEST_CASE("trace: value type f64 stores weights, biases and reports exactly") {
   CHECK_THROWS_AS(w.append_report("b", 25, 9, std::vector<double>(4, 0.0)), core::internal_error);
   CHECK_THROWS_AS(w.set_value_type(io::value_type::f64), core::internal_error);   // after structure
 }
+
+// Every run reports its lost and late messages, also when nothing can be lost: the two
+// columns are written, as long as the others, and hold 0 on reliable links; with loss on
+// every projection they count some lost messages (cumulative, so never decreasing).
+TEST_CASE("trace: every run has messages_dropped and messages_late, 0 on reliable links") {
+  temp_dir dir;
+  const std::string model = std::string(PHASELESS_SOURCE_DIR) + "/tests/models/good/minimal.textproto";
+  for (double drop : {0.0, 0.3}) {
+    CAPTURE(drop);
+    std::vector<std::string> sets;
+    if (drop > 0)
+      for (const char* p : {"w1", "w2"}) sets.push_back(std::string("projections[") + p + "].delay.drop_probability=0.3");
+    const auto lm = io::load_model(model, sets);
+    io::run_options o;
+    o.trace = dir.path / (drop > 0 ? "lossy.h5" : "reliable.h5");
+    o.progress = false;
+    const auto res = io::run(lm, o);
+    const auto n = io::read_dataset(o.trace, "/metrics/samples").size();
+    const auto dropped = io::read_dataset(o.trace, "/metrics/messages_dropped");
+    const auto late = io::read_dataset(o.trace, "/metrics/messages_late");
+    REQUIRE(dropped.size() == n);
+    REQUIRE(late.size() == n);
+    for (std::size_t r = 0; r < n; ++r) {
+      CHECK(late[r] == 0.0);   // no jitter
+      if (drop == 0) CHECK(dropped[r] == 0.0);
+      if (r > 0) CHECK(dropped[r] >= dropped[r - 1]);
+    }
+    if (drop > 0) CHECK(dropped.back() > 0.0);
+    REQUIRE(res.extra_columns.size() >= 2);
+    CHECK(res.extra_columns[res.extra_columns.size() - 2] == "messages_dropped");
+  }
+}

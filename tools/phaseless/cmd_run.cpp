@@ -50,6 +50,10 @@ int cmd_run(int argc, char** argv) {
               (unsigned long long)last.events, r.samples ? double(last.events) / double(r.samples) : 0.0,
               (unsigned long long)last.synaptic_ops,
               r.samples ? double(last.synaptic_ops) / double(r.samples) : 0.0);
+  // Every run reports its lost and late messages (0 on reliable links): the last two metric columns.
+  const std::size_t nx = r.extra_columns.size();
+  if (nx >= 2 && last.extra.size() == nx && r.extra_columns[nx - 2] == "messages_dropped")
+    std::printf("messages     %.0f dropped, %.0f late (jitter)\n", last.extra[nx - 2], last.extra[nx - 1]);
   std::printf("simulated    %lld ticks (presentation interval %lld)\n", (long long)last.ticks, (long long)r.interval);
   std::printf("shards       %u (one thread each)\n", r.shards);
   if (!r.diverged.empty()) {
@@ -59,6 +63,7 @@ int cmd_run(int argc, char** argv) {
   }
   bool regression = false;
   for (std::size_t k = 0; k < r.extra_columns.size() && k < last.extra.size(); ++k) {
+    if (r.extra_columns[k] == "messages_dropped" || r.extra_columns[k] == "messages_late") continue;   // above
     if (r.extra_columns[k] == "test_nse") {
       regression = true;
       std::printf("test         normalized squared error %.4g, loss %.4g\n", last.extra[k], last.test_loss);
