@@ -26,7 +26,7 @@ void checker::check_record_events() {
                                std::to_string(max_recorded_populations));
   std::map<std::string, int> listed;
   std::uint32_t smallest = ~std::uint32_t{0};
-  for (int k = 0; k < pops.size(); ++k) {
+  for (int k = 0; k < pops.size() && pops.size() <= max_recorded_populations; ++k) {
     const std::string path = at + "population[" + std::to_string(k) + "]";
     const int v = recorded_population(pops[k]);
     if (auto [it, fresh] = listed.emplace(pops[k], k); !fresh)
@@ -46,7 +46,7 @@ void checker::check_record_events() {
   std::uint64_t total = data_.train_rows * model_.schedule().epochs();
   if (model_.schedule().max_samples()) total = std::min<std::uint64_t>(total, model_.schedule().max_samples());
   std::set<std::uint64_t> seen;
-  for (int k = 0; k < samples.size(); ++k) {
+  for (int k = 0; k < samples.size() && samples.size() <= max_recorded_samples; ++k) {
     const std::string path = at + "samples[" + std::to_string(k) + "]";
     if (!seen.insert(samples[k]).second)
       add(path, std::to_string(samples[k]) + " is listed twice; allowed: each sample once");
@@ -59,7 +59,7 @@ void checker::check_record_events() {
     add(at + "neurons", std::to_string(neurons.size()) + " neurons; allowed: at most " +
                             std::to_string(max_recorded_neurons));
   std::set<std::uint32_t> chosen;
-  for (int k = 0; k < neurons.size(); ++k) {
+  for (int k = 0; k < neurons.size() && neurons.size() <= max_recorded_neurons; ++k) {
     const std::string path = at + "neurons[" + std::to_string(k) + "]";
     if (!chosen.insert(neurons[k]).second)
       add(path, std::to_string(neurons[k]) + " is listed twice; allowed: each neuron once");
