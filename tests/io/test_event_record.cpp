@@ -166,3 +166,43 @@ TEST_CASE("record.events: messages, states and determinism for every rule and mo
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("record.events: a request whose per-tick states exceed the bound is refused before training") {
+  // 100 samples x (interval of 200 IL relaxation steps) x 1024 neurons x (x, eps) is far
+  // beyond max_recorded_state_values: refused when the run is set up, naming the field.
+  const fs::path dir = fs::temp_directory_path() / ("phaseless_events_big_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string samples;
+  for (int s = 0; s < 100; ++s) samples += (s ? ", " : "") + std::to_string(s);
+  std::string neurons;
+  for (int i = 0; i < 1024; ++i) neurons += (i ? ", " : "") + std::to_string(i);
+  const fs::path model = dir / "big.textproto";
+  std::ofstream(model) << "schema_version: 1\n"
+                          "populations { name: \"in\" role: INPUT size: 784 }\n"
+                          "populations { name: \"h\" role: HIDDEN size: 1024 activation: RELU }\n"
+                          "populations { name: \"out\" role: OUTPUT size: 10 }\n"
+                          "projections { name: \"w1\" pre: \"in\" post: \"h\" }\n"
+                          "projections { name: \"w2\" pre: \"h\" post: \"out\" }\n"
+                          "rule { il { optimizer { lr: 0.01 } iterations: 200 } }\n"
+                          "data { idx { train_images: \"$FASHION_MNIST/train-images-idx3-ubyte.gz\"\n"
+                          "  train_labels: \"$FASHION_MNIST/train-labels-idx1-ubyte.gz\"\n"
+                          "  test_images: \"$FASHION_MNIST/t10k-images-idx3-ubyte.gz\"\n"
+                          "  test_labels: \"$FASHION_MNIST/t10k-labels-idx1-ubyte.gz\" }\n"
+                          "  train_subset: 200 test_subset: 10 }\n"
+                          "record { events { population: \"h\" samples: ["
+                       << samples << "] neurons: [" << neurons << "] } }\n";
+  io::run_options o;
+  o.trace = dir / "big.h5";
+  o.progress = false;
+  const auto m = io::load_model(model);   // within the model file's bounds: 100 samples, 1024 neurons
+  try {
+    io::run(m, o);
+    FAIL("the run started");
+  } catch (const phaseless::core::user_error& e) {
+    const std::string what = e.what();
+    CHECK(what.find("record.events: the per-tick states would hold") == 0);
+    CHECK(what.find("allowed: at most 50000000") != std::string::npos);
+  }
+  CHECK(!fs::exists(o.trace));   // refused before the trace was written
+  fs::remove_all(dir);
+}
