@@ -39,9 +39,6 @@ class channel {
   // The fate of `source`'s message (tag, repeat) emitted at `now`. Called once per
   // route (delay class) of the message, from the sender's shard only; every call for
   // one message returns the same fate.
-  // Whether that message is lost (what pass() decided or will decide): for observers.
-  bool drops(index_t source, tag_t tag, std::uint32_t repeat) const { return lost(draw(source, tag, repeat)); }
-
   fate pass(index_t source, tag_t tag, std::uint32_t repeat, tick_t now, double value) {
     const std::uint64_t r = draw(source, tag, repeat);
     const bool dropped = lost(r);
@@ -52,6 +49,8 @@ class channel {
     held_[source] = value;
     return {extra, false, value};
   }
+  // Whether that message is lost, as pass() decides it (a pure function): for observers.
+  bool drops(index_t source, tag_t tag, std::uint32_t repeat) const { return lost(draw(source, tag, repeat)); }
 
  private:
   std::uint64_t draw(index_t source, tag_t tag, std::uint32_t repeat) const {
