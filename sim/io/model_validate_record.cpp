@@ -32,6 +32,8 @@ void checker::check_record_events() {
     if (auto [it, fresh] = listed.emplace(pops[k], k); !fresh)
       add(path, "'" + shown(pops[k]) + "' is listed twice (" + at + "population[" + std::to_string(it->second) +
                     "] has it too); allowed: each population once");
+    else if (const auto it = pop_index_.find(pops[k]); it != pop_index_.end() && steps(it->second))
+      add(path, "'" + pops[k] + "' is unrolled, so it is recorded step by step; allowed: " + step_names(it->second));
     else if (v < 0)
       add(path, "no population named '" + shown(pops[k]) + "'; known populations: " + recordable_populations());
     else if (v != input_)   // the input population keeps no state: neurons do not apply to it
