@@ -16,6 +16,11 @@ Panels (each drawn when some trace holds its data), against training samples:
   prediction error per layer     /report/<population> element eps (predictive coding): mean |eps|
   weight norm                    /weights/<projection>/snapshots: ||W||_F
   update norm                    ||W_t - W_(t-1)||_F per sample between snapshots
+Inside one sample (a trace whose model has record { events { ... } }):
+  plot_trace.py run.h5 --inside 3 -o sample3.png
+draws the messages delivered to each recorded population over the ticks of training sample
+3 (forward and error waves, dropped messages marked) and the per-tick state of the recorded
+neurons (tools/plot_inside.py).
 One trace: each projection or population has its own colour. Several traces: each trace has
 one colour throughout, and projections and populations differ by line style.
 Rows whose value is NaN (no evaluation at that row) are skipped, not drawn as 0.
@@ -33,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from script_support import import_phaseless, pyplot
+from plot_inside import InsideError, plot_inside
 
 phaseless = import_phaseless("plot_trace.py")
 plt = pyplot()
@@ -184,7 +190,12 @@ def main():
     p.add_argument("--title", help="figure title")
     p.add_argument("--log-loss", action="store_true", help="logarithmic loss axis")
     p.add_argument("--dpi", type=int, default=120, help="PNG resolution (default 120)")
+    p.add_argument("--inside", type=int, metavar="SAMPLE",
+                   help="draw inside this recorded training sample (0-based; record.events) instead")
+    p.add_argument("--neurons", type=int, default=6, help="--inside: neurons drawn per population (default 6)")
     args = p.parse_args()
+    if args.inside is not None:
+        return main_inside(p, args)
 
     if args.labels is not None:
         labels = [s.strip() for s in args.labels.split(",")]
@@ -205,6 +216,28 @@ def main():
         return 2
     try:
         plot(traces, labels, output, args.title, args.log_loss, args.dpi)
+    except OSError as e:
+        print(f"plot_trace.py: cannot write {output}: {e.strerror or e}", file=sys.stderr)
+        return 4
+    print(f"wrote {output}")
+    return 0
+
+
+def main_inside(p, args):
+    if len(args.traces) != 1:
+        p.error("--inside draws one trace")
+    if args.inside < 0 or args.neurons < 1:
+        p.error("--inside takes a sample >= 0 and --neurons a count >= 1")
+    output = Path(args.output) if args.output else Path(args.traces[0]).with_suffix(f".sample{args.inside}.png")
+    if not output.parent.is_dir():
+        p.error(f"{output}: folder {output.parent} does not exist")
+    try:
+        if not Path(args.traces[0]).is_file():
+            raise InsideError(f"{args.traces[0]}: file not found")
+        plot_inside(plt, phaseless.Trace(args.traces[0]), args.inside, output, args.title, args.dpi, args.neurons)
+    except (InsideError, phaseless.Error) as e:
+        print(f"plot_trace.py: {e}", file=sys.stderr)
+        return 2
     except OSError as e:
         print(f"plot_trace.py: cannot write {output}: {e.strerror or e}", file=sys.stderr)
         return 4

@@ -15,7 +15,7 @@ from ._errors import Diverged, Error, ModelError, TraceIOError
 from ._model import Comparison, Model, RunResult, load
 from ._phaseless import __version__
 from ._sweep import SweepTable, sweep
-from ._trace import Report, Snapshots, Trace
+from ._trace import Events, Report, Snapshots, Trace
 
 
 # Damaged HDF5 files are probed in a watched child process (a file can crash libhdf5 or
@@ -44,5 +44,5 @@ def export_sonata(source, dir, set=None):
     return _phaseless.export_sonata(os.fspath(source), os.fspath(dir), overrides_list(set))
 
 
-__all__ = ["load", "Model", "RunResult", "Comparison", "Trace", "Snapshots", "Report", "sweep", "SweepTable",
+__all__ = ["load", "Model", "RunResult", "Comparison", "Trace", "Snapshots", "Report", "Events", "sweep", "SweepTable",
            "export_sonata", "Error", "ModelError", "TraceIOError", "Diverged", "__version__"]

@@ -19,7 +19,7 @@ import numpy as np
 from . import _phaseless
 from ._errors import ModelError, argument_error
 
-__all__ = ["Trace", "Snapshots", "Report"]
+__all__ = ["Trace", "Snapshots", "Report", "Events"]
 
 _RETRIES = 20
 _PROBED = set()   # files whose strings libhdf5 decoded in a probe (see Trace.__init__)
@@ -131,6 +131,38 @@ class Report:
         return f"Report({self.population!r}, {self.data.shape[0]} frames x {len(self.node_ids)} nodes x {self.elements})"
 
 
+class Events:
+    """What happened inside the recorded samples (record.events) at one population.
+
+    ``messages``: dict of columns, one row per message delivered to the population, in
+    delivery order: sample, tick, step, kind, source, neuron, value, dropped.
+    ``kind_names`` and ``source_names`` name the ``kind`` and ``source`` codes.
+    ``state``: per tick of each recorded sample, ``sample`` [rows], ``tick`` [rows] and
+    ``data`` [rows, nodes, elements] of the chosen ``node_ids`` (None for the input
+    population, which keeps no state). ``interval``: ticks per sample (sample s spans ticks
+    s*interval .. (s+1)*interval - 1). ``of(sample)`` keeps one sample's rows."""
+
+    def __init__(self, population, messages, kind_names, source_names, interval, state):
+        self.population, self.messages, self.interval, self.state = population, messages, interval, state
+        self.kind_names, self.source_names = kind_names, source_names
+
+    @property
+    def samples(self):
+        return sorted(set(self.messages["sample"].tolist()))
+
+    def of(self, sample):
+        keep = self.messages["sample"] == sample
+        state = None
+        if self.state is not None:
+            rows = self.state["sample"] == sample
+            state = dict(self.state, **{k: self.state[k][rows] for k in ("sample", "tick", "data")})
+        return Events(self.population, {k: v[keep] for k, v in self.messages.items()}, self.kind_names,
+                      self.source_names, self.interval, state)
+
+    def __repr__(self):
+        return f"Events({self.population!r}, {len(self.messages['sample'])} messages, samples {self.samples})"
+
+
 class Trace:
     """A run's trace: ``metrics`` (dict of NumPy columns; nested ones like
     "alignment/w2/weight_cosine" by their path), ``weights[name]`` -> Snapshots,
@@ -160,9 +192,10 @@ class Trace:
             if _text(f.attrs.get("format", b"")) != "phaseless-trace":
                 raise ModelError(f"'{self.path}' is not a Phaseless trace (root attribute 'format' is missing or wrong)")
             return (sorted(f["weights"].keys()) if "weights" in f else [],
-                    sorted(f["report"].keys()) if "report" in f else [])
+                    sorted(f["report"].keys()) if "report" in f else [],
+                    sorted(f["events"].keys()) if "events" in f else [])
 
-        self.weight_names, self.report_names = _read(self.path, check)
+        self.weight_names, self.report_names, self.event_names = _read(self.path, check)
 
     # --- metrics ---
     @property
@@ -235,6 +268,31 @@ class Trace:
     def reports(self):
         return {p: self.report(p) for p in self.report_names}
 
+    # --- inside samples (record.events) ---
+    def events(self, population):
+        if population not in self.event_names:
+            raise ModelError(f"trace '{self.path}' has no events of '{population}'; "
+                             f"allowed: {', '.join(self.event_names) or 'none recorded (record.events)'}")
+
+        def read(f):
+            g = f["events"][population]
+            m = g["messages"]
+            cols = ("sample", "tick", "step", "kind", "source", "neuron", "value", "dropped")
+            n = min(len(m[c]) for c in cols)   # a kill during a flush: the shortest column
+            messages = {c: m[c][:n] for c in cols}
+            state = None
+            if "state" in g:
+                st = g["state"]
+                elements = _text(st.attrs["element_names"]).split(",")
+                node_ids = st["mapping/node_ids"][()]
+                k = min(len(st["sample"]), len(st["tick"]), len(st["data"]))
+                state = {"sample": st["sample"][:k], "tick": st["tick"][:k], "elements": elements,
+                         "node_ids": node_ids,
+                         "data": st["data"][:k].reshape(k, len(node_ids), len(elements))}
+            return Events(population, messages, _text(m.attrs["kind_names"]).split(","),
+                          _text(m.attrs["source_names"]).split(","), int(m.attrs["interval"]), state)
+        return _read(self.path, read)
+
     # --- provenance ---
     @property
     def provenance(self):
@@ -260,4 +318,5 @@ class Trace:
         return self.provenance["sample_order"]
 
     def __repr__(self):
-        return f"Trace({self.path!r}, weights={self.weight_names}, reports={self.report_names})"
+        return (f"Trace({self.path!r}, weights={self.weight_names}, reports={self.report_names}"
+                + (f", events={self.event_names})" if self.event_names else ")"))

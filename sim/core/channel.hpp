@@ -65,8 +65,8 @@ class channel {
   // its place in the FIFO order but is never lost or rounded: it carries what the
   // receivers hold.
   fate pass(index_t source, tag_t tag, std::uint32_t repeat, tick_t now, double value, bool news = true) {
-    const std::uint64_t r = mix64(stream_ ^ mix64(tag ^ mix64((std::uint64_t(source) << 24) ^ repeat)));
-    const bool dropped = drop_ > 0 && double(r >> 11) * 0x1.0p-53 < drop_;
+    const std::uint64_t r = draw(source, tag, repeat);
+    const bool dropped = lost(r);
     tick_t extra = jitter_ > 0 ? tick_t(mix64(r) % std::uint64_t(jitter_ + 1)) : 0;
     if (now + extra < free_at_[source]) extra = free_at_[source] - now;   // FIFO
     free_at_[source] = now + extra;
@@ -76,8 +76,14 @@ class channel {
     held_[source] = value;
     return {extra, false, value};
   }
+  // Whether that message is lost, as pass() decides it (a pure function): for observers.
+  bool drops(index_t source, tag_t tag, std::uint32_t repeat) const { return lost(draw(source, tag, repeat)); }
 
  private:
+  std::uint64_t draw(index_t source, tag_t tag, std::uint32_t repeat) const {
+    return mix64(stream_ ^ mix64(tag ^ mix64((std::uint64_t(source) << 24) ^ repeat)));
+  }
+  bool lost(std::uint64_t r) const { return drop_ > 0 && double(r >> 11) * 0x1.0p-53 < drop_; }
   std::uint64_t stream_;
   tick_t jitter_;
   double drop_;

@@ -152,8 +152,13 @@ void engine::run_until(tick_t end) {
     // Skip idle ticks quickly: nothing can be created while nothing is delivered.
     while (now_ < end && cal_->bucket(now_).empty()) ++now_;
     if (now_ >= end) break;
-    const tick_t t1 = std::min(end, now_ + window_);
+    tick_t t1 = std::min(end, now_ + window_);
+    const bool watched = observer_ && observer_->watches(now_);
+    if (observer_)   // a watched tick is a window of its own
+      for (tick_t t = now_ + 1; t < t1; ++t)
+        if (watched || observer_->watches(t)) t1 = t;
     window(t1);
+    if (watched) observer_->after_tick(now_, cal_->bucket(now_), cal_->payload(now_).data());
     for (tick_t t = now_; t < t1; ++t) cal_->consume(t);
     now_ = t1;
     merge();

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,21 @@ struct population_info {
   population_model* model;   // not owned
 };
 
+// Watches a run from outside the kernel (e.g. recording what happens inside a sample).
+// Called on the engine's thread between windows, with every shard idle, so it may read
+// any population's state. No observer: one pointer test per window, nothing per event.
+class observer {
+ public:
+  virtual ~observer() = default;
+  // Whether tick t is watched. A watched tick runs as a window of its own (results do
+  // not depend on the window length, R7), so the state read in after_tick is the state
+  // right after that tick.
+  virtual bool watches(tick_t t) const = 0;
+  // Tick t was delivered and reacted to. `bucket`: its events in the total order (R2),
+  // timers included; `payload`: the frames' values (value_of).
+  virtual void after_tick(tick_t t, std::span<const event> bucket, const double* payload) = 0;
+};
+
 struct port_info {
   pop_t pop;
   std::uint32_t local;       // the model's own number for this port
@@ -62,6 +78,7 @@ class engine {
   // Freezes the wiring: sizes the calendar and the window. Call once, before run.
   void finalize();
 
+  void observe(observer* o) { observer_ = o; }   // null: none (not owned)
   void schedule(const event& e);          // an initial event (e.g. the data source's first timer)
   void run_until(tick_t end);             // processes every tick < end
   tick_t now() const { return now_; }
@@ -72,6 +89,7 @@ class engine {
   std::pair<index_t, index_t> rows(unsigned s, pop_t p) const;
   const std::vector<population_info>& populations() const { return pops_; }
   tick_t window() const { return window_; }
+  const std::vector<std::vector<route>>& routes() const { return routes_; }   // by out port
   tick_t max_delay() const { return max_delay_; }
   counters totals() const;
 
@@ -114,6 +132,7 @@ class engine {
   };
   std::vector<counters> stats_;                 // by shard (counters are cache-line aligned)
   std::vector<std::unique_ptr<shard_state>> shard_;
+  observer* observer_ = nullptr;
   tick_t now_ = 0;
   tick_t window_ = 1;
   tick_t max_delay_ = 1;

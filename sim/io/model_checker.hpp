@@ -3,7 +3,8 @@
 // model_validate.cpp holds the core checks (populations, projections, feedback, init,
 // delays, cycles and reachability, rule, data, run settings); model_validate_graph.cpp
 // the computational-graph features (shapes, conv, one_to_one, unrolling, PRODUCT,
-// BILINEAR and SOFTMAX vertices). Include it from those two files only.
+// BILINEAR and SOFTMAX vertices); model_validate_record.cpp the recording inside samples.
+// Include it from those files only.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -19,6 +20,9 @@
 namespace phaseless::io::detail {
 
 namespace v1 = phaseless::v1;
+
+// The name as it can be shown: bytes outside printable ASCII as \xNN (model_validate.cpp).
+std::string shown(const std::string& s);
 
 class checker {
  public:
@@ -133,6 +137,8 @@ class checker {
   void check_rule();
   void check_data();
   void check_run_settings();
+  void check_record_events();   // record.events (model_validate_record.cpp)
+  int recorded_population(const std::string& name) const;   // its population index, or -1
 
   // The computational-graph features (model_validate_graph.cpp).
   void check_shape(const std::string& path, const v1::Population& p);

@@ -42,6 +42,8 @@ bool is_identifier(const std::string& s) {
   return true;
 }
 
+}  // namespace
+
 // The name as it can be shown: bytes outside printable ASCII (a NUL, a control
 // character) as \xNN, so a message never carries them to the terminal.
 std::string shown(const std::string& s) {
@@ -57,8 +59,6 @@ std::string shown(const std::string& s) {
   }
   return out;
 }
-
-}  // namespace
 
 void checker::run() {
   check_enums(model_, "");
@@ -630,6 +630,7 @@ void checker::check_run_settings() {
       add(path, "no population named '" + shown(rec[k]) + "'; known populations: " + recordable_populations());
     }
   }
+  check_record_events();
 }
 
 }  // namespace detail

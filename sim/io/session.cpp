@@ -15,6 +15,7 @@
 #include "sim/core/errors.hpp"
 #include "sim/core/rng.hpp"
 #include "sim/io/data_source.hpp"
+#include "sim/io/event_recorder.hpp"
 #include "sim/io/network_builder.hpp"
 #include "sim/io/run_guards.hpp"
 #include "sim/io/trace_writer.hpp"
@@ -85,6 +86,7 @@ class training_run {
     res_.interval = presentation_interval(m_, spec_);
     make_trainer();
     plan_recording();
+    plan_events();
   }
 
   run_result run() {
@@ -102,6 +104,7 @@ class training_run {
     res_.weights = weight_matrices();
     res_.samples = s_;
     res_.train_seconds = train_s_;
+    if (recorder_ && tw_) recorder_->write(s_, *tw_);   // an interrupted run: the samples it completed
     if (tw_) tw_->close();
     return res_;
   }
@@ -129,6 +132,7 @@ class training_run {
       for (const auto& p : spec_.projections) synapses += p.syn.size();
       res_.shards = opt_.shards ? opt_.shards : core::auto_shards(threads_, synapses, res_.interval);
       auto e = std::make_unique<event_trainer<Real>>(spec_, train_, order_, res_.interval, mode(), res_.shards);
+      events_net_ = &e->net;
       res_.vertices = e->net.graph_vertices();
       res_.edges = e->net.graph_edges();
       t_ = std::move(e);
@@ -169,6 +173,20 @@ class training_run {
     rep_every_ = rec.sample_every() ? rec.sample_every()
                                     : std::clamp<std::uint64_t>(order_.size() / 20, 1, eval_every_);
     flush_every_ = rec.flush_every() ? rec.flush_every() : 1000;
+  }
+
+  // record.events: the observer that keeps the chosen samples' messages and states (the
+  // event engine only, and only when there is a trace to write them to).
+  void plan_events() {
+    if (!m_.record().has_events() || !events_net_ || opt_.trace.empty()) return;
+    const auto& ev = m_.record().events();
+    event_request req;
+    for (const auto& name : ev.population())
+      for (pop_t v = 0; v < spec_.populations.size(); ++v)
+        if (spec_.populations[v].name == name) req.populations.push_back(v);
+    req.samples.assign(ev.samples().begin(), ev.samples().end());
+    req.neurons.assign(ev.neurons().begin(), ev.neurons().end());
+    recorder_ = std::make_unique<event_recorder<Real>>(*events_net_, spec_, std::move(req));
   }
 
   provenance make_provenance() const {
@@ -213,6 +231,7 @@ class training_run {
           reported_.push_back(v);
         }
     for (const auto& c : res_.extra_columns) tw_->add_metric(c);
+    if (recorder_) recorder_->declare(*tw_);
     tw_->start_streaming();
   }
 
@@ -337,6 +356,7 @@ class training_run {
       if (tw_ && s_ % rep_every_ == 0)
         for (pop_t v : reported_)
           tw_->append_report(spec_.populations[v].name, s_, t_->now(), t_->report(v, order_[s_ - 1]));
+      if (recorder_ && tw_) recorder_->write(s_, *tw_);
       if (s_ % snap_every_ == 0 || s_ == total) snapshot(s_);
       if (s_ % eval_every_ == 0 || s_ == total) evaluate_now();
       else if (tw_ && s_ % flush_every_ == 0) tw_->flush();
@@ -383,6 +403,8 @@ class training_run {
   bool relaxes_ = false;
   std::uint64_t eval_every_ = 1, snap_every_ = 1, rep_every_ = 1, flush_every_ = 1000;
   std::unique_ptr<trace_writer> tw_;
+  rules::event_network<Real>* events_net_ = nullptr;   // the event engine's network (null: baseline)
+  std::unique_ptr<event_recorder<Real>> recorder_;     // record.events, or null
   std::vector<pop_t> reported_;
   // The loop's state: samples trained, the current step, losses since the last evaluation.
   clock_type::time_point t0_, last_print_;

@@ -245,6 +245,13 @@ void print_row_groups(hid_t root, const fs::path& file, const std::vector<std::s
     } else if (name.rfind("/weights/", 0) == 0 && ends("/snapshots/data")) {
       base = name.substr(0, name.size() - 5);
       members = {name, base + "/samples", base + "/bias"};
+    } else if (name.rfind("/events/", 0) == 0 && ends("/messages/value")) {
+      base = name.substr(0, name.size() - 6);   // the messages delivered to one population
+      for (const char* c : {"sample", "tick", "step", "kind", "source", "neuron", "value", "dropped"})
+        members.push_back(base + "/" + c);
+    } else if (name.rfind("/events/", 0) == 0 && ends("/state/data")) {
+      base = name.substr(0, name.size() - 5);
+      members = {name, base + "/sample", base + "/tick"};
     } else {
       continue;
     }

@@ -117,6 +117,7 @@ struct trace_writer::impl {
   std::vector<series> extra_metrics;   // add_metric, in order
   std::map<std::string, projection_sets> projections;
   std::map<std::string, report_sets> reports;
+  std::map<std::string, std::vector<series>> tables;   // add_table, by path
   hid_t real_type = H5T_IEEE_F32LE;    // weights, biases, reports: the run's precision
   std::size_t real_bytes = 4;
   bool provenance_written = false;
@@ -541,6 +542,69 @@ void trace_writer::add_metric(const std::string& path) {
       m.appendable(g.get(), leaf, at + "/" + leaf, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {}));
 }
 
+void trace_writer::add_table(const table_spec& t) {
+  impl& m = *impl_;
+  m.require_structure_phase("add_table()");
+  if (t.path.empty() || t.path[0] != '/' || m.tables.count(t.path)) m.bug("add_table: bad or repeated path " + t.path);
+  // Opens the group at an absolute path, creating the missing ones along it.
+  const auto groups = [&m](const std::string& path) {
+    std::string at;
+    for (std::size_t from = 1, slash = 0; slash != std::string::npos; from = slash + 1) {
+      slash = path.find('/', from);
+      const std::string name = path.substr(from, slash == std::string::npos ? std::string::npos : slash - from);
+      const std::string parent = at.empty() ? "/" : at;
+      at += "/" + name;
+      h5::handle p = h5::own(H5Gopen2(m.f.get(), parent.c_str(), H5P_DEFAULT), H5Gclose, m.at("open " + parent));
+      if (H5Lexists(p.get(), name.c_str(), H5P_DEFAULT) <= 0) m.group(p.get(), name, at);
+    }
+    return h5::own(H5Gopen2(m.f.get(), path.c_str(), H5P_DEFAULT), H5Gclose, m.at("open " + path));
+  };
+  h5::handle g = groups(t.path);
+  for (const auto& [name, text] : t.text_attrs) m.attr(g.get(), name.c_str(), text);
+  for (const auto& [name, v] : t.number_attrs) m.attr(g.get(), name.c_str(), v);
+  for (const auto& [name, v] : t.fixed) {
+    const auto slash = name.rfind('/');
+    h5::handle at = groups(slash == std::string::npos ? t.path : t.path + "/" + name.substr(0, slash));
+    m.fixed_dataset(at.get(), name.substr(slash + 1), t.path + "/" + name, H5T_STD_U64LE, H5T_NATIVE_UINT64,
+                    v.size(), v.data());
+  }
+  auto& cols = m.tables[t.path];
+  for (const auto& c : t.columns) {
+    const bool real = c.kind == column_kind::real;
+    const hid_t file_type = real ? m.real_type
+                            : c.kind == column_kind::u8  ? H5T_STD_U8LE
+                            : c.kind == column_kind::u32 ? H5T_STD_U32LE
+                            : c.kind == column_kind::u64 ? H5T_STD_U64LE
+                                                         : H5T_STD_I64LE;
+    std::vector<hsize_t> row;
+    if (c.width) row.push_back(c.width);
+    cols.push_back(m.appendable(g.get(), c.name, t.path + "/" + c.name, file_type,
+                                real ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64, row));
+  }
+}
+
+void trace_writer::append_table(const std::string& path, std::span<const std::span<const double>> columns,
+                                std::uint64_t rows) {
+  impl& m = *impl_;
+  const auto it = m.tables.find(path);
+  if (it == m.tables.end()) m.bug("append_table to unknown table '" + path + "'");
+  if (columns.size() != it->second.size()) m.bug("append_table '" + path + "': wrong column count");
+  std::uint64_t bytes = 0;
+  for (const auto& c : columns) bytes += 8 * c.size();
+  m.ensure_space(bytes, *this);
+  std::vector<std::int64_t> whole;
+  for (std::size_t c = 0; c < columns.size(); ++c) {
+    series& s = it->second[c];
+    if (columns[c].size() != rows * s.row_size()) m.bug("append_table '" + s.path + "': wrong value count");
+    if (s.mem_type == H5T_NATIVE_DOUBLE) {
+      m.append(s, columns[c].data(), rows);
+      continue;
+    }
+    whole.assign(columns[c].begin(), columns[c].end());   // exact integers
+    m.append(s, whole.data(), rows);
+  }
+}
+
 void trace_writer::start_streaming() { impl_->start_streaming(); }
 
 void trace_writer::append_metrics(const metrics_row& r) {
@@ -622,6 +686,8 @@ std::string trace_writer::impl::close_handles() noexcept {
     close_one(r.samples.ds, "close " + r.samples.path);
     close_one(r.time, "close /report/" + name + "/mapping/time");
   }
+  for (auto& [path, cols] : tables)
+    for (series& s : cols) close_one(s.ds, "close " + s.path);
   close_one(f, "close the file");
   return first_error;
 }

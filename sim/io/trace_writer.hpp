@@ -48,6 +48,23 @@ struct report_spec {
   std::uint64_t sample_step = 1;       // training samples between two frames (SONATA time step)
 };
 
+// A group of appendable columns that grow together, one row per record (the messages
+// and the per-tick states of /events). `real` columns are stored in the run's precision.
+enum class column_kind { u8, u32, u64, i64, real };
+struct table_column {
+  std::string name;
+  column_kind kind = column_kind::real;
+  std::uint64_t width = 0;   // 0: 1-D [rows]; else 2-D [rows, width]
+};
+struct table_spec {
+  std::string path;   // absolute, e.g. "/events/h1/state"; missing groups are created
+  std::vector<table_column> columns;
+  std::vector<std::pair<std::string, std::string>> text_attrs;     // on the group
+  std::vector<std::pair<std::string, std::uint64_t>> number_attrs;  // on the group, u64
+  // u64 datasets written once, by path inside the group ("mapping/node_ids": groups made)
+  std::vector<std::pair<std::string, std::vector<std::uint64_t>>> fixed;
+};
+
 // Storage type of weights, biases and reports: the run's precision, so a FLOAT64 run
 // can be checked from its trace to its own accuracy.
 enum class value_type { f32, f64 };
@@ -76,6 +93,7 @@ class trace_writer {
   // A rule- or experiment-specific f64 column under /metrics, e.g. "energy" or
   // "alignment/w2/weight_cosine" (groups are created as needed).
   void add_metric(const std::string& path);
+  void add_table(const table_spec& t);
   // Ends the structure phase (flushes it); afterwards only appends are allowed.
   void start_streaming();
 
@@ -89,6 +107,10 @@ class trace_writer {
   // sample_step samples; mapping/time is rewritten to cover them.
   void append_report(const std::string& population, std::uint64_t samples, std::int64_t tick,
                      std::span<const double> values);
+
+  // `rows` rows of the table at `path`: one span per column, in declaration order, each of
+  // rows * max(1, width) values (integer columns hold exact integers).
+  void append_table(const std::string& path, std::span<const std::span<const double>> columns, std::uint64_t rows);
 
   // Everything appended so far is readable after this, even after SIGKILL. The first
   // flush renames the partial file to the target path.

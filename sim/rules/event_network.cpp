@@ -284,6 +284,26 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
     w[out].lateral_fan = lateral_fan_.get();
   }
 
+  // Port roles for observers: only the ports that carry messages between neurons.
+  for (const auto& r : E.routes())   // every port some route reaches; the channels sit on the routes
+    for (const auto& x : r) {
+      if (x.port >= roles_.size()) roles_.resize(x.port + 1);
+      if (x.noise) roles_[x.port].noise = x.noise;
+    }
+  auto role = [&](port_t port, port_kind kind, pop_t source, pop_t target) {
+    roles_[port].kind = kind;
+    roles_[port].source = source;
+    roles_[port].target = target;
+  };
+  for (std::size_t k = 0; k < spec.projections.size(); ++k) {
+    const auto& p = spec.projections[k];
+    role(fwd_port[k], port_kind::activity, p.pre, p.post);
+    if (back_port[k] != ~port_t{0}) role(back_port[k], port_kind::error, p.post, p.pre);
+  }
+  role(clamp_port, port_kind::clamp, ~pop_t{0}, in);
+  role(target_port, port_kind::target, ~pop_t{0}, out);
+  if (lateral_port != ~port_t{0}) role(lateral_port, port_kind::lateral, out, out);
+
   // Models.
   models_.push_back(std::make_unique<neurons::data_source>(std::move(order), clamp_out, target_out, source_timer_out));
   E.set_model(0, models_.back().get());

@@ -31,6 +31,16 @@ tick_t critical_path(const network_spec& spec);
 // has been delivered, plus one window, so no row is written while another shard reads it.
 tick_t timer_delay(const network_spec& spec, pop_t v);
 
+// What an engine input port carries, for an observer of the run (recording inside a
+// sample): messages between neurons, or the network's own machinery (timers, tie groups).
+enum class port_kind : std::uint8_t { activity, error, clamp, target, lateral, internal };
+struct port_role {
+  port_kind kind = port_kind::internal;
+  pop_t source = ~pop_t{0};          // spec population of the senders; ~0: the data source
+  pop_t target = ~pop_t{0};          // spec population of the receivers
+  const channel* noise = nullptr;    // the link's jitter and loss (channel::drops), or none
+};
+
 // `threads`: the shards every population is split into, one thread each (io::run
 // chooses it with core::auto_shards unless told).
 template <class Real>
@@ -53,6 +63,10 @@ class event_network {
     return ties_.at(tie) ? &ties_[tie]->group().theta() : nullptr;
   }
   neurons::learning_population<Real>* learner(pop_t spec_pop) { return learners_[spec_pop]; }
+
+  const std::vector<port_role>& port_roles() const { return roles_; }   // by engine port id
+  void observe(observer* o) { engine_->observe(o); }
+  tick_t interval() const { return interval_; }
   double take_loss();                                               // output loss since the last call
 
  private:
@@ -72,6 +86,7 @@ class event_network {
   std::vector<std::unique_ptr<channel>> channels_;            // unreliable links (jitter, loss), by creation
   std::vector<std::unique_ptr<population_model>> models_;
   std::vector<neurons::learning_population<Real>*> learners_;   // by spec population; null for input
+  std::vector<port_role> roles_;
   std::vector<tie_population<Real>*> ties_;                      // by spec tie; null when nothing learns it
 };
 

@@ -43,7 +43,14 @@ def traces(tmp_path_factory):
             "--set", "schedule.max_samples=600")
     run_cli("run", str(ROOT / "tests/models/good/dp_small.textproto"), "-q", "--out", str(dp))
     run_cli("run", str(ROOT / "models/fa_two_layer.textproto"), "-q", "--out", str(fa), "--set", "schedule.epochs=300")
-    return {"zil": zil, "dp": dp, "fa": fa, "dir": d}
+    # Inside samples 3 and 599 of the Z-IL run: every population's messages, h's and out's states.
+    model = (ROOT / "tests/models/good/fmnist_small.textproto").read_text().replace(
+        "flush_every: 100 }", 'flush_every: 100 events { population: ["in", "h", "out"] samples: [3, 599] } }')
+    assert "events {" in model
+    (d / "inside.textproto").write_text(model)
+    inside = d / "inside.h5"
+    run_cli("run", str(d / "inside.textproto"), "-q", "--out", str(inside), "--set", "schedule.max_samples=600")
+    return {"zil": zil, "dp": dp, "fa": fa, "inside": inside, "dir": d}
 
 
 def panels(path):
@@ -140,3 +147,39 @@ def test_without_the_module_one_message_how_to_get_it(traces, tmp_path):
     msg = one_message(r)
     assert "cannot import the phaseless Python module" in msg and "PYTHONPATH=build/python" in msg
     assert not (tmp_path / "x.png").exists()
+
+
+def test_events_read_back_as_stored(traces):
+    t = plot_trace.phaseless.Trace(str(traces["inside"]))
+    assert t.event_names == ["h", "in", "out"]
+    ev = t.events("h")
+    with h5py.File(traces["inside"], "r") as f:
+        m = f["events/h/messages"]
+        for c in ("sample", "tick", "kind", "source", "neuron", "value", "dropped"):
+            assert np.array_equal(ev.messages[c], m[c][()]), c
+        data = f["events/h/state/data"][()]
+    assert ev.samples == [3, 599]
+    assert ev.state["elements"] == ["x", "eps"]
+    assert ev.state["data"].shape == (len(ev.state["tick"]), 24, 2)   # all 24 neurons (<= 64), x and eps
+    assert np.array_equal(ev.state["data"].reshape(len(data), -1), data)
+    one = ev.of(599)
+    assert set(one.messages["sample"].tolist()) == {599}
+    # Sample 599 spans ticks 599*interval .. 600*interval - 1, one state row per tick.
+    assert one.state["tick"].tolist() == list(range(599 * ev.interval, 600 * ev.interval))
+    # h receives one activity per input pixel and one error per output neuron per sample in
+    # DATAFLOW Z-IL, once per delay class (uniform delays 1..3: three classes).
+    kinds = [ev.kind_names[k] for k in one.messages["kind"]]
+    assert kinds.count("activity") == 3 * 784 and kinds.count("error") == 3 * 10
+    assert t.events("in").state is None   # the input keeps no state
+
+
+def test_inside_a_sample_plot(traces, tmp_path):
+    out = tmp_path / "inside.png"
+    r = plot(traces["inside"], "--inside", "599", "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert out.stat().st_size > 20000
+    msg = one_message(plot(traces["inside"], "--inside", "5", "-o", tmp_path / "x.png"))
+    assert "sample 5 was not recorded; recorded: 3, 599" in msg
+    msg = one_message(plot(traces["zil"], "--inside", "0", "-o", tmp_path / "y.png"))
+    assert "no recording inside samples" in msg
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
