@@ -6,6 +6,7 @@
 // frames of consecutive neurons); only the per-neuron control is shared.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "sim/rules/zil.hpp"
 
@@ -25,6 +26,31 @@ void for_runs(index_t lo, index_t hi, Want&& want, F&& f) {
     f(a, b);
     a = b;
   }
+}
+
+// Calls body(K) with the activation as a compile-time constant, so that the loops over
+// a run of rows hold no switch per row and vectorize; activate<Real>(K, x) and
+// activate_prime<Real>(K, x) are the same functions, so every value is unchanged.
+template <class Body>
+void with_activation(activation_kind f, Body&& body) {
+  using K = activation_kind;
+  switch (f) {
+    case K::identity: return body(std::integral_constant<K, K::identity>{});
+    case K::relu: return body(std::integral_constant<K, K::relu>{});
+    case K::tanh: return body(std::integral_constant<K, K::tanh>{});
+    case K::sigmoid: return body(std::integral_constant<K, K::sigmoid>{});
+  }
+}
+
+// The first row of [a, b) whose value is not finite, or b (one pass that vectorizes;
+// the search runs only when something diverged).
+template <class Real>
+index_t first_non_finite(const Real* v, index_t a, index_t b) {
+  bool ok = true;
+  for (index_t i = a; i < b; ++i) ok &= std::isfinite(v[i]);
+  if (ok) return b;
+  while (std::isfinite(v[a])) ++a;
+  return a;
 }
 }  // namespace
 
@@ -62,18 +88,20 @@ void zil_population<Real>::forward_rows(index_t a, index_t b, shard_context& ctx
     ctx.stats.synaptic_ops += syn.row_end(b - 1) - syn.row_begin(a);
   }
   ctx.stats.reactions += b - a;
-  for (index_t i = a; i < b; ++i)
-    if (!std::isfinite(mu_[i])) diverged(i, "prediction", mu_[i]);
+  if (const index_t i = first_non_finite(mu_.data(), a, b); i < b) diverged(i, "prediction", mu_[i]);
   const tag_t tag = shard_tag_[s];
-  double* y = act_frames_[s].run(a, tag, b - a, w_.activity_out, ctx.out);
-  const auto f = spec_->activation;
-  for (index_t i = a; i < b; ++i) {
-    const Real yi = activate<Real>(f, mu_[i]);   // C1: x = mu, eps = 0
-    last_sent_[i] = yi;
-    y[i - a] = double(yi);
-    fwd_done_[i] = 1;
-    sent_[i] = 1;
-  }
+  double* __restrict y = act_frames_[s].run(a, tag, b - a, w_.activity_out, ctx.out);
+  const Real* __restrict mu = mu_.data();
+  Real* __restrict last = last_sent_.data();
+  with_activation(spec_->activation, [&](auto f) {
+    for (index_t i = a; i < b; ++i) {
+      const Real yi = activate<Real>(f, mu[i]);   // C1: x = mu, eps = 0
+      last[i] = yi;
+      y[i - a] = double(yi);
+    }
+  });
+  std::fill(fwd_done_.begin() + a, fwd_done_.begin() + b, 1);
+  std::fill(sent_.begin() + a, sent_.begin() + b, 1u);
 }
 
 // backward() and learn() for rows [a, b) of a hidden neuron: eps = gamma f'(mu) g.
@@ -81,15 +109,18 @@ template <class Real>
 void zil_population<Real>::backward_rows(index_t a, index_t b, shard_context& ctx) {
   const unsigned s = ctx.shard;
   const Real gamma = static_cast<Real>(learning_->gamma);
-  const auto f = spec_->activation;
-  for (index_t i = a; i < b; ++i) eps_[i] = gamma * activate_prime<Real>(f, mu_[i]) * g_[i];
-  for (index_t i = a; i < b; ++i)
-    if (!std::isfinite(eps_[i])) diverged(i, "error", eps_[i]);
+  Real* __restrict eps = eps_.data();
+  const Real* __restrict mu = mu_.data();
+  const Real* __restrict g = g_.data();
+  with_activation(spec_->activation, [&](auto f) {
+    for (index_t i = a; i < b; ++i) eps[i] = gamma * activate_prime<Real>(f, mu[i]) * g[i];
+  });
+  if (const index_t i = first_non_finite(eps, a, b); i < b) diverged(i, "error", eps[i]);
   ctx.stats.reactions += b - a;
   const tag_t tag = shard_tag_[s];
   if (w_.error_out != ~out_t{0}) {
-    double* e = err_frames_[s].run(a, tag, b - a, w_.error_out, ctx.out);
-    for (index_t i = a; i < b; ++i) e[i - a] = double(eps_[i]);
+    double* __restrict e = err_frames_[s].run(a, tag, b - a, w_.error_out, ctx.out);
+    for (index_t i = a; i < b; ++i) e[i - a] = double(eps[i]);
   }
   if (collects_) {   // some link collects eps * x_pre: learn() row by row
     for (index_t i = a; i < b; ++i) {
@@ -98,11 +129,9 @@ void zil_population<Real>::backward_rows(index_t a, index_t b, shard_context& ct
     }
     return;
   }
-  Real* G = w_.bias_tie_grad ? w_.bias_tie_grad : grad_b_.data();
-  for (index_t i = a; i < b; ++i) {
-    bwd_done_[i] = 1;
-    G[i] += eps_[i];
-  }
+  Real* __restrict G = w_.bias_tie_grad ? w_.bias_tie_grad : grad_b_.data();
+  std::fill(bwd_done_.begin() + a, bwd_done_.begin() + b, 1);
+  for (index_t i = a; i < b; ++i) G[i] += eps[i];
   learned(a, b, tag, ctx);
 }
 
