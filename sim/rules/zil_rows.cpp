@@ -6,6 +6,7 @@
 // frames of consecutive neurons); only the per-neuron control is shared.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <type_traits>
 
 #include "sim/rules/zil.hpp"
@@ -13,19 +14,11 @@
 namespace phaseless::rules {
 
 namespace {
-// Calls f(a, b) for each maximal run [a, b) of rows in [lo, hi) where want(i) holds.
-template <class Want, class F>
-void for_runs(index_t lo, index_t hi, Want&& want, F&& f) {
-  for (index_t a = lo; a < hi;) {
-    if (!want(a)) {
-      ++a;
-      continue;
-    }
-    index_t b = a + 1;
-    while (b < hi && want(b)) ++b;
-    f(a, b);
-    a = b;
-  }
+// The first row in [a, hi) whose flag (0 or 1) equals v, or hi.
+inline index_t find_flag(const char* flags, index_t a, index_t hi, char v) {
+  if (a >= hi) return hi;
+  const void* p = std::memchr(flags + a, v, hi - a);
+  return p ? index_t(static_cast<const char*>(p) - flags) : hi;
 }
 
 // Calls body(K) with the activation as a compile-time constant, so that the loops over
@@ -57,12 +50,27 @@ index_t first_non_finite(const Real* v, index_t a, index_t b) {
 template <class Real>
 void zil_population<Real>::react_rows(shard_context& ctx, bool fwd_ready, bool bwd_ready) {
   // Every row of the shard holds the shard's step (dataflow opens it for all rows at
-  // once), so the gates' answers hold for each of them.
+  // once), so the gates' answers hold for each of them. The flags are 0 or 1, so
+  // runs are found with memchr (a shard's rows are usually one run, or none).
   if (shard_tag_[ctx.shard] == no_tag) return;
-  if (fwd_ready) for_runs(ctx.lo, ctx.hi, [&](index_t i) { return !fwd_done_[i]; },
-                          [&](index_t a, index_t b) { forward_rows(a, b, ctx); });
-  if (bwd_ready) for_runs(ctx.lo, ctx.hi, [&](index_t i) { return fwd_done_[i] && !bwd_done_[i]; },
-                          [&](index_t a, index_t b) { backward_rows(a, b, ctx); });
+  const char* fwd = fwd_done_.data();
+  const char* bwd = bwd_done_.data();
+  if (fwd_ready)   // runs of rows not yet forward
+    for (index_t a = find_flag(fwd, ctx.lo, ctx.hi, 0); a < ctx.hi;) {
+      const index_t b = find_flag(fwd, a, ctx.hi, 1);
+      forward_rows(a, b, ctx);
+      a = find_flag(fwd, b, ctx.hi, 0);
+    }
+  if (bwd_ready)   // runs of rows forward but not yet backward
+    for (index_t a = find_flag(bwd, ctx.lo, ctx.hi, 0); a < ctx.hi;) {
+      if (!fwd[a]) {
+        a = find_flag(bwd, find_flag(fwd, a, ctx.hi, 1), ctx.hi, 0);
+        continue;
+      }
+      const index_t b = std::min(find_flag(bwd, a, ctx.hi, 1), find_flag(fwd, a, ctx.hi, 0));
+      backward_rows(a, b, ctx);
+      a = find_flag(bwd, b, ctx.hi, 0);
+    }
 }
 
 // forward() for rows [a, b): mu = b + sum over in-links (link order) of W x; dense
