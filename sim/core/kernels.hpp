@@ -74,8 +74,7 @@ inline void dot_rows(const Real* w, std::size_t stride, const Real* __restrict x
     const Real* __restrict w2 = w1 + stride;
     const Real* __restrict w3 = w2 + stride;
     typename L::vec a0[L::nv] = {}, a1[L::nv] = {}, a2[L::nv] = {}, a3[L::nv] = {};
-    std::size_t j = 0;
-    for (; j + L::lanes <= n; j += L::lanes)
+    auto add_block = [&](std::size_t j) {
       for (std::size_t v = 0; v < L::nv; ++v) {
         const std::size_t o = j + L::per * v;
         const auto xv = L::load(x + o);
@@ -84,6 +83,13 @@ inline void dot_rows(const Real* w, std::size_t stride, const Real* __restrict x
         a2[v] += L::load(w2 + o) * xv;
         a3[v] += L::load(w3 + o) * xv;
       }
+    };
+    std::size_t j = 0;   // two blocks of 16 per iteration, as in dot
+    for (; j + 2 * L::lanes <= n; j += 2 * L::lanes) {
+      add_block(j);
+      add_block(j + L::lanes);
+    }
+    for (; j + L::lanes <= n; j += L::lanes) add_block(j);
     out[r] = L::finish(a0, w0, x, j, n);
     out[r + 1] = L::finish(a1, w1, x, j, n);
     out[r + 2] = L::finish(a2, w2, x, j, n);
@@ -92,11 +98,13 @@ inline void dot_rows(const Real* w, std::size_t stride, const Real* __restrict x
   for (; r < rows; ++r) out[r] = dot(w + r * stride, x, n);
 }
 
-// y[k] += alpha * x[k]. Element-wise, so blocking changes no result: blocks of 16
-// halve the loop overhead of the vectorized loop. x and y never overlap.
+// y[k] += alpha * x[k]. Element-wise, so blocking changes no result: blocks of 32,
+// then one of 16, cut the loop overhead of the vectorized loop. x and y never overlap.
 template <class Real>
 inline void axpy(Real alpha, const Real* __restrict x, Real* __restrict y, std::size_t n) {
   std::size_t k = 0;
+  for (; k + 32 <= n; k += 32)
+    for (std::size_t q = 0; q < 32; ++q) y[k + q] += alpha * x[k + q];
   for (; k + 16 <= n; k += 16)
     for (std::size_t q = 0; q < 16; ++q) y[k + q] += alpha * x[k + q];
   for (; k < n; ++k) y[k] += alpha * x[k];
@@ -111,7 +119,12 @@ inline void axpy(Real alpha, const Real* __restrict x, Real* __restrict y, std::
 template <class Real>
 inline void outer_update(Real scale, Real e, const Real* __restrict x, Real* __restrict w, std::size_t n) {
   if (e == Real(0)) return;
-  std::size_t k = 0;
+  std::size_t k = 0;   // blocks of 32, then one of 16, as in axpy
+  for (; k + 32 <= n; k += 32)
+    for (std::size_t q = 0; q < 32; ++q) {
+      const Real g = e * x[k + q];
+      w[k + q] += scale * g;
+    }
   for (; k + 16 <= n; k += 16)
     for (std::size_t q = 0; q < 16; ++q) {
       const Real g = e * x[k + q];

@@ -147,19 +147,44 @@ class error_input {
   template <class Shard, class Target, class Begin>
   void deliver(std::span<const event> events, shard_context& ctx, Real* g, Begin&& begin, Shard&& on_shard,
                Target&& on_target) {
-    for (const event& f : events)
+    for (const event& f : events) {
+      if (f.count > 1 && whole_rows()) {
+        deliver_frame(f, ctx, g, begin, on_shard);
+        continue;
+      }
       for_each_sender(f, ctx.payload, [&](const event& e) { deliver_one(e, ctx, g, begin, on_shard, on_target); });
+    }
   }
 
  private:
+  // Every sender's error reaches every row of the shard, counted per shard.
+  bool whole_rows() const { return link_->fan.all_targets || (gate_.shared() && link_->syn->dense); }
+
+  // A frame on whole rows: what deliver_one does for each of its senders, in source
+  // order (the same axpys), with the step opened once and the senders counted at once
+  // (a frame holds first messages of one step, so only its last sender could complete it).
+  template <class Shard, class Begin>
+  void deliver_frame(const event& f, shard_context& ctx, Real* g, Begin& begin, Shard& on_shard) {
+    const auto& s = *link_->syn;
+    begin(ctx.lo, ctx.hi, f.tag);
+    const double* v = ctx.payload + f.first;
+    for (std::uint32_t q = 0; q < f.count; ++q) {
+      const Real e = static_cast<Real>(v[q]);
+      if (e == Real(0) || !first_of_emission(ctx.shard, f.source + q, f.tag)) continue;
+      kernels::axpy(e, s.w.data() + s.row_begin(f.source + q) + ctx.lo, g + ctx.lo, ctx.hi - ctx.lo);
+      ctx.stats.synaptic_ops += ctx.hi - ctx.lo;
+    }
+    on_shard(f.tag, gate_.arrive_shard_frame(ctx.shard, f));
+  }
+
   template <class Shard, class Target, class Begin>
   void deliver_one(const event& e, shard_context& ctx, Real* g, Begin& begin, Shard& on_shard, Target& on_target) {
     const auto& s = *link_->syn;
     {
       const Real v = static_cast<Real>(e.value);
-      if (link_->fan.all_targets || (gate_.shared() && s.dense)) {   // whole rows
+      if (whole_rows()) {
         begin(ctx.lo, ctx.hi, e.tag);   // the error may be the first message of a new step (eager)
-        if (v != Real(0) && first_of_emission(ctx.shard, e)) {
+        if (v != Real(0) && first_of_emission(ctx.shard, e.source, e.tag)) {
           const auto rb = s.row_begin(e.source);
           kernels::axpy(v, s.w.data() + rb + ctx.lo, g + ctx.lo, ctx.hi - ctx.lo);
           ctx.stats.synaptic_ops += ctx.hi - ctx.lo;
@@ -196,11 +221,11 @@ class error_input {
 
   // A shard_counted link's emission arrives once per delay class, all with the same
   // value: its row is added at the first of them.
-  bool first_of_emission(unsigned shard, const event& e) {
+  bool first_of_emission(unsigned shard, index_t source, tag_t tag) {
     if (!link_->fan.shard_counted) return true;
-    tag_t& last = added_[shard][e.source];
-    if (last == e.tag) return false;
-    last = e.tag;
+    tag_t& last = added_[shard][source];
+    if (last == tag) return false;
+    last = tag;
     return true;
   }
 

@@ -6,37 +6,71 @@
 // frames of consecutive neurons); only the per-neuron control is shared.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 
 #include "sim/rules/zil.hpp"
 
 namespace phaseless::rules {
 
 namespace {
-// Calls f(a, b) for each maximal run [a, b) of rows in [lo, hi) where want(i) holds.
-template <class Want, class F>
-void for_runs(index_t lo, index_t hi, Want&& want, F&& f) {
-  for (index_t a = lo; a < hi;) {
-    if (!want(a)) {
-      ++a;
-      continue;
-    }
-    index_t b = a + 1;
-    while (b < hi && want(b)) ++b;
-    f(a, b);
-    a = b;
+// The first row in [a, hi) whose flag (0 or 1) equals v, or hi.
+inline index_t find_flag(const char* flags, index_t a, index_t hi, char v) {
+  if (a >= hi) return hi;
+  const void* p = std::memchr(flags + a, v, hi - a);
+  return p ? index_t(static_cast<const char*>(p) - flags) : hi;
+}
+
+// Calls body(K) with the activation as a compile-time constant, so that the loops over
+// a run of rows hold no switch per row and vectorize; activate<Real>(K, x) and
+// activate_prime<Real>(K, x) are the same functions, so every value is unchanged.
+template <class Body>
+void with_activation(activation_kind f, Body&& body) {
+  using K = activation_kind;
+  switch (f) {
+    case K::identity: return body(std::integral_constant<K, K::identity>{});
+    case K::relu: return body(std::integral_constant<K, K::relu>{});
+    case K::tanh: return body(std::integral_constant<K, K::tanh>{});
+    case K::sigmoid: return body(std::integral_constant<K, K::sigmoid>{});
   }
+}
+
+// The first row of [a, b) whose value is not finite, or b (one pass that vectorizes;
+// the search runs only when something diverged).
+template <class Real>
+index_t first_non_finite(const Real* v, index_t a, index_t b) {
+  bool ok = true;
+  for (index_t i = a; i < b; ++i) ok &= std::isfinite(v[i]);
+  if (ok) return b;
+  while (std::isfinite(v[a])) ++a;
+  return a;
 }
 }  // namespace
 
 template <class Real>
 void zil_population<Real>::react_rows(shard_context& ctx, bool fwd_ready, bool bwd_ready) {
   // Every row of the shard holds the shard's step (dataflow opens it for all rows at
-  // once), so the gates' answers hold for each of them.
+  // once), so the gates' answers hold for each of them. The flags are 0 or 1, so
+  // runs are found with memchr (a shard's rows are usually one run, or none).
   if (shard_tag_[ctx.shard] == no_tag) return;
-  if (fwd_ready) for_runs(ctx.lo, ctx.hi, [&](index_t i) { return !fwd_done_[i]; },
-                          [&](index_t a, index_t b) { forward_rows(a, b, ctx); });
-  if (bwd_ready) for_runs(ctx.lo, ctx.hi, [&](index_t i) { return fwd_done_[i] && !bwd_done_[i]; },
-                          [&](index_t a, index_t b) { backward_rows(a, b, ctx); });
+  const char* fwd = fwd_done_.data();
+  const char* bwd = bwd_done_.data();
+  if (fwd_ready)   // runs of rows not yet forward
+    for (index_t a = find_flag(fwd, ctx.lo, ctx.hi, 0); a < ctx.hi;) {
+      const index_t b = find_flag(fwd, a, ctx.hi, 1);
+      forward_rows(a, b, ctx);
+      a = find_flag(fwd, b, ctx.hi, 0);
+    }
+  if (bwd_ready)   // runs of rows forward but not yet backward
+    for (index_t a = find_flag(bwd, ctx.lo, ctx.hi, 0); a < ctx.hi;) {
+      if (!fwd[a]) {
+        a = find_flag(bwd, find_flag(fwd, a, ctx.hi, 1), ctx.hi, 0);
+        continue;
+      }
+      const index_t b = std::min(find_flag(bwd, a, ctx.hi, 1), find_flag(fwd, a, ctx.hi, 0));
+      backward_rows(a, b, ctx);
+      a = find_flag(bwd, b, ctx.hi, 0);
+    }
 }
 
 // forward() for rows [a, b): mu = b + sum over in-links (link order) of W x; dense
@@ -62,18 +96,20 @@ void zil_population<Real>::forward_rows(index_t a, index_t b, shard_context& ctx
     ctx.stats.synaptic_ops += syn.row_end(b - 1) - syn.row_begin(a);
   }
   ctx.stats.reactions += b - a;
-  for (index_t i = a; i < b; ++i)
-    if (!std::isfinite(mu_[i])) diverged(i, "prediction", mu_[i]);
+  if (const index_t i = first_non_finite(mu_.data(), a, b); i < b) diverged(i, "prediction", mu_[i]);
   const tag_t tag = shard_tag_[s];
-  double* y = act_frames_[s].run(a, tag, b - a, w_.activity_out, ctx.out);
-  const auto f = spec_->activation;
-  for (index_t i = a; i < b; ++i) {
-    const Real yi = activate<Real>(f, mu_[i]);   // C1: x = mu, eps = 0
-    last_sent_[i] = yi;
-    y[i - a] = double(yi);
-    fwd_done_[i] = 1;
-    sent_[i] = 1;
-  }
+  double* __restrict y = act_frames_[s].run(a, tag, b - a, w_.activity_out, ctx.out);
+  const Real* __restrict mu = mu_.data();
+  Real* __restrict last = last_sent_.data();
+  with_activation(spec_->activation, [&](auto f) {
+    for (index_t i = a; i < b; ++i) {
+      const Real yi = activate<Real>(f, mu[i]);   // C1: x = mu, eps = 0
+      last[i] = yi;
+      y[i - a] = double(yi);
+    }
+  });
+  std::fill(fwd_done_.begin() + a, fwd_done_.begin() + b, 1);
+  std::fill(sent_.begin() + a, sent_.begin() + b, 1u);
 }
 
 // backward() and learn() for rows [a, b) of a hidden neuron: eps = gamma f'(mu) g.
@@ -81,15 +117,18 @@ template <class Real>
 void zil_population<Real>::backward_rows(index_t a, index_t b, shard_context& ctx) {
   const unsigned s = ctx.shard;
   const Real gamma = static_cast<Real>(learning_->gamma);
-  const auto f = spec_->activation;
-  for (index_t i = a; i < b; ++i) eps_[i] = gamma * activate_prime<Real>(f, mu_[i]) * g_[i];
-  for (index_t i = a; i < b; ++i)
-    if (!std::isfinite(eps_[i])) diverged(i, "error", eps_[i]);
+  Real* __restrict eps = eps_.data();
+  const Real* __restrict mu = mu_.data();
+  const Real* __restrict g = g_.data();
+  with_activation(spec_->activation, [&](auto f) {
+    for (index_t i = a; i < b; ++i) eps[i] = gamma * activate_prime<Real>(f, mu[i]) * g[i];
+  });
+  if (const index_t i = first_non_finite(eps, a, b); i < b) diverged(i, "error", eps[i]);
   ctx.stats.reactions += b - a;
   const tag_t tag = shard_tag_[s];
   if (w_.error_out != ~out_t{0}) {
-    double* e = err_frames_[s].run(a, tag, b - a, w_.error_out, ctx.out);
-    for (index_t i = a; i < b; ++i) e[i - a] = double(eps_[i]);
+    double* __restrict e = err_frames_[s].run(a, tag, b - a, w_.error_out, ctx.out);
+    for (index_t i = a; i < b; ++i) e[i - a] = double(eps[i]);
   }
   if (collects_) {   // some link collects eps * x_pre: learn() row by row
     for (index_t i = a; i < b; ++i) {
@@ -98,11 +137,9 @@ void zil_population<Real>::backward_rows(index_t a, index_t b, shard_context& ct
     }
     return;
   }
-  Real* G = w_.bias_tie_grad ? w_.bias_tie_grad : grad_b_.data();
-  for (index_t i = a; i < b; ++i) {
-    bwd_done_[i] = 1;
-    G[i] += eps_[i];
-  }
+  Real* __restrict G = w_.bias_tie_grad ? w_.bias_tie_grad : grad_b_.data();
+  std::fill(bwd_done_.begin() + a, bwd_done_.begin() + b, 1);
+  for (index_t i = a; i < b; ++i) G[i] += eps[i];
   learned(a, b, tag, ctx);
 }
 
