@@ -102,6 +102,7 @@ class training_run {
     res_.weights = weight_matrices();
     res_.samples = s_;
     res_.train_seconds = train_s_;
+    res_.parallel_share = t_->parallel_share();
     if (tw_) tw_->close();
     return res_;
   }

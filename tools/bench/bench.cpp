@@ -39,6 +39,7 @@ struct measurement {
   double ops = 0;       // synaptic ops per sample
   double accuracy = 0;
   unsigned shards = 1;  // the event engine's shards (chosen from the network's size and the threads)
+  double parallel = 1;  // the share of its multi-shard windows it ran on both threads
 };
 
 measurement measure(const io::loaded_model& m, io::engine_kind k, unsigned threads, int repeat) {
@@ -56,6 +57,7 @@ measurement measure(const io::loaded_model& m, io::engine_kind k, unsigned threa
       best.ops = double(res.rows.back().synaptic_ops) / double(res.samples);
       best.accuracy = res.rows.back().test_accuracy;
       best.shards = res.shards;
+      best.parallel = res.parallel_share;
     }
   }
   return best;
@@ -254,6 +256,9 @@ int main(int argc, char** argv) {
         std::printf("%s: event engine 1 thread %.0f, 2 threads (%u shard%s) %.0f samples/s, ratio 2/1 %.2f   (target %s)\n",
                     is_wide ? "784-2048-2048-10" : "default network", one.rate, two.shards, two.shards == 1 ? "" : "s",
                     two.rate, two.rate / one.rate, is_wide ? ">= 1.7" : ">= 1");
+        if (two.shards > 1)
+          std::printf("  (%.0f%% of its windows ran on both threads, the rest one shard after another: the engine "
+                      "keeps the faster way)\n", 100 * two.parallel);
         note(is_wide ? "wide_ratio_2_over_1_threads" : "ratio_2_over_1_threads", two.rate / one.rate);
         // The same work written by hand and split between threads: what two threads can
         // give it on this machine now (bandwidth, barriers, other jobs), in the same run.
