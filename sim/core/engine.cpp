@@ -115,6 +115,11 @@ void engine::merge() {
   for (tick_t t = lo; t <= hi; ++t) cal_->canonicalize(t, in_ports_.size());
 }
 
+double engine::parallel_share() const {
+  const double all = double(pace_.ran[0] + pace_.ran[1]);
+  return all == 0 ? (shards_ > 1 && exec_.threads() > 1 ? 0.0 : 1.0) : double(pace_.ran[0]) / all;
+}
+
 void engine::window(tick_t t1) {
   const auto body = [&](unsigned s) {
     for (tick_t t = now_; t < t1; ++t) step(s, t);
@@ -124,19 +129,32 @@ void engine::window(tick_t t1) {
     return;
   }
   pacing& p = pace_;
+  const auto ops = [&] {
+    std::uint64_t n = 0;
+    for (const auto& c : stats_) n += c.synaptic_ops;
+    return n;
+  };
   if (p.windows == 0) {   // a new block: which way it runs
-    const double par = p.per_window[0], ser = p.per_window[1];
-    const bool probe = p.blocks % pacing::reprobe == pacing::reprobe - 1;
-    if (par == 0) p.serial = false;
-    else if (ser == 0) p.serial = true;
-    else p.serial = (ser < par) != probe;   // the faster way, or the slower one to probe it
+    const bool faster_serial = p.cost[1] < p.cost[0];
+    p.probe = p.blocks == p.next_probe;
+    if (p.blocks <= 1) p.serial = false;   // the untimed first block, then the first timed one
+    else if (p.blocks == 2) p.serial = true;
+    else p.serial = faster_serial != p.probe;   // the faster way, or the slower one to probe it
+    p.ops = ops();
   }
   const auto t0 = std::chrono::steady_clock::now();
   exec_.parallel_for(shards_, body, p.serial);
-  p.seconds[p.serial] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  p.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ++p.ran[p.serial];
   if (++p.windows == pacing::block) {
-    p.per_window[p.serial] = p.seconds[p.serial] / pacing::block;
-    p.seconds[p.serial] = 0;
+    const std::uint64_t n = ops() - p.ops;
+    if (p.blocks > 0) p.cost[p.serial] = p.seconds / double(n > 0 ? n : pacing::block);
+    if (p.probe) {   // the probed way still slower: probe half as often (down to one block in 64)
+      p.gap = p.cost[p.serial] >= p.cost[!p.serial] ? std::min(2 * p.gap, pacing::max_gap) : pacing::min_gap;
+      p.next_probe = p.blocks + p.gap;
+    }
+    if (p.blocks == 2) p.next_probe = 2 + pacing::min_gap;
+    p.seconds = 0;
     p.windows = 0;
     ++p.blocks;
   }

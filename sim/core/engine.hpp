@@ -92,6 +92,9 @@ class engine {
   const std::vector<std::vector<route>>& routes() const { return routes_; }   // by out port
   tick_t max_delay() const { return max_delay_; }
   counters totals() const;
+  // The share of multi-shard windows that ran on the workers (the rest one shard after
+  // another on the calling thread, see pacing); 1 with a single shard. Speed only.
+  double parallel_share() const;
 
  private:
   void step(unsigned s, tick_t t);
@@ -102,13 +105,20 @@ class engine {
   // other jobs a window's barrier can wait a whole scheduling slice for a descheduled
   // worker. The shards of a window are independent, so stepping them one after another
   // on the calling thread gives the same result (R7). The engine times blocks of windows
-  // both ways and keeps the faster, probing the other one block in `reprobe`.
+  // both ways and keeps the faster, timing the other way again after `gap` blocks; the
+  // gap doubles while the probes confirm the choice (a probe of the slower way costs
+  // time) and shrinks to its minimum when one overturns it. A block's figure is its
+  // time per synaptic operation (per window when it had none), so that blocks holding
+  // different parts of a sample compare fairly; the first block (caches and buffers
+  // still cold) is not timed.
   struct pacing {
-    static constexpr int block = 256, reprobe = 16;
-    double seconds[2] = {0, 0};   // the current block's time: [0] parallel, [1] one after another
-    double per_window[2] = {0, 0};   // last measured; 0: not yet
-    int windows = 0, blocks = 0;
-    bool serial = false;
+    static constexpr int block = 64, min_gap = 4, max_gap = 64;
+    double seconds = 0;         // the current block's time
+    std::uint64_t ops = 0;      // synaptic operations at the block's start
+    double cost[2] = {0, 0};    // last measured per op (or per window): [0] parallel, [1] one after another
+    int windows = 0, blocks = 0, gap = min_gap, next_probe = -1;
+    bool serial = false, probe = false;
+    std::uint64_t ran[2] = {0, 0};   // windows run each way
   };
   pacing pace_;
 

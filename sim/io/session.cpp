@@ -104,6 +104,7 @@ class training_run {
     res_.weights = weight_matrices();
     res_.samples = s_;
     res_.train_seconds = train_s_;
+    res_.parallel_share = t_->parallel_share();
     if (recorder_ && tw_) recorder_->write(s_, *tw_);   // an interrupted run: the samples it completed
     if (tw_) tw_->close();
     return res_;

@@ -56,6 +56,7 @@ struct run_result {
   std::int64_t interval = 0;   // presentation interval (event engine)
   std::size_t vertices = 0, edges = 0;
   unsigned shards = 1;         // shards the event engine ran with (1 for the baseline)
+  double parallel_share = 1;   // of its multi-shard windows, the share run on the workers (speed only)
   bool interrupted = false;
   std::string diverged;        // non-empty: the numeric error that stopped learning
 };

@@ -28,6 +28,7 @@ struct trainer {
   virtual double take_energy() = 0;   // relaxation energy summed since the last call (0: rule has none)
   virtual counters totals() const = 0;
   virtual tick_t now() const = 0;
+  virtual double parallel_share() const { return 1; }   // event engine: windows run on the workers
   virtual std::vector<double> report(pop_t v, std::uint64_t last_row) = 0;
   virtual std::vector<std::string> elements(pop_t v) = 0;   // names of report() values per neuron
   // After a numeric_error in run_samples(to) started at `from`: the 1-based number of
@@ -52,6 +53,7 @@ struct event_trainer final : trainer<Real> {
   }
   counters totals() const override { return net.totals(); }
   tick_t now() const override { return net.now(); }
+  double parallel_share() const override { return net.parallel_share(); }
   std::vector<double> report(pop_t v, std::uint64_t last_row) override {
     std::vector<double> out;
     if (v == spec.input) {

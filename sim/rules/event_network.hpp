@@ -54,6 +54,7 @@ class event_network {
   std::uint64_t samples_done() const { return done_; }
   tick_t now() const { return engine_->now(); }
   counters totals() const { return engine_->totals(); }
+  double parallel_share() const { return engine_->parallel_share(); }
   std::size_t graph_vertices() const { return num_vertices(graph_); }
   std::size_t graph_edges() const { return num_edges(graph_); }
 

@@ -69,14 +69,18 @@ TEST_CASE("CNN with random delays: metrics and weights are identical at 1 and 2 
 }
 
 TEST_CASE("the default MLP: identical at 1, 2 and 3 shards, and the automatic count") {
-  // 80 samples x 9 ticks (about 8 of them busy windows): more than two blocks of 256
-  // windows, so the engine has run the shards both ways (on the workers, then one after
-  // another) within the run.
+  // 80 samples x 9 ticks (about 8 of them busy windows): more than three blocks of 64
+  // windows, so the engine has run the shards both ways (untimed and timed on the
+  // workers, then one after another) within the run.
   const std::vector<std::string> n = {"schedule.max_samples=80", "schedule.eval_every=40"};
   const auto one = run_model("fmnist_zil.textproto", 1, n);
   CHECK(one.rows.back().events > 0);
-  CHECK(one.rows.back().ticks > 2 * 256);
-  check_same(one, run_model("fmnist_zil.textproto", 2, n));
+  CHECK(one.rows.back().ticks > 3 * 64);
+  CHECK(one.parallel_share == 1);   // one shard: nothing to choose
+  const auto two = run_model("fmnist_zil.textproto", 2, n);
+  CHECK(two.parallel_share > 0);    // both ways ran: whichever was faster, the result is the same
+  CHECK(two.parallel_share < 1);
+  check_same(one, two);
   check_same(one, run_model("fmnist_zil.textproto", 3, n));
   // 784-256-256-10 holds too little work per window for a second shard: two threads
   // run it on one (and give the same result).

@@ -9,7 +9,9 @@
 //                   [--il-model M] [--no-dp] [--no-cnn] [--no-delays] [--scaling]
 //
 // --scaling: the event engine at 1 and 2 threads on MODEL and on MODEL with its hidden
-// layers widened to 2048 (h1, h2), each ratio 2 threads / 1 thread.
+// layers widened to 2048 (h1, h2), each ratio 2 threads / 1 thread, and next to each
+// the same ratio of a hand-written loop split between two threads (handwritten_split.hpp):
+// what two threads can give that work on this machine in this run.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +22,7 @@
 
 #include "sim/core/errors.hpp"
 #include "sim/io/session.hpp"
+#include "tools/bench/handwritten_split.hpp"
 #include "tools/bench/setup.hpp"
 
 #ifndef PHASELESS_SOURCE_DIR
@@ -36,6 +39,7 @@ struct measurement {
   double ops = 0;       // synaptic ops per sample
   double accuracy = 0;
   unsigned shards = 1;  // the event engine's shards (chosen from the network's size and the threads)
+  double parallel = 1;  // the share of its multi-shard windows it ran on both threads
 };
 
 measurement measure(const io::loaded_model& m, io::engine_kind k, unsigned threads, int repeat) {
@@ -53,6 +57,7 @@ measurement measure(const io::loaded_model& m, io::engine_kind k, unsigned threa
       best.ops = double(res.rows.back().synaptic_ops) / double(res.samples);
       best.accuracy = res.rows.back().test_accuracy;
       best.shards = res.shards;
+      best.parallel = res.parallel_share;
     }
   }
   return best;
@@ -74,6 +79,28 @@ double measure_hand(const io::loaded_model& m, unsigned samples, int repeat) {
     best = std::max(best, double(n) / sec);
   }
   if (!(check == check)) std::printf("hand-written loop: loss became NaN\n");
+  return best;
+}
+
+// Samples/s of the hand-written loop split between `threads` threads
+// (handwritten_split.hpp; best of repeats), 0 when the model is not a dense softmax
+// MLP of ReLU layers at batch 1.
+double measure_split(const io::loaded_model& m, unsigned samples, unsigned threads, int repeat) {
+  const auto s = bench::load_setup(m);
+  const auto layers = bench::hand_layers(s.spec);
+  if (!bench::handwritten_split::supports(layers)) return 0;
+  const std::size_t n = std::min<std::size_t>(samples, s.order.size());
+  double best = 0, check = 0;
+  for (int r = 0; r < repeat; ++r) {
+    bench::handwritten_split net(layers, static_cast<float>(s.spec.learning.lr), threads);
+    const auto t0 = std::chrono::steady_clock::now();
+    check += net.train(
+        n, [&](std::size_t k) { return s.train.sample(s.order[k]).data(); },
+        [&](std::size_t k) { return int(s.train.labels[s.order[k]]); });
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, double(n) / sec);
+  }
+  if (!(check == check)) std::printf("hand-written split loop: loss became NaN\n");
   return best;
 }
 
@@ -229,7 +256,20 @@ int main(int argc, char** argv) {
         std::printf("%s: event engine 1 thread %.0f, 2 threads (%u shard%s) %.0f samples/s, ratio 2/1 %.2f   (target %s)\n",
                     is_wide ? "784-2048-2048-10" : "default network", one.rate, two.shards, two.shards == 1 ? "" : "s",
                     two.rate, two.rate / one.rate, is_wide ? ">= 1.7" : ">= 1");
+        if (two.shards > 1)
+          std::printf("  (%.0f%% of its windows ran on both threads, the rest one shard after another: the engine "
+                      "keeps the faster way)\n", 100 * two.parallel);
         note(is_wide ? "wide_ratio_2_over_1_threads" : "ratio_2_over_1_threads", two.rate / one.rate);
+        // The same work written by hand and split between threads: what two threads can
+        // give it on this machine now (bandwidth, barriers, other jobs), in the same run.
+        const unsigned n = is_wide ? std::max(100u, samples / 10) : samples;
+        const double h1 = measure_split(*mm, n, 1, repeat), h2 = measure_split(*mm, n, 2, repeat);
+        if (h1 > 0 && h2 > 0) {
+          std::printf("%s: hand-written loop split by rows, 1 thread %.0f, 2 threads %.0f samples/s, ratio 2/1 %.2f   "
+                      "(upper bound for the engine's ratio)\n",
+                      is_wide ? "784-2048-2048-10" : "default network", h1, h2, h2 / h1);
+          note(is_wide ? "wide_hand_split_ratio_2_over_1_threads" : "hand_split_ratio_2_over_1_threads", h2 / h1);
+        }
       }
     }
     if (delays) {
