@@ -245,6 +245,7 @@ def plot(args, rows):
         if cond == "theta":   # 0, 1e-12 and the scaled thresholds on one axis
             for a in ax:
                 a.set_xscale("symlog", linthresh=1e-4)
+                a.set_xlim(left=-2e-5)
         ax[0].set(xlabel=AXIS[cond], ylabel="test accuracy [%]", title=f"accuracy vs {cond}")
         ax[1].set(xlabel=AXIS[cond], ylabel="synaptic operations / sample", yscale="log", title="cost")
         for a in ax:
