@@ -60,6 +60,20 @@ std::uint64_t synapses(const network_spec& s) {
   return n;
 }
 
+
+// Runs `check(rule, mode, data)` for every relaxing rule in both modes, on one small
+// teacher task, with the rule and mode in any failure message.
+template <class Check>
+void for_each_rule_and_mode(Check&& check) {
+  const auto d = test::teacher_data(40, 8, 3, 5);
+  for (const char* r : rules_)
+    for (mode_kind mode : modes) {
+      CAPTURE(std::string(r));
+      CAPTURE(int(mode));
+      check(std::string(r), mode, d);
+    }
+}
+
 }  // namespace
 
 TEST_CASE("sigma-delta: theta 0 is the plain rule, bit for bit equal to its synchronous form") {
@@ -79,68 +93,52 @@ TEST_CASE("sigma-delta: theta 0 is the plain rule, bit for bit equal to its sync
 TEST_CASE("sigma-delta: a threshold below every real change equals theta 0 up to the order of sums") {
   // theta = 1e-300 suppresses only exactly unchanged values (which the receivers hold
   // anyway); errors travel as changes, so sums are taken in another order: a few ulp.
-  for (const char* r : rules_)
-    for (mode_kind mode : modes) {
-      CAPTURE(std::string(r));
-      CAPTURE(int(mode));
-      const auto d = test::teacher_data(40, 8, 3, 5);
-      const auto plain = train(relaxing(r, 0.0), d, 30, mode);
-      const auto tiny = train(relaxing(r, 1e-300), d, 30, mode);
-      CHECK(test::relative_error(tiny.w, plain.w) < 1e-10);
-      CHECK(tiny.c.synaptic_ops <= plain.c.synaptic_ops);
-      CHECK(tiny.c.events <= plain.c.events);
-    }
+  for_each_rule_and_mode([](const std::string& r, mode_kind mode, const dataset& d) {
+    const auto plain = train(relaxing(r, 0.0), d, 30, mode);
+    const auto tiny = train(relaxing(r, 1e-300), d, 30, mode);
+    CHECK(test::relative_error(tiny.w, plain.w) < 1e-10);
+    CHECK(tiny.c.synaptic_ops <= plain.c.synaptic_ops);
+    CHECK(tiny.c.events <= plain.c.events);
+  });
 }
 
 TEST_CASE("sigma-delta: a threshold that silences every step costs one multiply-add per synapse and sample") {
   // Only the feed-forward pass is sent (it opens a sample); every later activity change
   // and every error is below 1e9: no message, no synaptic operation, and no wait.
-  for (const char* r : rules_)
-    for (mode_kind mode : modes) {
-      CAPTURE(std::string(r));
-      CAPTURE(int(mode));
-      const auto spec = relaxing(r, 1e9);
-      const auto d = test::teacher_data(40, 8, 3, 5);
-      const std::size_t n = 25;
-      const auto silent = train(spec, d, n, mode);
-      CHECK(silent.c.synaptic_ops == n * synapses(spec));
-      const auto plain = train(relaxing(r, 0.0), d, n, mode);
-      CHECK(silent.c.events < plain.c.events);
-    }
+  for_each_rule_and_mode([](const std::string& r, mode_kind mode, const dataset& d) {
+    const auto spec = relaxing(r, 1e9);
+    const std::size_t n = 25;
+    const auto silent = train(spec, d, n, mode);
+    CHECK(silent.c.synaptic_ops == n * synapses(spec));
+    const auto plain = train(relaxing(r, 0.0), d, n, mode);
+    CHECK(silent.c.events < plain.c.events);
+  });
 }
 
 TEST_CASE("sigma-delta: fewer operations, and weights within a bound that shrinks with theta") {
   // Each receiver integrates every change up to theta, so the learned weights move away
   // from theta 0 by an amount of order theta: measured 1e-5 -> ~1e-5, 1e-3 -> ~1e-3 relative.
-  for (const char* r : rules_)
-    for (mode_kind mode : modes) {
-      CAPTURE(std::string(r));
-      CAPTURE(int(mode));
-      const auto d = test::teacher_data(40, 8, 3, 5);
-      const auto plain = train(relaxing(r, 0.0), d, 30, mode);
-      const auto fine = train(relaxing(r, 1e-5), d, 30, mode);
-      const auto coarse = train(relaxing(r, 1e-2), d, 30, mode);
-      CHECK(coarse.c.synaptic_ops < fine.c.synaptic_ops);
-      CHECK(fine.c.synaptic_ops < plain.c.synaptic_ops);
-      const double e_fine = test::relative_error(fine.w, plain.w), e_coarse = test::relative_error(coarse.w, plain.w);
-      CHECK(e_fine < 1e-3);
-      CHECK(e_coarse < 0.2);
-      CHECK(e_fine < e_coarse);
-    }
+  for_each_rule_and_mode([](const std::string& r, mode_kind mode, const dataset& d) {
+    const auto plain = train(relaxing(r, 0.0), d, 30, mode);
+    const auto fine = train(relaxing(r, 1e-5), d, 30, mode);
+    const auto coarse = train(relaxing(r, 1e-2), d, 30, mode);
+    CHECK(coarse.c.synaptic_ops < fine.c.synaptic_ops);
+    CHECK(fine.c.synaptic_ops < plain.c.synaptic_ops);
+    const double e_fine = test::relative_error(fine.w, plain.w), e_coarse = test::relative_error(coarse.w, plain.w);
+    CHECK(e_fine < 1e-3);
+    CHECK(e_coarse < 0.2);
+    CHECK(e_fine < e_coarse);
+  });
 }
 
 TEST_CASE("sigma-delta: bit-identical weights and counts at 1 and 3 threads") {
-  for (const char* r : rules_)
-    for (mode_kind mode : modes) {
-      CAPTURE(std::string(r));
-      CAPTURE(int(mode));
-      const auto d = test::teacher_data(40, 8, 3, 5);
-      const auto one = train(relaxing(r, 1e-2), d, 20, mode, 1);
-      const auto three = train(relaxing(r, 1e-2), d, 20, mode, 3);
-      CHECK(one.w == three.w);
-      CHECK(one.c.events == three.c.events);
-      CHECK(one.c.synaptic_ops == three.c.synaptic_ops);
-    }
+  for_each_rule_and_mode([](const std::string& r, mode_kind mode, const dataset& d) {
+    const auto one = train(relaxing(r, 1e-2), d, 20, mode, 1);
+    const auto three = train(relaxing(r, 1e-2), d, 20, mode, 3);
+    CHECK(one.w == three.w);
+    CHECK(one.c.events == three.c.events);
+    CHECK(one.c.synaptic_ops == three.c.synaptic_ops);
+  });
 }
 
 TEST_CASE("sigma-delta: IL-prox at a threshold that halves its synaptic operations still learns") {
