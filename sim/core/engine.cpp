@@ -31,7 +31,7 @@ port_t engine::add_in_port(pop_t owner, std::uint32_t local) {
   return static_cast<port_t>(in_ports_.size() - 1);
 }
 
-void engine::connect(out_t from, port_t to, std::uint32_t klass, tick_t delay, channel* noise) {
+void engine::connect(out_t from, port_t to, klass_t klass, tick_t delay, channel* noise) {
   // DESIGN R3: a message takes at least one tick; the loader already rejects zero
   // delays with a message naming the field, so reaching this is a bug.
   if (delay < 1) throw internal_error("engine::connect: delay < 1");

@@ -73,7 +73,7 @@ class engine {
   port_t add_in_port(pop_t owner, std::uint32_t local);
   // Every emission on `from` reaches `to` after `delay` ticks, tagged with delay class `klass`.
   // `noise`: the route's unreliable link (owned by the caller), or none.
-  void connect(out_t from, port_t to, std::uint32_t klass, tick_t delay, channel* noise = nullptr);
+  void connect(out_t from, port_t to, klass_t klass, tick_t delay, channel* noise = nullptr);
 
   // Freezes the wiring: sizes the calendar and the window. Call once, before run.
   void finalize();

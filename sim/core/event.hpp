@@ -14,7 +14,9 @@ struct event {
   tick_t tick;            // delivery time
   port_t port;            // target input port (identifies the target population)
   index_t source;         // sender, index within its population
-  std::uint32_t klass;    // delay class: which subset of the sender's fan-out on this port
+  klass_t klass;          // delay class: which subset of the sender's fan-out on this port
+  std::uint16_t marker;   // 1: sigma-delta step markers, not messages (sim/neurons/sigma_delta.hpp):
+                          // they keep the step structure but are not counted, lost, late or rounded
   std::uint32_t repeat;   // 0: the sender's first message of this step on this port; >0: a
                           // refinement (eager mode). Dataflow gates count first messages only.
   tick_t seq;             // sender's emission tick: orders two emissions of one sender
@@ -23,6 +25,10 @@ struct event {
   std::uint32_t count = 1;   // senders carried (frame: > 1)
   std::uint32_t first = 0;   // frame: offset of its values in the payload
 };
+
+// Every event is copied a few times on its way (outbox, calendar, bucket): keep it at
+// seven words (klass is 16 bits so that the marker fits without growing it).
+static_assert(sizeof(event) == 56, "event grew: the delivery path copies every event");
 
 // The value sent by sender e.source + q (q < e.count); `payload` is the delivering
 // bucket's (shard_context::payload).

@@ -1,6 +1,7 @@
 #include "sim/core/graph.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <tuple>
 
 #include <boost/range/iterator_range.hpp>
@@ -40,6 +41,9 @@ neuron_graph graph_builder::build() {
 
 fanout make_fanout(const neuron_graph& g, port_t port, std::uint32_t first_src, index_t n_src,
                    std::uint32_t first_dst, index_t n_dst, std::uint32_t classes) {
+  // An event names its class in 16 bits (event.hpp); the loader caps delays far below.
+  if (classes > std::uint32_t(std::numeric_limits<klass_t>::max()) + 1)
+    throw internal_error("make_fanout: more delay classes than an event can name");
   fanout f;
   f.n_sources = n_src;
   f.n_targets = n_dst;

@@ -18,7 +18,7 @@ namespace phaseless::core {
 
 struct route {        // one output port -> one input port, for one delay class
   port_t port;
-  std::uint32_t klass;
+  klass_t klass;
   tick_t delay;
   channel* noise = nullptr;   // jitter and loss of the projection this route belongs to (none: reliable)
 };
@@ -58,8 +58,9 @@ class outbox {
       emit_noisy(port, source, tag, value, repeat, news);
       return;
     }
+    const std::uint16_t marker = !news;
     for (const route& r : (*routes_)[port])
-      events_.push_back(event{now_ + r.delay, r.port, source, r.klass, repeat, now_, tag, value});
+      events_.push_back(event{now_ + r.delay, r.port, source, r.klass, marker, repeat, now_, tag, value});
     if (news) stats_->events += (*routes_)[port].size();
   }
   // One record that stands for `messages` neuron-level messages of this shard and tick
@@ -67,7 +68,7 @@ class outbox {
   // counted as those messages, so the count does not depend on how rows are sharded.
   void emit_frame(out_t port, index_t source, tag_t tag, double value, std::uint64_t messages) {
     for (const route& r : (*routes_)[port])
-      events_.push_back(event{now_ + r.delay, r.port, source, r.klass, 0, now_, tag, value});
+      events_.push_back(event{now_ + r.delay, r.port, source, r.klass, 0, 0, now_, tag, value});
     stats_->events += messages * (*routes_)[port].size();
   }
   // The emissions of senders first .. first + n - 1 (n values, source order), all of
@@ -79,35 +80,53 @@ class outbox {
       for (std::uint32_t q = 0; q < n; ++q) emit(port, first + q, tag, values[q], 0, !news || news[q]);
       return;
     }
-    std::uint64_t messages = n;
-    if (news) messages = std::uint64_t(std::count(news, news + n, char(1)));
-    const auto at = static_cast<std::uint32_t>(payload_.size());
-    payload_.insert(payload_.end(), values, values + n);
-    for (const route& r : (*routes_)[port])
-      events_.push_back(event{now_ + r.delay, r.port, first, r.klass, 0, now_, tag, 0.0, n, at});
-    stats_->events += messages * (*routes_)[port].size();
+    if (!news) {
+      emit_run(port, first, tag, values, n, true);
+      return;
+    }
+    // Messages and markers in separate frames, one per run of either, so the marker
+    // bit stays per event; runs keep the senders' order, as a shard's cut does.
+    for (std::uint32_t a = 0; a < n;) {
+      std::uint32_t b = a + 1;
+      while (b < n && news[b] == news[a]) ++b;
+      emit_run(port, first + a, tag, values + a, b - a, news[a]);
+      a = b;
+    }
   }
   // A timer: a message to the population itself, for deferred local actions. It is
   // not communication between neurons, so it is not counted as an event (and its
   // count may depend on the shard count without breaking R7's identical traces).
   void set_timer(out_t port, index_t source, tag_t tag) {
     for (const route& r : (*routes_)[port])
-      events_.push_back(event{now_ + r.delay, r.port, source, r.klass, 0, now_, tag, 0.0});
+      events_.push_back(event{now_ + r.delay, r.port, source, r.klass, 0, 0, now_, tag, 0.0});
   }
   void set_now(tick_t t) { now_ = t; }
   std::vector<event>& events() { return events_; }
   std::vector<double>& payload() { return payload_; }
 
  private:
+  void emit_run(out_t port, index_t first, tag_t tag, const double* values, std::uint32_t n, bool news) {
+    if (n == 1) {
+      emit(port, first, tag, values[0], 0, news);
+      return;
+    }
+    const auto at = static_cast<std::uint32_t>(payload_.size());
+    payload_.insert(payload_.end(), values, values + n);
+    const std::uint16_t marker = !news;
+    for (const route& r : (*routes_)[port])
+      events_.push_back(event{now_ + r.delay, r.port, first, r.klass, marker, 0, now_, tag, 0.0, n, at});
+    if (news) stats_->events += std::uint64_t(n) * (*routes_)[port].size();
+  }
   // The one place where jitter and loss touch a message (channel.hpp).
   void emit_noisy(out_t port, index_t source, tag_t tag, double value, std::uint32_t repeat, bool news) {
     for (const route& r : (*routes_)[port]) {
+      const std::uint16_t marker = !news;
       if (!r.noise) {
-        events_.push_back(event{now_ + r.delay, r.port, source, r.klass, repeat, now_, tag, value});
+        events_.push_back(event{now_ + r.delay, r.port, source, r.klass, marker, repeat, now_, tag, value});
         continue;
       }
       const auto f = r.noise->pass(source, tag, repeat, now_, value, news);
-      events_.push_back(event{now_ + r.delay + f.extra, r.port, source, r.klass, repeat, now_, tag, f.value});
+      events_.push_back(event{now_ + r.delay + f.extra, r.port, source, r.klass, marker, repeat, now_, tag, f.value});
       stats_->dropped += f.dropped;
       stats_->late += news && f.extra > 0;
     }

@@ -10,6 +10,7 @@ using index_t = std::uint32_t;   // neuron index within its population
 using pop_t = std::uint32_t;     // population id
 using port_t = std::uint32_t;    // global id of an input port (a population's mailbox for one kind of message)
 using out_t = std::uint32_t;     // global id of an output port (an axon bundle)
+using klass_t = std::uint16_t;   // delay class of one sender's fan-out on one port (at most one per distinct delay)
 
 // A tag orders the work of a sample: sample-major, iteration-minor, so a plain
 // integer comparison tells "newer". Iterations (relaxation steps) need < 2^20.

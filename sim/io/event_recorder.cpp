@@ -92,7 +92,10 @@ void event_recorder<Real>::after_tick(tick_t t, std::span<const event> bucket, c
   const auto& roles = net_.port_roles();
   tick_.clear();
   for (const event& e : bucket) {
-    if (e.port >= roles.size() || roles[e.port].kind == port_kind::internal || slot_[roles[e.port].target] < 0)
+    // Sigma-delta step markers are not messages (nothing was sent): left out, so the
+    // rows are what /metrics/events counts.
+    if (e.marker || e.port >= roles.size() || roles[e.port].kind == port_kind::internal ||
+        slot_[roles[e.port].target] < 0)
       continue;
     for (std::uint32_t q = 0; q < e.count; ++q)
       tick_.push_back({e.port, e.source + q, e.seq, e.repeat, e.klass, e.tag, value_of(e, payload, q)});

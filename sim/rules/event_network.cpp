@@ -340,7 +340,7 @@ event_network<Real>::event_network(const network_spec& spec, const dataset& trai
     if (w[v].bias_tie_grad) ties_[spec.populations[v].bias_tie]->group().bind_bias(w[v].bias_tie_grad, learners_[v]->bias());
   }
   E.finalize();
-  if (total_ > 0) E.schedule(event{0, source_timer, 0, 0, 0, -1, make_tag(0, 0), 0.0});
+  if (total_ > 0) E.schedule(event{0, source_timer, 0, 0, 0, 0, -1, make_tag(0, 0), 0.0});
 }
 
 template <class Real>

@@ -14,7 +14,7 @@
 using namespace phaseless::core;
 
 namespace {
-event ev(tick_t t, port_t p, index_t s, tick_t seq) { return event{t, p, s, 0, 0, seq, 0, 0.0}; }
+event ev(tick_t t, port_t p, index_t s, tick_t seq) { return event{t, p, s, 0, 0, 0, seq, 0, 0.0}; }
 }  // namespace
 
 TEST_CASE("the total order is (tick, port, source, seq)") {
@@ -50,7 +50,7 @@ TEST_CASE("fan-in gate: dataflow completion counts first messages of the current
   f.expected = {3, 2};
   fan_in_gate g;
   g.init(f, 1);
-  event e{0, 0, 0, 0, 0, 0, make_tag(5, 0), 0.0};
+  event e{0, 0, 0, 0, 0, 0, 0, make_tag(5, 0), 0.0};
   CHECK_FALSE(g.arrive(0, e));
   CHECK_FALSE(g.arrive(0, e));
   event refine = e;
@@ -122,7 +122,7 @@ TEST_CASE("a dense projection with two delay classes, counted per shard, complet
   gate.init(f, 1);
   REQUIRE(gate.shared());
   const tag_t tag = make_tag(3, 0);
-  auto ev = [&](index_t source, std::uint32_t klass) { return event{1, 0, source, klass, 0, 0, tag, 0.5}; };
+  auto ev = [&](index_t source, klass_t klass) { return event{1, 0, source, klass, 0, 0, 0, tag, 0.5}; };
   // Per target, target 0 would be complete after (0, 0) and (1, 0); per shard it waits
   // for source 0's class-1 event too (the one only target 1 reads).
   CHECK_FALSE(gate.arrive_shard(0, ev(0, 0)));
