@@ -23,6 +23,10 @@ namespace v1 = phaseless::v1;
 
 // The name as it can be shown: bytes outside printable ASCII as \xNN (model_validate.cpp).
 std::string shown(const std::string& s);
+// Shortest text that reads back as the same double ("0.1", "nan", "-inf").
+std::string num(double x);
+// A name made of letters, digits and '_', not starting with a digit.
+bool is_identifier(const std::string& s);
 
 class checker {
  public:

@@ -1,10 +1,10 @@
 // Semantic validation. It never stops at the first problem: a user editing a model
 // wants the whole list, each with the place to edit and what would be accepted.
-// The checks of computational-graph features are in model_validate_graph.cpp.
+// The checks of computational-graph features are in model_validate_graph.cpp, of
+// projections in model_validate_projections.cpp, of the rule in model_validate_rule.cpp.
 #include "sim/io/model_validate.hpp"
 
 #include <google/protobuf/descriptor.h>
-#include <google/protobuf/util/message_differencer.h>
 
 #include <algorithm>
 #include <array>
@@ -23,8 +23,8 @@
 namespace phaseless::io {
 namespace detail {
 namespace {
-
 namespace pb = google::protobuf;
+}  // namespace
 
 // Shortest text that reads back as the same double ("0.1", "nan", "-inf").
 std::string num(double x) {
@@ -41,8 +41,6 @@ bool is_identifier(const std::string& s) {
   }
   return true;
 }
-
-}  // namespace
 
 // The name as it can be shown: bytes outside printable ASCII (a NUL, a control
 // character) as \xNN, so a message never carries them to the terminal.
@@ -185,156 +183,6 @@ int checker::lookup(const std::string& path, const std::string& name) {
   return it->second;
 }
 
-void checker::check_projections() {
-  std::map<std::string, int> names;
-  std::map<std::pair<int, int>, int> pairs;
-  edges_.assign(model_.populations_size(), {});
-  for (int j = 0; j < model_.projections_size(); ++j) {
-    const v1::Projection& q = model_.projections(j);
-    const std::string path = "projections[" + std::to_string(j) + "]";
-    if (q.name().empty()) {
-      add(path + ".name", "missing; allowed: a unique name (it keys the seed, --set paths and the trace)");
-    } else if (auto [it, fresh] = names.emplace(q.name(), j); !fresh) {
-      add(path + ".name", "duplicate projection name '" + shown(q.name()) + "' (projections[" +
-                              std::to_string(it->second) + "] has it too); allowed: unique names");
-    } else if (!is_identifier(q.name())) {
-      // It names the projection's group in the trace ('/' would nest groups, a NUL cut the
-      // name) and, with ".bias" or "@t" appended, the parameters it shares.
-      add(path + ".name", "'" + shown(q.name()) + "' is not a valid name; allowed: [A-Za-z_][A-Za-z0-9_]* (it names "
-                          "the projection in the trace)");
-    }
-    const int pre = lookup(path + ".pre", q.pre());
-    const int post = lookup(path + ".post", q.post());
-    if (pre >= 0 && post >= 0) {
-      const v1::Population& a = model_.populations(pre);
-      const v1::Population& b = model_.populations(post);
-      bool ok = true;
-      if (pre == post && steps(pre) == 0) {
-        add(path + ".post", "'" + b.name() + "' is also the pre population; allowed: two different populations "
-                            "(a projection onto itself only on an unrolled population, unroll >= 2: its recurrence)");
-        ok = false;
-      }
-      if (b.role() == v1::INPUT) {
-        add(path + ".post", "'" + b.name() +
-                                "' is the INPUT population, which is clamped to the data and receives nothing; "
-                                "allowed: a HIDDEN or OUTPUT population");
-        ok = false;
-      }
-      if (a.role() == v1::OUTPUT) {
-        add(path + ".pre", "'" + a.name() + "' is the OUTPUT population, which sends nothing onward; "
-                                            "allowed: an INPUT or HIDDEN population");
-        ok = false;
-      }
-      if (auto [it, fresh] = pairs.emplace(std::pair{pre, post}, j); !fresh) {
-        add(path, "a second projection from '" + a.name() + "' to '" + b.name() + "' (projections[" +
-                      std::to_string(it->second) + "] is the first); allowed: one projection per (pre, post) pair");
-      } else if (ok) {
-        edges_[pre].push_back({post, j});
-      }
-      ok = check_connectivity(path, q, pre, post) && ok;
-      graph_complete_ = graph_complete_ && ok;
-    } else {
-      graph_complete_ = false;
-    }
-    if (q.has_sparse()) {
-      const double p = q.sparse().p();
-      if (!(p > 0 && p <= 1)) add(path + ".sparse.p", num(p) + " is not a probability; allowed: (0, 1]");
-    }
-    check_init(path + ".init", q.init());
-    if (q.has_bias_init()) check_init(path + ".bias_init", q.bias_init());
-    check_delay(path + ".delay", q.delay());
-    // apply_defaults copies the forward delay here: only an explicit, different one
-    // needs its own check, else a bad forward delay would be reported twice.
-    if (!pb::util::MessageDifferencer::Equals(q.feedback().delay(), q.delay())) {
-      check_delay(path + ".feedback.delay", q.feedback().delay());
-    }
-    check_feedback(path, q);
-    if (q.has_message()) check_message_format(path + ".message", q.message());
-    if (q.has_feedback_message()) {
-      check_message_format(path + ".feedback_message", q.feedback_message());
-      if (q.feedback().kind() == v1::NONE)
-        add(path + ".feedback_message", "is set, but feedback.kind is NONE: no errors travel back through this "
-                                        "projection; allowed: no feedback_message, or a feedback kind");
-    }
-  }
-}
-
-// Fixed-point messages: a sign bit and at least one more, at most a 32-bit integer; a
-// positive finite range.
-void checker::check_message_format(const std::string& path, const v1::MessageFormat& f) {
-  if (f.bits() < 2 || f.bits() > 32)
-    add(path + ".bits", std::to_string(f.bits()) + " bits is not a supported fixed-point width; allowed: 2 to 32 "
-                        "(the sign bit included)");
-  if (!(std::isfinite(f.scale()) && f.scale() > 0))
-    add(path + ".scale", num(f.scale()) + " is not a range; allowed: a finite number > 0 (the largest magnitude a "
-                         "message carries)");
-}
-
-// Errors cannot flow into a clamped input; B's options only make sense for RANDOM.
-void checker::check_feedback(const std::string& path, const v1::Projection& q) {
-  const v1::Feedback& fb = q.feedback();
-  const auto pre = pop_index_.find(q.pre());
-  if (fb.kind() != v1::NONE && pre != pop_index_.end() &&
-      model_.populations(pre->second).role() == v1::INPUT)
-    add(path + ".feedback.kind", v1::FeedbackKind_Name(fb.kind()) + " sends errors into '" + q.pre() +
-                                     "', the INPUT population, which is clamped to the data; allowed: NONE");
-  if (fb.kind() != v1::RANDOM && (fb.tie_to_forward() || fb.has_init()))
-    add(path + ".feedback", "init and tie_to_forward describe the random matrix B; allowed only with kind: RANDOM");
-  if (fb.kind() == v1::RANDOM && fb.has_init()) check_init(path + ".feedback.init", fb.init());
-  // Feedback alignment is defined for the error wave of Z-IL (= backprop); the IL and
-  // DP neurons and their synchronous forms send their signals back through W^T.
-  if (fb.kind() == v1::RANDOM && model_.rule().kind_case() != v1::Rule::kZil &&
-      model_.rule().kind_case() != v1::Rule::KIND_NOT_SET)
-    add(path + ".feedback.kind", "RANDOM (feedback alignment) is implemented for rule zil only; allowed with "
-                                 "this rule: SYMMETRIC or NONE");
-  if (!(std::isfinite(q.lr_scale()) && q.lr_scale() >= 0))
-    add(path + ".lr_scale", num(q.lr_scale()) + " is not allowed; allowed: a finite number >= 0 (0 means 1)");
-  if (!(std::isfinite(q.weight_decay()) && q.weight_decay() >= 0))
-    add(path + ".weight_decay", num(q.weight_decay()) + " is not allowed; allowed: a finite number >= 0");
-}
-
-void checker::check_init(const std::string& path, const v1::WeightInit& w) {
-  const double s = w.scale();
-  if (!std::isfinite(s)) {
-    add(path + ".scale", num(s) + " is not finite; allowed: a finite number");
-  } else if ((w.law() == v1::NORMAL || w.law() == v1::UNIFORM) && s <= 0) {
-    add(path + ".scale", v1::InitLaw_Name(w.law()) + " needs scale > 0 (the " +
-                             (w.law() == v1::NORMAL ? "standard deviation" : "half-width") + "), got " + num(s) +
-                             "; allowed: > 0");
-  } else if (w.law() == v1::XAVIER_UNIFORM && s < 0) {
-    add(path + ".scale", "XAVIER_UNIFORM gain " + num(s) + " is negative; allowed: > 0 (0 means 1)");
-  }
-}
-
-void checker::check_delay(const std::string& path, const v1::Delay& d) {
-  static const std::string zero = "zero delay is not allowed: every message takes at least one tick; allowed: >= 1";
-  if (d.has_constant()) {
-    if (d.constant().ticks() == 0) add(path + ".constant.ticks", zero);
-    // The event calendar holds one bucket per tick of the longest delay.
-    if (d.constant().ticks() > max_constant_delay_ticks)
-      add(path + ".constant.ticks", std::to_string(d.constant().ticks()) + " ticks is longer than supported (the "
-                                    "event calendar spans the longest delay); allowed: 1 to " +
-                                    std::to_string(max_constant_delay_ticks));
-  } else if (d.has_uniform()) {
-    const v1::UniformDelay& u = d.uniform();
-    if (u.min() == 0) add(path + ".uniform.min", zero);
-    if (u.max() < u.min()) {
-      add(path + ".uniform.max", "max " + std::to_string(u.max()) + " is less than min " + std::to_string(u.min()) +
-                                     "; allowed: min <= max <= " + std::to_string(max_delay_ticks));
-    } else if (u.max() > max_delay_ticks) {
-      add(path + ".uniform.max", std::to_string(u.max()) + " ticks is longer than supported; allowed: max <= " +
-                                     std::to_string(max_delay_ticks));
-    }
-  }
-  if (d.jitter_max() > max_delay_ticks)
-    add(path + ".jitter_max", std::to_string(d.jitter_max()) + " ticks is longer than supported; allowed: 0 to " +
-                                  std::to_string(max_delay_ticks));
-  const double p = d.drop_probability();
-  if (!(p >= 0 && p < 1))
-    add(path + ".drop_probability", num(p) + " is not a loss probability; allowed: 0 <= drop_probability < 1 "
-                                    "(1 would lose every message)");
-}
-
 // Depth-first search; a projection that reaches a population still on the stack
 // closes a cycle, which is reported with the populations along it.
 void checker::find_cycles(int u, std::vector<int>& color, std::vector<int>& stack) {
@@ -443,142 +291,6 @@ void checker::check_graph() {
               (steps(i) ? " (only the last step feeds a population that is not unrolled; a projection from '" +
                               pop_name(i) + "' to itself links the steps)"
                         : ""));
-    }
-  }
-}
-
-// An optimizer block (shared by every rule): every field with its range.
-void checker::check_optimizer(const std::string& path, const v1::Optimizer& o) {
-  const double lr = o.lr();
-  const std::string allowed = "; allowed: a finite number > 0, e.g. 0.001";
-  if (std::isnan(lr)) add(path + ".lr", "is NaN" + allowed);
-  else if (std::isinf(lr)) add(path + ".lr", "is infinite (" + num(lr) + ")" + allowed);
-  else if (lr < 0) add(path + ".lr", "is negative (" + num(lr) + "): it would climb the loss" + allowed);
-  else if (lr == 0) add(path + ".lr", "is 0 or missing: nothing would be learned" + allowed);
-  if (!(o.momentum() >= 0 && o.momentum() < 1)) add(path + ".momentum", num(o.momentum()) + " is out of range; allowed: [0, 1)");
-  if (o.momentum() != 0 && o.kind() == v1::Optimizer::ADAM)
-    add(path + ".momentum", "is an SGD setting, but kind is ADAM; allowed: 0 (use beta1 for Adam)");
-  if (!(std::isfinite(o.weight_decay()) && o.weight_decay() >= 0))
-    add(path + ".weight_decay", num(o.weight_decay()) + " is not a finite number >= 0; allowed: >= 0");
-  if (!(o.beta1() >= 0 && o.beta1() < 1)) add(path + ".beta1", num(o.beta1()) + " is out of range; allowed: [0, 1)");
-  if (!(o.beta2() >= 0 && o.beta2() < 1)) add(path + ".beta2", num(o.beta2()) + " is out of range; allowed: [0, 1)");
-  if (!(std::isfinite(o.eps()) && o.eps() > 0)) add(path + ".eps", num(o.eps()) + " is not a finite number > 0; allowed: > 0");
-}
-
-// Every rule takes its learning rate the same way: optimizer { kind lr ... } inside the
-// rule's block. `lr` directly in zil {} or il {} is the old form: say what to write.
-void checker::check_rate(const std::string& rule, double old_lr, bool has_optimizer, const v1::Optimizer* o,
-                         const char* example) {
-  if (old_lr != 0) {
-    add(rule + ".lr", "is the old form; every rule now takes its rate in its optimizer block: write " +
-                          rule.substr(5) + " { optimizer { lr: " + num(old_lr) + " } } (plain SGD) instead");
-  } else if (!has_optimizer) {
-    add(rule + ".optimizer", std::string("missing: nothing would be learned; allowed: optimizer { lr: ") + example +
-                                 " } (plain SGD), or e.g. optimizer { kind: ADAM lr: 0.001 }");
-  }
-  if (o != nullptr) check_optimizer(rule + ".optimizer", *o);
-}
-
-// Dual propagation (spec dp-fa.md §2.6, §7): ranges, and the squared-loss
-// output closed form, which is ill-posed when (1 - alpha) beta >= 1.
-void checker::check_dp(const v1::DP& d) {
-  const double beta = d.beta(), alpha = d.alpha();
-  if (!(std::isfinite(beta) && beta > 0)) add("rule.dp.beta", num(beta) + " is not a finite number > 0; allowed: > 0 (0 means 0.5)");
-  if (!(alpha >= 0 && alpha <= 1)) add("rule.dp.alpha", num(alpha) + " is out of range; allowed: [0, 1]");
-  if (d.rounds() < 1 || d.rounds() > 10000) add("rule.dp.rounds", std::to_string(d.rounds()) + " is out of range; allowed: 1 to 10000");
-  if (!(d.max_state() > 0)) add("rule.dp.max_state", num(d.max_state()) + " is not > 0; allowed: > 0 (0 means 1e6)");
-  if (d.power_iterations() > 1000) add("rule.dp.power_iterations", std::to_string(d.power_iterations()) + " is too many; allowed: 1 to 1000");
-  if (!d.has_optimizer()) {
-    add("rule.dp.optimizer", "missing; allowed: an optimizer block, e.g. optimizer { kind: ADAM lr: 0.001 }");
-  } else {
-    check_optimizer("rule.dp.optimizer", d.optimizer());
-  }
-  const bool top = d.variant() == v1::DP::DP_TOP;
-  if (d.output_error_at_forward() && !top)
-    add("rule.dp.output_error_at_forward", "applies to variant DP_TOP only, but the variant is " +
-                                               v1::DP::Variant_Name(d.variant()) + "; allowed: false, or variant DP_TOP");
-  if (d.symmetric_hidden() && d.variant() != v1::DP::STANDARD)
-    add("rule.dp.symmetric_hidden", "applies to variant STANDARD only, but the variant is " +
-                                        v1::DP::Variant_Name(d.variant()) + "; allowed: false, or variant STANDARD");
-  if (model_.rule().loss() == v1::MSE && !top && std::isfinite(beta) && alpha >= 0 && alpha <= 1 &&
-      (1 - alpha) * beta >= 1)
-    add("rule.dp.beta", "with loss MSE the output's s- closed form (a - (1-alpha) beta y) / (1 - (1-alpha) beta) is "
-                        "ill-posed: (1 - alpha) * beta = " + num((1 - alpha) * beta) + " >= 1 (alpha " + num(alpha) +
-                        ", beta " + num(beta) + "); allowed: (1 - alpha) * beta < 1, i.e. beta < " +
-                        (alpha < 1 ? num(1 / (1 - alpha)) : std::string("inf")) + " (or variant DP_TOP, whose output is linearised)");
-  if (output_ >= 0) {
-    const v1::Population& out = model_.populations(output_);
-    if (out.activation() != v1::IDENTITY && out.activation() != v1::ACTIVATION_UNSPECIFIED)
-      add("populations[" + std::to_string(output_) + "].activation",
-          "the OUTPUT population '" + out.name() + "' has activation " + v1::Activation_Name(out.activation()) +
-              ", but rule dp uses a linear output dyad (spec dp-fa.md §1); allowed: IDENTITY");
-  }
-}
-
-// IL and IL-prox (spec pc-family.md §2.3-§2.5; defaults §5, applied before this).
-void checker::check_il(const v1::Rule& r) {
-  const bool px = r.has_il_prox();
-  const std::string at = px ? "rule.il_prox." : "rule.il.";
-  auto nonneg = [&](const char* f, double v) {
-    if (!(std::isfinite(v) && v >= 0)) add(at + f, num(v) + " is not a finite number >= 0; allowed: >= 0");
-  };
-  auto positive = [&](const char* f, double v, const char* eg) {
-    if (!(std::isfinite(v) && v > 0))
-      add(at + f, num(v) + " is not a finite number > 0" + std::string(v == 0 ? " (0 or missing)" : "") +
-                      "; allowed: > 0, e.g. " + eg);
-  };
-  const std::uint32_t T = px ? r.il_prox().iterations() : r.il().iterations();
-  if (T < 1 || T > 100000)
-    add(at + "iterations", std::to_string(T) + " is out of range; allowed: 1 to 100000 relaxation steps (0 means the default)");
-  if (px) {
-    const v1::ILProx& p = r.il_prox();
-    positive("alpha", p.alpha(), "2.5");
-    nonneg("eps_n", p.eps_n());
-    nonneg("gamma_top", p.gamma_top());
-    nonneg("gamma_bot", p.gamma_bot());
-    nonneg("gamma_dec", p.gamma_dec());
-    if (p.has_optimizer()) check_optimizer(at + "optimizer", p.optimizer());
-    if (p.eps_n() == 0)
-      for (int i = 0; i < model_.populations_size(); ++i) {
-        const v1::Population& q = model_.populations(i);
-        if (q.role() != v1::INPUT && !q.bias())
-          add("populations[" + std::to_string(i) + "].bias",
-              "population '" + q.name() + "' has no bias, and rule.il_prox.eps_n is 0: the normalizer ||a||^2 + eps_n "
-              "of its weight step can be 0; allowed: bias: true, or eps_n > 0");
-      }
-  } else {
-    const v1::IL& p = r.il();
-    check_rate("rule.il", p.lr(), p.has_optimizer(), p.has_optimizer() ? &p.optimizer() : nullptr, "0.03");
-    nonneg("gamma_top", p.gamma_top());
-    nonneg("gamma_bot", p.gamma_bot());
-    nonneg("gamma_dec", p.gamma_dec());
-    if (!(p.clamp() >= 0 && p.clamp() <= 1))
-      add(at + "clamp", num(p.clamp()) + " is out of range; allowed: [0, 1] (1: hard clamp to the label)");
-  }
-}
-
-void checker::check_rule() {
-  const v1::Rule& r = model_.rule();
-  if (r.has_il() || r.has_il_prox()) {
-    check_il(r);
-  } else if (r.has_dp()) {
-    check_dp(r.dp());
-  } else if (!r.has_zil()) {
-    add("rule", "no learning rule; allowed: zil { optimizer { lr: ... } }, il { optimizer { lr: ... } }, il_prox { alpha: ... }, dp { optimizer { ... } }");
-  } else {
-    check_rate("rule.zil", r.zil().lr(), r.zil().has_optimizer(),
-               r.zil().has_optimizer() ? &r.zil().optimizer() : nullptr, "0.01");
-    const double g = r.zil().gamma();
-    if (!(g > 0 && g <= 1)) {
-      add("rule.zil.gamma", num(g) + " is out of range; allowed: (0, 1], normally 1 (0 means 1)");
-    }
-  }
-  if (r.loss() == v1::SOFTMAX_CE && output_ >= 0) {
-    const v1::Population& out = model_.populations(output_);
-    if (out.activation() != v1::IDENTITY && out.activation() != v1::ACTIVATION_UNSPECIFIED) {
-      add("populations[" + std::to_string(output_) + "].activation",
-          "the OUTPUT population '" + out.name() + "' has activation " + v1::Activation_Name(out.activation()) +
-              ", but loss SOFTMAX_CE applies the softmax itself; allowed: IDENTITY, or rule.loss MSE");
     }
   }
 }
