@@ -71,6 +71,16 @@ class event_network {
   double take_loss();                                               // output loss since the last call
 
  private:
+  // The constructor's steps, in order (event_network.cpp).
+  struct build;
+  void add_populations(build& b);
+  void add_links(build& b);
+  void add_source_and_timers(build& b);
+  void connect(build& b);
+  void make_delivery_tables(build& b);
+  void name_port_roles(const build& b);
+  void make_models(build& b, std::vector<std::uint64_t> order);
+
   const network_spec& spec_;
   tick_t interval_;
   std::uint64_t done_ = 0;
