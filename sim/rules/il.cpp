@@ -229,7 +229,7 @@ void il_population<Real>::react_shard(shard_context& ctx) {
     const std::uint32_t t = iter_[lo];
     if (!fwd_done_[lo]) {
       if (!forward_ready(lo, s, t)) return;
-      for (index_t i = lo; i < hi; ++i) forward(i, ctx);
+      forward_rows(lo, hi, ctx);
     }
     if (is_output()) {
       if (out_done_[lo] || !lateral_ready(lo, s, t)) return;
@@ -458,39 +458,6 @@ void il_population<Real>::relax(index_t i, shard_context& ctx) {
   const std::uint32_t t = ++iter_[i];
   fwd_done_[i] = 0;
   send_up(i, make_tag(sample_[i] - 1, t), px ? activate<Real>(spec_->activation, x_[i]) : x_[i], ctx);
-}
-
-// relax() of rows lo .. hi - 1, all at the same step (react_shard, so dataflow with
-// frames): the same arithmetic, one pass per quantity instead of one call per neuron,
-// and the values go up as one run of the frame. Sigma-delta decides per neuron.
-template <class Real>
-void il_population<Real>::relax_rows(index_t lo, index_t hi, shard_context& ctx) {
-  if (sd_.on()) {
-    for (index_t i = lo; i < hi; ++i) relax(i, ctx);
-    return;
-  }
-  const auto& il = learning_->il;
-  const bool px = prox();
-  const activation_kind act = spec_->activation;
-  const Real top = static_cast<Real>(il.gamma_top), bot = static_cast<Real>(il.gamma_bot),
-             dec = static_cast<Real>(il.gamma_dec);
-  Real* x = x_.data();
-  Real* g = g_.data();
-  const Real* eps = eps_.data();
-  for (index_t i = lo; i < hi; ++i) {
-    const Real fb = px ? g[i] * activate_prime<Real>(act, x[i]) : g[i];
-    const Real xi = x[i];
-    x[i] = xi - top * eps[i] + bot * fb - dec * xi;
-    g[i] = Real(0);
-  }
-  ctx.stats.reactions += hi - lo;
-  for (index_t i = lo; i < hi; ++i)
-    if (!std::isfinite(x[i])) diverged(i, "value node", double(x[i]));
-  const std::uint32_t t = iter_[lo] + 1;
-  std::fill(iter_.begin() + lo, iter_.begin() + hi, t);
-  std::fill(fwd_done_.begin() + lo, fwd_done_.begin() + hi, char(0));
-  double* up = up_frames_.run(ctx, lo, make_tag(sample_[lo] - 1, t), hi - lo);
-  for (index_t i = lo; i < hi; ++i) up[i - lo] = px ? double(activate<Real>(act, x[i])) : double(x[i]);
 }
 
 template <class Real>
