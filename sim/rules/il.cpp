@@ -61,10 +61,15 @@ il_population<Real>::il_population(const population_wiring<Real>& w)
     : w_(w), spec_(w.spec), learning_(w.learning), T_(w.learning->il.iterations), prox_(w.learning->rule == "il_prox") {
   const index_t n = spec_->size;
   const optimizer_spec os = il_optimizer(*learning_);
+  frames_ = w_.mode == mode_kind::dataflow;
+  // At batch 1 in dataflow the parents' final values stay in place until the timer
+  // applies the update (they send nothing more in the sample), so the gradient row is
+  // formed there, rounded as accumulating it into a zeroed buffer would be.
+  batch1_ = frames_ && learning_->batch == 1;
   in_.resize(w_.in.size());
   for (std::size_t k = 0; k < in_.size(); ++k) {
     in_[k].init(*w_.in[k], w_.shards);
-    grad_.emplace_back(w_.in[k]->syn->size(), Real(0));
+    grad_.emplace_back(batch1_ ? 0 : w_.in[k]->syn->size(), Real(0));   // batch1_: no gradient buffer
     opt_.emplace_back().init(os, w_.in[k]->syn->size(), n);
     // An in-link whose events all carry step 0: the input is clamped and sends once.
     in_from_input_.push_back(w_.in[k]->from_input);
@@ -96,16 +101,11 @@ il_population<Real>::il_population(const population_wiring<Real>& w)
   timers_.init(w_.shards);
   out_.init(w_, n);
   seen_lat_.assign(w_.shards, no_tag);
-  frames_ = w_.mode == mode_kind::dataflow;
   shared_ = frames_ && (!w_.lateral_fan || w_.lateral_fan->counted_per_shard());
   for (auto& in : in_) shared_ = shared_ && in.gate().shared();
   for (auto& b : back_) shared_ = shared_ && b.gate().shared();
   up_frames_.init(w_.activity_out, w_.shards);
   down_frames_.init(w_.error_out, w_.shards);
-  // At batch 1 in dataflow the parents' final values stay in place until the timer
-  // applies the update (they send nothing more in the sample), so the gradient row is
-  // formed there, rounded as accumulating it into a zeroed buffer would be.
-  batch1_ = frames_ && learning_->batch == 1;
   delta_.assign(n, Real(0));
   std::size_t widest = 0;
   for (auto* l : w_.in) widest = std::max<std::size_t>(widest, l->syn->n_pre);
@@ -229,7 +229,7 @@ void il_population<Real>::react_shard(shard_context& ctx) {
     const std::uint32_t t = iter_[lo];
     if (!fwd_done_[lo]) {
       if (!forward_ready(lo, s, t)) return;
-      for (index_t i = lo; i < hi; ++i) forward(i, ctx);
+      forward_rows(lo, hi, ctx);
     }
     if (is_output()) {
       if (out_done_[lo] || !lateral_ready(lo, s, t)) return;
@@ -242,7 +242,7 @@ void il_population<Real>::react_shard(shard_context& ctx) {
       continue;
     }
     if (t == T_ || !backward_ready(lo, s, t)) return;
-    for (index_t i = lo; i < hi; ++i) relax(i, ctx);
+    relax_rows(lo, hi, ctx);
   }
 }
 

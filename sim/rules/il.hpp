@@ -86,8 +86,10 @@ class il_population final : public learning_population<Real> {
   bool backward_ready(index_t i, unsigned shard, std::uint32_t t) const;
   bool lateral_ready(index_t i, unsigned shard, std::uint32_t t) const;
   void forward(index_t i, shard_context& ctx);
+  void forward_rows(index_t lo, index_t hi, shard_context& ctx);   // il_rows.cpp
   void settle_output(index_t i, shard_context& ctx);
   void relax(index_t i, shard_context& ctx);
+  void relax_rows(index_t lo, index_t hi, shard_context& ctx);     // il_rows.cpp
   void learn(index_t i, Real delta, shard_context& ctx);
   void send_down(index_t i, tag_t tag, Real down, shard_context& ctx);
   void heard_forward(index_t i, tag_t tag);
