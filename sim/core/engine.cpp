@@ -51,6 +51,7 @@ void engine::finalize() {
     if (!p.model) throw internal_error("engine::finalize: population '" + p.name + "' has no model");
   cal_ = std::make_unique<calendar>(max_delay_ + window_ + 1);
   stats_.assign(shards_, counters{});
+  shard_seconds_.assign(shards_, 0.0);
   shard_.clear();
   for (unsigned s = 0; s < shards_; ++s) shard_.push_back(std::make_unique<shard_state>(routes_, stats_[s], pops_.size()));
 }
@@ -116,48 +117,36 @@ void engine::merge() {
 }
 
 double engine::parallel_share() const {
-  const double all = double(pace_.ran[0] + pace_.ran[1]);
-  return all == 0 ? (shards_ > 1 && exec_.threads() > 1 ? 0.0 : 1.0) : double(pace_.ran[0]) / all;
+  const double all = double(pace_.ran_parallel() + pace_.ran_serial());
+  return all == 0 ? (shards_ > 1 && exec_.threads() > 1 ? 0.0 : 1.0) : double(pace_.ran_parallel()) / all;
 }
 
 void engine::window(tick_t t1) {
-  const auto body = [&](unsigned s) {
-    for (tick_t t = now_; t < t1; ++t) step(s, t);
-  };
   if (shards_ == 1 || exec_.threads() == 1) {
-    exec_.parallel_for(shards_, body);   // nothing to choose
+    exec_.parallel_for(shards_, [&](unsigned s) {   // nothing to choose
+      for (tick_t t = now_; t < t1; ++t) step(s, t);
+    });
     return;
   }
-  pacing& p = pace_;
-  const auto ops = [&] {
-    std::uint64_t n = 0;
-    for (const auto& c : stats_) n += c.synaptic_ops;
-    return n;
-  };
-  if (p.windows == 0) {   // a new block: which way it runs
-    const bool faster_serial = p.cost[1] < p.cost[0];
-    p.probe = p.blocks == p.next_probe;
-    if (p.blocks <= 1) p.serial = false;   // the untimed first block, then the first timed one
-    else if (p.blocks == 2) p.serial = true;
-    else p.serial = faster_serial != p.probe;   // the faster way, or the slower one to probe it
-    p.ops = ops();
-  }
-  const auto t0 = std::chrono::steady_clock::now();
-  exec_.parallel_for(shards_, body, p.serial);
-  p.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  ++p.ran[p.serial];
-  if (++p.windows == pacing::block) {
-    const std::uint64_t n = ops() - p.ops;
-    if (p.blocks > 0) p.cost[p.serial] = p.seconds / double(n > 0 ? n : pacing::block);
-    if (p.probe) {   // the probed way still slower: probe half as often (down to one block in 64)
-      p.gap = p.cost[p.serial] >= p.cost[!p.serial] ? std::min(2 * p.gap, pacing::max_gap) : pacing::min_gap;
-      p.next_probe = p.blocks + p.gap;
-    }
-    if (p.blocks == 2) p.next_probe = 2 + pacing::min_gap;
-    p.seconds = 0;
-    p.windows = 0;
-    ++p.blocks;
-  }
+  // The window's kind: which ports its first tick delivers to (the bucket is sorted by
+  // port), and its length. Windows of one kind repeat every sample with the same work.
+  const auto& b = cal_->bucket(now_);
+  const std::uint64_t key = (std::uint64_t{b.front().port} << 40) ^ (std::uint64_t{b.back().port} << 16) ^
+                            static_cast<std::uint64_t>(t1 - now_);
+  const bool serial = pace_.serial(key);
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  exec_.parallel_for(
+      shards_,
+      [&](unsigned s) {
+        const auto a = clock::now();
+        for (tick_t t = now_; t < t1; ++t) step(s, t);
+        shard_seconds_[s] = std::chrono::duration<double>(clock::now() - a).count();
+      },
+      serial);
+  double sum = 0;
+  for (unsigned s = 0; s < shards_; ++s) sum += shard_seconds_[s];
+  pace_.ran(std::chrono::duration<double>(clock::now() - t0).count(), sum);
 }
 
 void engine::run_until(tick_t end) {

@@ -23,6 +23,8 @@
 
 #include "sim/core/calendar.hpp"
 #include "sim/core/executor.hpp"
+#include "sim/core/pacing.hpp"
+#include "sim/core/per_shard.hpp"
 #include "sim/core/population.hpp"
 
 namespace phaseless::core {
@@ -93,7 +95,7 @@ class engine {
   tick_t max_delay() const { return max_delay_; }
   counters totals() const;
   // The share of multi-shard windows that ran on the workers (the rest one shard after
-  // another on the calling thread, see pacing); 1 with a single shard. Speed only.
+  // another on the calling thread, see pacing.hpp); 1 with a single shard. Speed only.
   double parallel_share() const;
 
  private:
@@ -101,26 +103,8 @@ class engine {
   void window(tick_t t1);   // every shard steps [now_, t1), on the workers or one after another
   void merge();
 
-  // Threads pay only while the cores are free for this run: on a machine shared with
-  // other jobs a window's barrier can wait a whole scheduling slice for a descheduled
-  // worker. The shards of a window are independent, so stepping them one after another
-  // on the calling thread gives the same result (R7). The engine times blocks of windows
-  // both ways and keeps the faster, timing the other way again after `gap` blocks; the
-  // gap doubles while the probes confirm the choice (a probe of the slower way costs
-  // time) and shrinks to its minimum when one overturns it. A block's figure is its
-  // time per synaptic operation (per window when it had none), so that blocks holding
-  // different parts of a sample compare fairly; the first block (caches and buffers
-  // still cold) is not timed.
-  struct pacing {
-    static constexpr int block = 64, min_gap = 4, max_gap = 64;
-    double seconds = 0;         // the current block's time
-    std::uint64_t ops = 0;      // synaptic operations at the block's start
-    double cost[2] = {0, 0};    // last measured per op (or per window): [0] parallel, [1] one after another
-    int windows = 0, blocks = 0, gap = min_gap, next_probe = -1;
-    bool serial = false, probe = false;
-    std::uint64_t ran[2] = {0, 0};   // windows run each way
-  };
-  pacing pace_;
+  pacing pace_;   // per kind of window: on the workers or one shard after another
+  per_shard<double> shard_seconds_;   // each shard's time in the last window (for pace_)
 
   unsigned shards_;
   executor& exec_;

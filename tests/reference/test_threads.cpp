@@ -69,9 +69,9 @@ TEST_CASE("CNN with random delays: metrics and weights are identical at 1 and 2 
 }
 
 TEST_CASE("the default MLP: identical at 1, 2 and 3 shards, and the automatic count") {
-  // 80 samples x 9 ticks (about 8 of them busy windows): more than three blocks of 64
-  // windows, so the engine has run the shards both ways (untimed and timed on the
-  // workers, then one after another) within the run.
+  // 80 samples x 9 ticks (about 8 of them busy windows): every kind of window recurs
+  // 80 times, and its third one always runs the shards one after another (the first
+  // two on the workers), so the engine has run the shards both ways within the run.
   const std::vector<std::string> n = {"schedule.max_samples=80", "schedule.eval_every=40"};
   const auto one = run_model("fmnist_zil.textproto", 1, n);
   CHECK(one.rows.back().events > 0);

@@ -1,5 +1,5 @@
 // Kernel pieces against closed-form expectations: event order, calendar,
-// fan-in gates, graph-derived delivery tables, executor error propagation.
+// fan-in gates, graph-derived delivery tables, executor error propagation, pacing.
 #include <doctest/doctest.h>
 
 #include <stdexcept>
@@ -9,6 +9,7 @@
 #include "sim/core/executor.hpp"
 #include "sim/core/graph.hpp"
 #include "sim/core/kernels.hpp"
+#include "sim/core/pacing.hpp"
 #include "sim/core/rng.hpp"
 
 using namespace phaseless::core;
@@ -223,4 +224,56 @@ TEST_CASE("counter-based rng: a pure function of (seed, stream, counter)") {
   double s = 0;
   for (int k = 0; k < 10000; ++k) s += a.uniform();
   CHECK(s / 10000 == doctest::Approx(0.5).epsilon(0.02));   // mean of U(0,1); 4 sigma = 0.012
+}
+
+// The pacing policy alone, fed made-up window times (no clock): which way each window of
+// a kind runs. `par` and `ser`: a window's time each way; `sum`: its shards' times added.
+namespace {
+struct paced {
+  std::vector<bool> ways;   // true: one shard after another
+  unsigned serial = 0;
+};
+paced pace_windows(pacing& p, std::uint64_t key, int n, double par, double ser, double sum) {
+  paced r;
+  for (int k = 0; k < n; ++k) {
+    const bool s = p.serial(key);
+    p.ran(s ? ser : par, sum);
+    r.ways.push_back(s);
+    r.serial += s;
+  }
+  return r;
+}
+}  // namespace
+
+TEST_CASE("pacing: a clear parallel win is probed serially once, a slow parallel kind runs serially") {
+  pacing p;
+  // Heavy window: parallel 1.0 against shards adding up to 1.9 (and 2.0 serially).
+  const auto heavy = pace_windows(p, 1, 500, 1.0, 2.0, 1.9);
+  CHECK(heavy.serial == 1);       // only the third window, the first timed serial run
+  CHECK(heavy.ways[2]);
+  // Tiny window whose barrier costs more than its work: after the first probe it runs
+  // serially, with parallel probes ever rarer (gap doubling up to max_gap).
+  const auto tiny = pace_windows(p, 2, 500, 3.0, 1.0, 1.0);
+  CHECK(!tiny.ways[0]);
+  CHECK(!tiny.ways[1]);
+  CHECK(tiny.serial > 490);
+  CHECK(tiny.serial < 500);
+  // The kinds are paced apart: the heavy kind is still parallel after the tiny one.
+  CHECK(!pace_windows(p, 1, 10, 1.0, 2.0, 1.9).ways.back());
+  CHECK(p.ran_parallel() + p.ran_serial() == 1010);
+}
+
+TEST_CASE("pacing: parallel without a clear win keeps being probed, and a probe can overturn the choice") {
+  pacing p;
+  // Parallel slightly faster (0.9 against 1.0) but not beyond doubt (shards add up to 1.0):
+  // serial probes continue, at doubling gaps from 4 to max_gap.
+  const auto close = pace_windows(p, 7, 1000, 0.9, 1.0, 1.0);
+  CHECK(close.serial >= 8);   // windows 2, 10, 26, 58, 122, then every 128th
+  CHECK(close.serial <= 12);
+  CHECK(!close.ways.back());
+  // The machine gets busy: parallel windows now take 5.0. Their own best-of-two flips the
+  // choice to serial after two windows, without waiting for a probe.
+  const auto busy = pace_windows(p, 7, 10, 5.0, 1.0, 1.0);
+  CHECK(busy.ways.back());
+  CHECK(busy.serial >= 8);
 }
