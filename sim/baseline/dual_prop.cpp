@@ -227,8 +227,7 @@ void dual_prop<Real>::apply() {
         opt_[k].step(i, rb, n, s.w.data() + rb, grad_[k].data() + rb, scale);
       } else {
         const Real d = sp_[p.post][i] - sm_[p.post][i];
-        if (const Real* g = rules::batch1_gradient_row(opt_[k], d, row_inputs(s, i, sbar_[p.pre], tmp), row_.data(), n))
-          opt_[k].step(i, rb, n, s.w.data() + rb, g, scale);
+        dyad::step_row(opt_[k], i, rb, n, s.w.data() + rb, d, row_inputs(s, i, sbar_[p.pre], tmp), row_.data(), scale);
       }
     }
     if (spec_.learning.batch > 1) std::fill(grad_[k].begin(), grad_[k].end(), Real(0));

@@ -110,9 +110,10 @@ dyad_population<Real>::dyad_population(const population_wiring<Real>& w)
   shared_ = !eager_ && (!w_.lateral_fan || w_.lateral_fan->counted_per_shard());
   for (auto& in : in_) shared_ = shared_ && in.gate().shared();
   for (auto& b : back_) shared_ = shared_ && b.gate().shared();
+  sd_.init(learning_->threshold, n);
+  rows_ = shared_ && !sd_.on() && !is_output();
   up_frames_.init(w_.activity_out, w_.shards);
   down_frames_.init(w_.error_out, w_.shards);
-  sd_.init(learning_->threshold, n);
 }
 
 template <class Real>
@@ -238,36 +239,6 @@ void dyad_population<Real>::react(shard_context& ctx) {
     down_frames_.flush(ctx);
   } else {
     ready_.drain(ctx, [&](index_t i) { process(i, ctx); });   // each once, in index order (R2)
-  }
-}
-
-// process() for a whole shard whose gates all count per shard (dataflow): its dyads
-// hear the same messages in the same ticks and start samples together, so they are
-// always at the same step. Readiness is asked once, for the first row, and each step
-// runs over the shard's rows (step by step rather than dyad by dyad: the messages are
-// the same, and the total order sorts them the same).
-template <class Real>
-void dyad_population<Real>::react_shard(shard_context& ctx) {
-  bool marked = false;
-  ready_.drain(ctx, [&](index_t) { marked = true; });
-  const index_t lo = ctx.lo, hi = ctx.hi;
-  const unsigned s = ctx.shard;
-  if (!marked || lo == hi || sample_[lo] == ~std::uint64_t{0}) return;
-  for (bool progress = true; progress;) {
-    progress = false;
-    if (ups_[lo] < rounds_ && ups_[lo] == downs_[lo] && parents_ready(lo, s, ups_[lo])) {
-      for (index_t i = lo; i < hi; ++i) up(i, ctx);
-      progress = true;
-    }
-    if (downs_[lo] < rounds_ && ups_[lo] == downs_[lo] + 1 &&
-        (is_output() ? nudge_ready(lo, s, downs_[lo]) : children_ready(lo, s, downs_[lo]))) {
-      for (index_t i = lo; i < hi; ++i) is_output() ? nudge(i, ctx) : down(i, ctx);
-      progress = true;
-    }
-    if (downs_[lo] == rounds_ && !learned_[lo] && parents_ready(lo, s, rounds_)) {
-      for (index_t i = lo; i < hi; ++i) learn(i, ctx);
-      progress = true;
-    }
   }
 }
 
@@ -510,9 +481,9 @@ void dyad_population<Real>::apply(index_t i, unsigned shard) {
     if (learning_->batch > 1) {
       opt_[k].step(i, rb, n, syn.w.data() + rb, grad_[k].data() + rb, scale);
       std::fill_n(grad_[k].data() + rb, n, Real(0));
-    } else if (const Real* g =
-                   batch1_gradient_row(opt_[k], delta, in_[k].pre_values(i, shard), scratch_[shard].data(), n)) {
-      opt_[k].step(i, rb, n, syn.w.data() + rb, g, scale);
+    } else {
+      dyad::step_row(opt_[k], i, rb, n, syn.w.data() + rb, delta, in_[k].pre_values(i, shard), scratch_[shard].data(),
+                     scale);
     }
   }
   if (spec_->bias) bias_opt_.step(i, i, 1, &b_[i], &grad_b_[i], scale);

@@ -137,6 +137,27 @@ inline void output_nudge(const dp_params& p, bool mse, Real a, Real y, Real g_li
   sm = a + (one - al) * be * g_lin;
 }
 
+// One batch-1 step of a dyad's row of W: gradient row Delta * s_bar_pre, scaled by
+// `scale`, through the rule's optimizer. Plain SGD runs in one pass with the arithmetic
+// of batch1_gradient_row followed by optimizer::step (g = 0 + e x, d = scale g + wd w,
+// w -= lr d, element by element), so both engines, which both call this, keep the
+// values of the two-pass form; other optimizers take the two passes.
+template <class Real>
+inline void step_row(optimizer<Real>& opt, std::size_t row, std::size_t offset, std::size_t n, Real* w, Real e,
+                     const Real* x, Real* scratch, Real scale) {
+  if (!opt.spec().stateless()) {
+    opt.step(row, offset, n, w, batch1_gradient_row(opt, e, x, scratch, n), scale);
+    return;
+  }
+  if (e == Real(0)) return;   // every term of the step is a signed zero (batch1_gradient_row)
+  const Real lr = static_cast<Real>(opt.spec().lr), wd = static_cast<Real>(opt.spec().weight_decay);
+  for (std::size_t k = 0; k < n; ++k) {
+    const Real g = Real(0) + e * x[k];
+    const Real d = scale * g + wd * w[k];
+    w[k] -= lr * d;
+  }
+}
+
 // |W|_2 by power iteration from the all-ones direction (deterministic; the authors'
 // start vector is random, UNCONFIRMED which), `iters` iterations as in train_DP.jl (3).
 template <class Real>
@@ -199,6 +220,12 @@ class dyad_population final : public learning_population<Real> {
   void start_sample(index_t lo, index_t hi, std::uint64_t sample);
   void process(index_t i, shard_context& ctx);
   void react_shard(shard_context& ctx);
+  // A hidden shard's dyads stepped together (dual_prop_rows.cpp; shared_, no sigma-delta).
+  void up_rows(shard_context& ctx);
+  void down_rows(shard_context& ctx);
+  void learn_rows(shard_context& ctx);
+  void send_up_rows(std::uint32_t round, shard_context& ctx);
+  void check_rows(index_t lo, index_t hi) const;
   void send_up(index_t i, std::uint32_t round, shard_context& ctx);
   bool parents_ready(index_t i, unsigned shard, std::uint32_t round) const;
   bool children_ready(index_t i, unsigned shard, std::uint32_t round) const;
@@ -221,6 +248,7 @@ class dyad_population final : public learning_population<Real> {
   bool static_a_;   // every parent is the clamped input: a does not change within a sample
   bool eager_;
   bool shared_;   // dataflow, every gate counted per shard: the shard's dyads step together
+  bool rows_;     // shared_, hidden, no sigma-delta: each step runs over the shard's rows at once
   sigma_delta sd_;   // execution.threshold > 0: sends only what changed by more (sigma_delta.hpp)
   frame_sender up_frames_, down_frames_;   // dataflow: a shard's s_bar and Delta of one tick as frames
   std::vector<forward_input<Real>> in_;
