@@ -79,12 +79,16 @@ Real dual_prop<Real>::damping(pop_t v, std::uint64_t sample) {
 }
 
 namespace {
-template <class Real>
-void check(const std::string& pop, index_t i, Real v, double max_state, std::uint64_t sample, const char* what) {
-  if (std::isfinite(v) && std::abs(double(v)) <= max_state) return;
+[[noreturn, gnu::cold, gnu::noinline]] void diverged(const std::string& pop, index_t i, double v,
+                                                     std::uint64_t sample, const char* what) {
   throw numeric_error("population '" + pop + "' dyad " + std::to_string(i) + ": " + what + " became " +
                       std::to_string(double(v)) + " at sample " + std::to_string(sample) +
                       "; learning diverged (synchronous dual propagation)");
+}
+// The test inline, the message out of line: it runs for every compartment update.
+template <class Real>
+inline void check(const std::string& pop, index_t i, Real v, double max_state, std::uint64_t sample, const char* what) {
+  if (!(std::isfinite(v) && std::abs(double(v)) <= max_state)) diverged(pop, i, double(v), sample, what);
 }
 }  // namespace
 
@@ -109,6 +113,17 @@ void dual_prop<Real>::train(const dataset& data, std::uint64_t row, std::uint64_
           const auto& p = spec_.projections[k];
           if (p.post != v) continue;
           const auto& s = syn_[k];
+          if (s.dense) {   // blocks of rows through dot_rows (each row's result is dot's), as the dyads do
+            constexpr index_t block = 16;
+            Real u[block];
+            for (index_t i0 = 0; i0 < pv.size; i0 += block) {
+              const index_t m = std::min(block, pv.size - i0);
+              kernels::dot_rows(s.w.data() + s.row_begin(i0), s.n_pre, sbar_[p.pre].data(), s.n_pre, m, u);
+              for (index_t q = 0; q < m; ++q) a[i0 + q] += u[q];
+            }
+            ops_ += s.size();
+            continue;
+          }
           for (index_t i = 0; i < pv.size; ++i) {
             const auto rb = s.row_begin(i), n = s.row_end(i) - rb;
             a[i] += kernels::dot(s.w.data() + rb, row_inputs(s, i, sbar_[p.pre], tmp), n);
@@ -130,8 +145,10 @@ void dual_prop<Real>::train(const dataset& data, std::uint64_t row, std::uint64_
       hidden(v, r, false);
     }
   }
-  // Accumulate G += Delta_post s_bar_pre^T with the final states (spec §2.4).
-  for (std::size_t k = 0; k < spec_.projections.size(); ++k) {
+  // Accumulate G += Delta_post s_bar_pre^T with the final states (spec §2.4); at batch 1
+  // apply() reads Delta and s_bar itself.
+  const bool accumulate = spec_.learning.batch > 1 || keep_gradient;
+  for (std::size_t k = 0; accumulate && k < spec_.projections.size(); ++k) {
     const auto& p = spec_.projections[k];
     const auto& s = syn_[k];
     if (keep_gradient) last_gradient[k].assign(std::size_t(s.n_post) * s.n_pre, 0.0);
