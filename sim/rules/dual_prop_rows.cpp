@@ -142,6 +142,43 @@ void dyad_population<Real>::learn_rows(shard_context& ctx) {
   timers_.arm_rows(ctx, w_.timer_out, lo, hi, tag(lo, rounds_));
 }
 
+// apply() for the dyads whose timers fired together, link by link: each dyad still
+// writes only its own rows and bias, with apply()'s arithmetic, and the per-link
+// constants are looked up once. Not batch 1 after all (some dyad accumulated more
+// than one sample): apply() dyad by dyad.
+template <class Real>
+void dyad_population<Real>::apply_rows(const std::vector<index_t>& rows, unsigned shard) {
+  for (index_t i : rows)
+    if (accumulated_[i] > 1 || learning_->batch > 1) {
+      for (index_t r : rows) apply(r, shard);
+      return;
+    }
+  const Real scale = static_cast<Real>(-1.0 / (dp_->beta * 1.0));
+  for (std::size_t k = 0; k < in_.size(); ++k) {
+    auto& syn = *w_.in[k]->syn;
+    Real* w = syn.w.data();
+    Real* scratch = scratch_[shard].data();
+    for (index_t i : rows) {
+      if (accumulated_[i] == 0) continue;
+      const auto rb = syn.row_begin(i);
+      dyad::step_row(opt_[k], i, rb, syn.row_end(i) - rb, w + rb, sp_[i] - sm_[i], in_[k].pre_values(i, shard),
+                     scratch, scale);
+    }
+  }
+  // Plain SGD keeps no per-row state: a run of consecutive biases takes one step call
+  // (the same arithmetic per bias).
+  const index_t first = rows.empty() ? 0 : rows.front();
+  const bool run = bias_opt_.spec().stateless() && !rows.empty() && rows.back() - first + 1 == rows.size() &&
+                   std::all_of(rows.begin(), rows.end(), [&](index_t i) { return accumulated_[i] == 1; });
+  if (spec_->bias && run) bias_opt_.step(first, first, rows.size(), &b_[first], &grad_b_[first], scale);
+  for (index_t i : rows) {
+    if (accumulated_[i] == 0) continue;
+    if (spec_->bias && !run) bias_opt_.step(i, i, 1, &b_[i], &grad_b_[i], scale);
+    grad_b_[i] = 0;
+    accumulated_[i] = 0;
+  }
+}
+
 // check() of s+ and s- for rows [lo, hi): one pass that vectorizes; the dyad-by-dyad
 // checks (and their error) only when a value is out of bounds.
 template <class Real>
@@ -163,7 +200,8 @@ void dyad_population<Real>::check_rows(index_t lo, index_t hi) const {
   template void dyad_population<Real>::down_rows(shard_context&);                      \
   template void dyad_population<Real>::learn_rows(shard_context&);                     \
   template void dyad_population<Real>::send_up_rows(std::uint32_t, shard_context&);    \
-  template void dyad_population<Real>::check_rows(index_t, index_t) const;
+  template void dyad_population<Real>::check_rows(index_t, index_t) const;             \
+  template void dyad_population<Real>::apply_rows(const std::vector<index_t>&, unsigned);
 PHASELESS_DP_ROWS(float)
 PHASELESS_DP_ROWS(double)
 #undef PHASELESS_DP_ROWS
