@@ -132,6 +132,17 @@ Real dyad_population<Real>::element(index_t i, unsigned k) const {
 // weights, gradients and optimizer state are untouched.
 template <class Real>
 void dyad_population<Real>::start_sample(index_t lo, index_t hi, std::uint64_t sample) {
+  // Usually the sample is new to every row (a shard opens together): array by array.
+  bool all = true;
+  for (index_t i = lo; i < hi; ++i) all &= (sample_[i] == ~std::uint64_t{0}) | (sample > sample_[i]);
+  if (all && !sd_.on()) {
+    std::fill(sample_.begin() + lo, sample_.begin() + hi, sample);
+    for (auto* v : {&ups_, &downs_, &ff_in_}) std::fill(v->begin() + lo, v->begin() + hi, 0u);
+    std::fill(learned_.begin() + lo, learned_.begin() + hi, char(0));
+    for (auto* v : {&g_, &sent_delta_}) std::fill(v->begin() + lo, v->begin() + hi, Real(0));
+    std::fill(g_tag_.begin() + lo, g_tag_.begin() + hi, no_tag);
+    return;
+  }
   for (index_t i = lo; i < hi; ++i) {
     if (sample_[i] != ~std::uint64_t{0} && sample <= sample_[i]) continue;
     sample_[i] = sample;

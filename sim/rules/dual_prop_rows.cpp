@@ -186,7 +186,7 @@ void dyad_population<Real>::check_rows(index_t lo, index_t hi) const {
   const double bound = dp_->max_state;
   bool ok = true;
   for (index_t i = lo; i < hi; ++i)
-    ok &= std::abs(double(sp_[i])) <= bound && std::abs(double(sm_[i])) <= bound;   // false for NaN
+    ok &= (std::abs(double(sp_[i])) <= bound) & (std::abs(double(sm_[i])) <= bound);   // false for NaN
   if (ok && std::isfinite(bound)) return;
   for (index_t i = lo; i < hi; ++i) {
     check(i, sp_[i], "s+");
