@@ -183,13 +183,12 @@ void dual_prop<Real>::hidden(pop_t v, std::uint32_t r, bool up) {
       ops_ += send_back(s, [&](index_t i) { return sp_[p.post][i] - sm_[p.post][i]; }, g.data());
     }
   }
-  const Real L = up && r == 0 ? Real(0) : damping(v, cur_sample_);
+  if (up && r == 0)
+    dyad::forward_rows<Real>(pv.activation, a_[v].data(), sp_[v].data(), sm_[v].data(), pv.size);   // (U1)
+  else
+    dyad::hidden_update_rows<Real>(dp_, pv.activation, a_[v].data(), g.data(), damping(v, cur_sample_), sp_[v].data(),
+                                   sm_[v].data(), pv.size);
   for (index_t i = 0; i < pv.size; ++i) {
-    if (up && r == 0) {
-      sp_[v][i] = sm_[v][i] = activate<Real>(pv.activation, a_[v][i]);   // the forward pass (U1)
-    } else {
-      dyad::hidden_update<Real>(dp_, pv.activation, a_[v][i], g[i], L, sp_[v][i], sm_[v][i]);
-    }
     check(pv.name, i, sp_[v][i], dp_.max_state, cur_sample_, "s+");
     check(pv.name, i, sm_[v][i], dp_.max_state, cur_sample_, "s-");
     sbar_[v][i] = s_bar(v, i);

@@ -81,13 +81,10 @@ void dyad_population<Real>::up_rows(shard_context& ctx) {
   const activation_kind f = spec_->activation;
   Real* sp = sp_.data();
   Real* sm = sm_.data();
-  if (r == 0) {
-    for (index_t i = lo; i < hi; ++i) sp[i] = sm[i] = activate<Real>(f, a[i]);   // the forward pass (U1)
-  } else {
-    const Real L = damping(lo, s);
-    const Real* g = g_.data();
-    for (index_t i = lo; i < hi; ++i) dyad::hidden_update<Real>(*dp_, f, a[i], g[i], L, sp[i], sm[i]);
-  }
+  if (r == 0)
+    dyad::forward_rows<Real>(f, a + lo, sp + lo, sm + lo, hi - lo);   // the forward pass (U1)
+  else
+    dyad::hidden_update_rows<Real>(*dp_, f, a + lo, g_.data() + lo, damping(lo, s), sp + lo, sm + lo, hi - lo);
   check_rows(lo, hi);
   send_up_rows(r, ctx);
 }
@@ -103,7 +100,7 @@ void dyad_population<Real>::down_rows(shard_context& ctx) {
   const Real* g = g_.data();
   Real* sp = sp_.data();
   Real* sm = sm_.data();
-  for (index_t i = lo; i < hi; ++i) dyad::hidden_update<Real>(*dp_, f, a[i], g[i], L, sp[i], sm[i]);
+  dyad::hidden_update_rows<Real>(*dp_, f, a + lo, g + lo, L, sp + lo, sm + lo, hi - lo);
   check_rows(lo, hi);
   ctx.stats.reactions += hi - lo;
   for (index_t i = lo; i < hi; ++i) ++downs_[i];
