@@ -180,11 +180,15 @@ void dyad_population<Real>::apply_rows(const std::vector<index_t>& rows, unsigne
 // checks (and their error) only when a value is out of bounds.
 template <class Real>
 void dyad_population<Real>::check_rows(index_t lo, index_t hi) const {
+  // |v| <= max_state in Real: the largest Real not above the bound decides the same.
   const double bound = dp_->max_state;
-  bool ok = true;
-  for (index_t i = lo; i < hi; ++i)
-    ok &= (std::abs(double(sp_[i])) <= bound) & (std::abs(double(sm_[i])) <= bound);   // false for NaN
-  if (ok && std::isfinite(bound)) return;
+  Real rb = static_cast<Real>(bound);
+  if (double(rb) > bound) rb = std::nextafter(rb, Real(0));
+  const Real* sp = sp_.data();
+  const Real* sm = sm_.data();
+  unsigned bad = 0;
+  for (index_t i = lo; i < hi; ++i) bad |= unsigned(!(std::abs(sp[i]) <= rb)) | unsigned(!(std::abs(sm[i]) <= rb));
+  if (!bad && std::isfinite(rb)) return;   // NaN fails the comparisons
   for (index_t i = lo; i < hi; ++i) {
     check(i, sp_[i], "s+");
     check(i, sm_[i], "s-");
