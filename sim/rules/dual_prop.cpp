@@ -141,10 +141,14 @@ void dyad_population<Real>::start_sample(index_t lo, index_t hi, std::uint64_t s
   for (index_t i = lo; i < hi; ++i) all &= (sample_[i] == ~std::uint64_t{0}) | (sample > sample_[i]);
   if (all && !sd_.on()) {
     std::fill(sample_.begin() + lo, sample_.begin() + hi, sample);
-    for (auto* v : {&ups_, &downs_, &ff_in_}) std::fill(v->begin() + lo, v->begin() + hi, 0u);
+    for (auto* v : {&ups_, &downs_}) std::fill(v->begin() + lo, v->begin() + hi, 0u);
     std::fill(learned_.begin() + lo, learned_.begin() + hi, char(0));
-    for (auto* v : {&g_, &sent_delta_}) std::fill(v->begin() + lo, v->begin() + hi, Real(0));
+    std::fill(g_.begin() + lo, g_.begin() + hi, Real(0));
     std::fill(g_tag_.begin() + lo, g_tag_.begin() + hi, no_tag);
+    if (eager_) {   // what only eager mode reads
+      std::fill(ff_in_.begin() + lo, ff_in_.begin() + hi, 0u);
+      std::fill(sent_delta_.begin() + lo, sent_delta_.begin() + hi, Real(0));
+    }
     return;
   }
   for (index_t i = lo; i < hi; ++i) {
