@@ -128,8 +128,9 @@ inline void with_activation_const(activation_kind f, Body&& body) {
 template <class Real>
 inline void hidden_update_rows(const dp_params& p, activation_kind f, const Real* a, const Real* fb, Real damping,
                                Real* sp, Real* sm, std::size_t n) {
+  const dp_params q = p;   // a local copy: its variant is plainly the same for every dyad of the loop
   with_activation_const(f, [&](auto F) {
-    for (std::size_t k = 0; k < n; ++k) hidden_update<Real>(p, F, a[k], fb[k], damping, sp[k], sm[k]);
+    for (std::size_t k = 0; k < n; ++k) hidden_update<Real>(q, F, a[k], fb[k], damping, sp[k], sm[k]);
   });
 }
 template <class Real>

@@ -130,11 +130,9 @@ void dyad_population<Real>::learn_rows(shard_context& ctx) {
     for (index_t i = lo; i < hi; ++i) learn(i, ctx);
     return;
   }
-  for (index_t i = lo; i < hi; ++i) {
-    learned_[i] = 1;
-    grad_b_[i] += sp_[i] - sm_[i];
-    ++accumulated_[i];
-  }
+  std::fill(learned_.begin() + lo, learned_.begin() + hi, char(1));
+  for (index_t i = lo; i < hi; ++i) grad_b_[i] += sp_[i] - sm_[i];
+  for (index_t i = lo; i < hi; ++i) ++accumulated_[i];
   // Batch 1: every sample ends a batch (learn()'s test with batch 1).
   timers_.arm_rows(ctx, w_.timer_out, lo, hi, tag(lo, rounds_));
 }
