@@ -79,12 +79,16 @@ Real dual_prop<Real>::damping(pop_t v, std::uint64_t sample) {
 }
 
 namespace {
-template <class Real>
-void check(const std::string& pop, index_t i, Real v, double max_state, std::uint64_t sample, const char* what) {
-  if (std::isfinite(v) && std::abs(double(v)) <= max_state) return;
+[[noreturn, gnu::cold, gnu::noinline]] void diverged(const std::string& pop, index_t i, double v,
+                                                     std::uint64_t sample, const char* what) {
   throw numeric_error("population '" + pop + "' dyad " + std::to_string(i) + ": " + what + " became " +
                       std::to_string(double(v)) + " at sample " + std::to_string(sample) +
                       "; learning diverged (synchronous dual propagation)");
+}
+// The test inline, the message out of line: it runs for every compartment update.
+template <class Real>
+inline void check(const std::string& pop, index_t i, Real v, double max_state, std::uint64_t sample, const char* what) {
+  if (!(std::isfinite(v) && std::abs(double(v)) <= max_state)) diverged(pop, i, double(v), sample, what);
 }
 }  // namespace
 
@@ -109,6 +113,17 @@ void dual_prop<Real>::train(const dataset& data, std::uint64_t row, std::uint64_
           const auto& p = spec_.projections[k];
           if (p.post != v) continue;
           const auto& s = syn_[k];
+          if (s.dense) {   // blocks of rows through dot_rows (each row's result is dot's), as the dyads do
+            constexpr index_t block = 16;
+            Real u[block];
+            for (index_t i0 = 0; i0 < pv.size; i0 += block) {
+              const index_t m = std::min(block, pv.size - i0);
+              kernels::dot_rows(s.w.data() + s.row_begin(i0), s.n_pre, sbar_[p.pre].data(), s.n_pre, m, u);
+              for (index_t q = 0; q < m; ++q) a[i0 + q] += u[q];
+            }
+            ops_ += s.size();
+            continue;
+          }
           for (index_t i = 0; i < pv.size; ++i) {
             const auto rb = s.row_begin(i), n = s.row_end(i) - rb;
             a[i] += kernels::dot(s.w.data() + rb, row_inputs(s, i, sbar_[p.pre], tmp), n);
@@ -130,8 +145,10 @@ void dual_prop<Real>::train(const dataset& data, std::uint64_t row, std::uint64_
       hidden(v, r, false);
     }
   }
-  // Accumulate G += Delta_post s_bar_pre^T with the final states (spec §2.4).
-  for (std::size_t k = 0; k < spec_.projections.size(); ++k) {
+  // Accumulate G += Delta_post s_bar_pre^T with the final states (spec §2.4); at batch 1
+  // apply() reads Delta and s_bar itself.
+  const bool accumulate = spec_.learning.batch > 1 || keep_gradient;
+  for (std::size_t k = 0; accumulate && k < spec_.projections.size(); ++k) {
     const auto& p = spec_.projections[k];
     const auto& s = syn_[k];
     if (keep_gradient) last_gradient[k].assign(std::size_t(s.n_post) * s.n_pre, 0.0);
@@ -166,13 +183,12 @@ void dual_prop<Real>::hidden(pop_t v, std::uint32_t r, bool up) {
       ops_ += send_back(s, [&](index_t i) { return sp_[p.post][i] - sm_[p.post][i]; }, g.data());
     }
   }
-  const Real L = up && r == 0 ? Real(0) : damping(v, cur_sample_);
+  if (up && r == 0)
+    dyad::forward_rows<Real>(pv.activation, a_[v].data(), sp_[v].data(), sm_[v].data(), pv.size);   // (U1)
+  else
+    dyad::hidden_update_rows<Real>(dp_, pv.activation, a_[v].data(), g.data(), damping(v, cur_sample_), sp_[v].data(),
+                                   sm_[v].data(), pv.size);
   for (index_t i = 0; i < pv.size; ++i) {
-    if (up && r == 0) {
-      sp_[v][i] = sm_[v][i] = activate<Real>(pv.activation, a_[v][i]);   // the forward pass (U1)
-    } else {
-      dyad::hidden_update<Real>(dp_, pv.activation, a_[v][i], g[i], L, sp_[v][i], sm_[v][i]);
-    }
     check(pv.name, i, sp_[v][i], dp_.max_state, cur_sample_, "s+");
     check(pv.name, i, sm_[v][i], dp_.max_state, cur_sample_, "s-");
     sbar_[v][i] = s_bar(v, i);
@@ -227,8 +243,7 @@ void dual_prop<Real>::apply() {
         opt_[k].step(i, rb, n, s.w.data() + rb, grad_[k].data() + rb, scale);
       } else {
         const Real d = sp_[p.post][i] - sm_[p.post][i];
-        if (const Real* g = rules::batch1_gradient_row(opt_[k], d, row_inputs(s, i, sbar_[p.pre], tmp), row_.data(), n))
-          opt_[k].step(i, rb, n, s.w.data() + rb, g, scale);
+        dyad::step_row(opt_[k], i, rb, n, s.w.data() + rb, d, row_inputs(s, i, sbar_[p.pre], tmp), row_.data(), scale);
       }
     }
     if (spec_.learning.batch > 1) std::fill(grad_[k].begin(), grad_[k].end(), Real(0));

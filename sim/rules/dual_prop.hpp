@@ -44,6 +44,7 @@
 // eager reproduces dataflow (bitwise for rounds = 1: one Delta per sample).
 #include <cmath>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "sim/core/network_spec.hpp"
@@ -111,6 +112,34 @@ inline void hidden_update(const dp_params& p, activation_kind f, Real a, Real fb
   }
 }
 
+// hidden_update for n dyads, and the forward pass f(a) (round 0), with the activation
+// a constant of each loop: the same closed form per dyad, so the same values, in loops
+// that vectorize (ReLU, identity). Both engines step their rows through these.
+template <class Body>
+inline void with_activation_const(activation_kind f, Body&& body) {
+  using K = activation_kind;
+  switch (f) {
+    case K::identity: return body(std::integral_constant<K, K::identity>{});
+    case K::relu: return body(std::integral_constant<K, K::relu>{});
+    case K::tanh: return body(std::integral_constant<K, K::tanh>{});
+    case K::sigmoid: return body(std::integral_constant<K, K::sigmoid>{});
+  }
+}
+template <class Real>
+inline void hidden_update_rows(const dp_params& p, activation_kind f, const Real* a, const Real* fb, Real damping,
+                               Real* sp, Real* sm, std::size_t n) {
+  const dp_params q = p;   // a local copy: its variant is plainly the same for every dyad of the loop
+  with_activation_const(f, [&](auto F) {
+    for (std::size_t k = 0; k < n; ++k) hidden_update<Real>(q, F, a[k], fb[k], damping, sp[k], sm[k]);
+  });
+}
+template <class Real>
+inline void forward_rows(activation_kind f, const Real* a, Real* sp, Real* sm, std::size_t n) {
+  with_activation_const(f, [&](auto F) {
+    for (std::size_t k = 0; k < n; ++k) sp[k] = sm[k] = activate<Real>(F, a[k]);
+  });
+}
+
 // Output dyad (linear). g_lin: dloss/da at the evaluation point (softmax - onehot for
 // CE, a - y for MSE). y: the MSE target (unused for CE).
 //   DP / damped, MSE (exact closed form, train_DP.jl infer_outputs!):
@@ -135,6 +164,27 @@ inline void output_nudge(const dp_params& p, bool mse, Real a, Real y, Real g_li
   }
   sp = a - al * be * g_lin;
   sm = a + (one - al) * be * g_lin;
+}
+
+// One batch-1 step of a dyad's row of W: gradient row Delta * s_bar_pre, scaled by
+// `scale`, through the rule's optimizer. Plain SGD runs in one pass with the arithmetic
+// of batch1_gradient_row followed by optimizer::step (g = 0 + e x, d = scale g + wd w,
+// w -= lr d, element by element), so both engines, which both call this, keep the
+// values of the two-pass form; other optimizers take the two passes.
+template <class Real>
+inline void step_row(optimizer<Real>& opt, std::size_t row, std::size_t offset, std::size_t n, Real* w, Real e,
+                     const Real* x, Real* scratch, Real scale) {
+  if (!opt.spec().stateless()) {
+    opt.step(row, offset, n, w, batch1_gradient_row(opt, e, x, scratch, n), scale);
+    return;
+  }
+  if (e == Real(0)) return;   // every term of the step is a signed zero (batch1_gradient_row)
+  const Real lr = static_cast<Real>(opt.spec().lr), wd = static_cast<Real>(opt.spec().weight_decay);
+  for (std::size_t k = 0; k < n; ++k) {
+    const Real g = Real(0) + e * x[k];
+    const Real d = scale * g + wd * w[k];
+    w[k] -= lr * d;
+  }
 }
 
 // |W|_2 by power iteration from the all-ones direction (deterministic; the authors'
@@ -199,6 +249,14 @@ class dyad_population final : public learning_population<Real> {
   void start_sample(index_t lo, index_t hi, std::uint64_t sample);
   void process(index_t i, shard_context& ctx);
   void react_shard(shard_context& ctx);
+  // A hidden shard's dyads stepped together (dual_prop_rows.cpp; shared_, no sigma-delta).
+  void up_rows(shard_context& ctx);
+  void down_rows(shard_context& ctx);
+  void learn_rows(shard_context& ctx);
+  void send_up_rows(std::uint32_t round, shard_context& ctx);
+  void check_rows(index_t lo, index_t hi) const;
+  void apply_rows(const std::vector<index_t>& rows, unsigned shard);
+  per_shard<std::vector<index_t>> fired_;   // the dyads whose timers fire in this tick (rows_)
   void send_up(index_t i, std::uint32_t round, shard_context& ctx);
   bool parents_ready(index_t i, unsigned shard, std::uint32_t round) const;
   bool children_ready(index_t i, unsigned shard, std::uint32_t round) const;
@@ -221,6 +279,7 @@ class dyad_population final : public learning_population<Real> {
   bool static_a_;   // every parent is the clamped input: a does not change within a sample
   bool eager_;
   bool shared_;   // dataflow, every gate counted per shard: the shard's dyads step together
+  bool rows_;     // shared_, hidden, no sigma-delta: each step runs over the shard's rows at once
   sigma_delta sd_;   // execution.threshold > 0: sends only what changed by more (sigma_delta.hpp)
   frame_sender up_frames_, down_frames_;   // dataflow: a shard's s_bar and Delta of one tick as frames
   std::vector<forward_input<Real>> in_;

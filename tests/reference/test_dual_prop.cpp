@@ -241,6 +241,33 @@ TEST_CASE("dual_prop: dataflow dyads equal the synchronous form (double)") {
         }
 }
 
+// The bench's setting (batch 1, plain SGD: the one-pass step of step_row) on layers
+// wider than a block of dot_rows, where a shard's dyads step as arrays: float and
+// double, one and two shards, bit for bit with the synchronous form.
+TEST_CASE("dual_prop: batch-1 plain SGD dyads equal the synchronous form bit for bit (float, double, shards)") {
+  for (loss_kind loss : {loss_kind::mse, loss_kind::softmax_ce})
+    for (vk v : {vk::dp, vk::dp_top}) {
+      mlp_options o;
+      o.sizes = {37, 21, 18, 4};
+      o.hidden = activation_kind::relu;
+      o.loss = loss;
+      network_spec spec = dp_mlp(o, params(v, 0.5, 0.5, 2), false);
+      spec.learning.optimizer.momentum = 0;
+      spec.learning.optimizer.weight_decay = 0;
+      const dataset d = make_data(12, 37, 4, loss == loss_kind::mse ? 4 : 0, 5);
+      INFO("variant ", int(v), " loss ", int(loss));
+      for (unsigned threads : {1u, 2u}) {
+        auto [ef, sf] = train_both<float>(spec, d, 9, threads);
+        CHECK(ef == sf);
+        auto [ed, sd] = train_both<double>(spec, d, 9, threads);
+        CHECK(ed == sd);
+        std::vector<synapse_matrix<double>> start;
+        for (const auto& p : spec.projections) start.push_back(p.syn);
+        CHECK(test::weights_of(start) != test::weights(ed.begin(), ed.begin() + 3));   // it learned
+      }
+    }
+}
+
 TEST_CASE("dual_prop: two shards give the same weights as one") {
   mlp_options o;
   o.sizes = {9, 8, 7, 3};
