@@ -50,20 +50,6 @@ class frame_sender {
     if (!f.news.empty()) f.news.resize(f.n, char(1));
     return at;
   }
-  // Room for the values of senders first .. first + n - 1 of step `tag`, all messages,
-  // to fill in order: the frame n add() calls would make, without a check per sender.
-  double* run(shard_context& ctx, index_t first, tag_t tag, std::size_t n) {
-    frame& f = frames_[ctx.shard];
-    if (!f.values.empty() && (f.tag != tag || first != f.first + f.values.size())) flush(ctx);
-    if (f.values.empty()) {
-      f.first = first;
-      f.tag = tag;
-    }
-    const std::size_t at = f.values.size();
-    f.values.resize(at + n);
-    if (!f.news.empty()) f.news.resize(at + n, char(1));
-    return f.values.data() + at;
-  }
   void flush(shard_context& ctx) {
     frame& f = frames_[ctx.shard];
     if (f.n == 0) return;
