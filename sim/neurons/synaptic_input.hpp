@@ -12,6 +12,8 @@
 // error_input: errors from the post population, pushed through W^T at delivery:
 // g[pre] += e * W[post][pre], an axpy over row `post` of W, restricted to the
 // shard's rows.
+#include <algorithm>
+#include <cstring>
 #include <limits>
 #include <span>
 #include <stdexcept>
@@ -42,9 +44,10 @@ class forward_input {
   void init(forward_link<Real>& link, unsigned shards) {
     link_ = &link;
     const auto& s = *link.syn;
-    buf_.assign(shards, std::vector<Real>(std::size_t(link.classes) * s.n_pre, Real(0)));
+    // Padded by one chunk: a run's copy may read and write up to chunk - 1 past its end.
+    buf_.assign(shards, std::vector<Real>(std::size_t(link.classes) * s.n_pre + chunk, Real(0)));
     gate_.init(link.fan, shards);
-    scratch_.assign(shards, std::vector<Real>(s.n_pre));
+    scratch_.assign(shards, std::vector<Real>(s.n_pre + chunk));
     if (!direct()) {
       if (std::uint64_t(link.classes) * s.n_pre > std::numeric_limits<std::uint32_t>::max())
         throw std::length_error("projection '" + s.name + "': delay classes x pre-neurons exceed 2^32 slots");
@@ -52,6 +55,7 @@ class forward_input {
       for (std::uint64_t k = 0; k < s.size(); ++k)
         slot_[k] = static_cast<std::uint32_t>(
             std::uint64_t(link.classes == 1 || link.fan.shard_counted ? 0 : link.klass[k]) * s.n_pre + s.pre_of(k));
+      find_runs(s);
     }
   }
   const forward_link<Real>& link() const { return *link_; }
@@ -107,6 +111,28 @@ class forward_input {
     if (direct()) return b;
     const auto& s = *link_->syn;
     Real* x = scratch_[shard].data();
+    if (!run_ptr_.empty()) {
+      // Runs of consecutive slots (a convolution row: one per kernel row and input
+      // channel) copied a chunk at a time; a chunk reaching past its run is overwritten
+      // by the next run's copy, or lies past the row.
+      const run* r = runs_.data() + run_ptr_[i];
+      const run* const end = runs_.data() + run_ptr_[i + 1];
+      Real* __restrict to = x;
+      const Real* __restrict from = b;
+      if (short_runs_) {   // every run fits one chunk (kernels up to chunk wide)
+        for (; r < end; ++r) std::memcpy(to + r->k, from + r->slot, chunk * sizeof(Real));
+        return x;
+      }
+      for (; r < end; ++r) {
+        const run u = *r;
+        std::uint32_t q = 0;
+        do {
+          std::memcpy(to + (u.k + q), from + (u.slot + q), chunk * sizeof(Real));
+          q += chunk;
+        } while (q < u.len);
+      }
+      return x;
+    }
     const auto rb = s.row_begin(i), n = s.row_end(i) - rb;
     const std::uint32_t* slot = slot_.data() + rb;
     for (std::uint64_t k = 0; k < n; ++k) x[k] = b[slot[k]];
@@ -125,7 +151,35 @@ class forward_input {
   bool direct() const { return link_->syn->dense && (link_->classes == 1 || link_->fan.shard_counted); }
 
  private:
+  static constexpr std::uint32_t chunk = 8;
+  struct run {
+    std::uint32_t k, slot, len;   // a row's synapses k .. k + len - 1 read slots slot .. slot + len - 1
+  };
+  // Splits each row into runs of consecutive slots; kept only when runs average at
+  // least two synapses (a convolution's rows), otherwise pre_values gathers one by one.
+  void find_runs(const synapse_matrix<Real>& s) {
+    std::vector<run> runs;
+    std::vector<std::uint64_t> ptr{0};
+    for (index_t i = 0; i < s.n_post; ++i) {
+      const auto rb = s.row_begin(i), n = s.row_end(i) - rb;
+      for (std::uint64_t k = 0; k < n;) {
+        std::uint64_t e = k + 1;
+        while (e < n && slot_[rb + e] == slot_[rb + e - 1] + 1) ++e;
+        runs.push_back({std::uint32_t(k), slot_[rb + k], std::uint32_t(e - k)});
+        k = e;
+      }
+      ptr.push_back(runs.size());
+    }
+    if (2 * runs.size() > s.size()) return;
+    short_runs_ = std::all_of(runs.begin(), runs.end(), [](const run& u) { return u.len <= chunk; });
+    runs_ = std::move(runs);
+    run_ptr_ = std::move(ptr);
+  }
+
   forward_link<Real>* link_ = nullptr;
+  std::vector<run> runs_;                    // per row, its runs (find_runs)
+  bool short_runs_ = false;                  // no run longer than a chunk
+  std::vector<std::uint64_t> run_ptr_;       // row i's runs: run_ptr_[i] .. run_ptr_[i + 1] - 1
   std::vector<std::vector<Real>> buf_;       // [shard][class * n_pre + pre]
   std::vector<std::vector<Real>> scratch_;   // [shard][row length]
   std::vector<std::uint32_t> slot_;          // per synapse: its sender's slot in buf_ (unless direct())
@@ -140,6 +194,7 @@ class error_input {
     gate_.init(link.fan, shards);
     if (link.fan.shard_counted)
       added_.assign(shards, std::vector<tag_t>(link.fan.n_sources, no_tag));
+    find_runs();
   }
   fan_in_gate& gate() { return gate_; }
 
@@ -193,7 +248,9 @@ class error_input {
       } else if (gate_.shared()) {
         // Sparse rows counted per shard (dataflow): this class's synapses, one scatter.
         begin(ctx.lo, ctx.hi, e.tag);
-        if (v != Real(0)) {
+        if (v != Real(0) && !runs_.empty()) {
+          ctx.stats.synaptic_ops += scatter(v, e.source, e.klass, ctx.lo, ctx.hi, s.w.data(), g);
+        } else if (v != Real(0)) {
           auto [a, z] = link_->fan.slice(e.source, e.klass, ctx.lo, ctx.hi);
           const index_t* target = link_->fan.target.data();
           const std::uint64_t* synapse = link_->fan.synapse.data();
@@ -219,6 +276,72 @@ class error_input {
     }
   }
 
+  // g[target] += v * w[synapse] over the receivers of (source, class) in rows [lo, hi):
+  // one event's receivers, each once, so their order changes nothing. Its runs of
+  // consecutive targets and synapses (a convolution: one per kernel row and channel),
+  // cut to the shard's rows, go four at a time. Returns the multiply-adds done.
+  std::uint64_t scatter(Real v, index_t source, std::uint32_t klass, index_t lo, index_t hi, const Real* w,
+                        Real* g) const {
+    const std::uint64_t sc = std::uint64_t(source) * link_->fan.classes + klass;
+    const run* r = runs_.data() + run_ptr_[sc];
+    const run* const end = runs_.data() + run_ptr_[sc + 1];
+    std::uint64_t ops = 0;
+    if (lo == 0 && hi >= link_->fan.n_targets) {   // one shard: whole runs
+      for (; r < end; ++r) add_scaled(v, w + r->synapse, g + r->target, r->len);
+      return receivers_[sc];
+    }
+    for (; r < end; ++r) {
+      const index_t t0 = std::max(r->target, lo), t1 = std::min(r->target + r->len, hi);
+      if (t0 >= t1) continue;
+      add_scaled(v, w + (r->synapse + (t0 - r->target)), g + t0, t1 - t0);
+      ops += t1 - t0;
+    }
+    return ops;
+  }
+  // to[q] += v * from[q] for q < n, a short run: four at a time in one vector, then the
+  // last 0..3 without a loop (each element's arithmetic is the scalar one).
+  [[gnu::always_inline]] static void add_scaled(Real v, const Real* __restrict from, Real* __restrict to, index_t n) {
+    typedef Real v4 __attribute__((vector_size(4 * sizeof(Real))));
+    index_t q = 0;
+    for (; q + 4 <= n; q += 4) {
+      v4 a, b;
+      std::memcpy(&a, to + q, sizeof a);
+      std::memcpy(&b, from + q, sizeof b);
+      a += v * b;
+      std::memcpy(to + q, &a, sizeof a);
+    }
+    switch (n - q) {
+      case 3: to[q + 2] += v * from[q + 2]; [[fallthrough]];
+      case 2: to[q + 1] += v * from[q + 1]; [[fallthrough]];
+      case 1: to[q] += v * from[q]; break;
+      default: break;
+    }
+  }
+  // The receivers of each (source, class) as runs of consecutive targets and synapses;
+  // kept when runs average four receivers or more (else the receivers go one by one).
+  void find_runs() {
+    const auto& f = link_->fan;
+    if (f.all_targets || f.target.empty()) return;
+    std::vector<run> runs;
+    std::vector<std::uint64_t> ptr{0};
+    for (std::uint64_t sc = 0; sc + 1 < f.ptr.size(); ++sc) {
+      for (auto k = f.ptr[sc]; k < f.ptr[sc + 1];) {
+        auto e = k + 1;
+        while (e < f.ptr[sc + 1] && f.target[e] == f.target[e - 1] + 1 && f.synapse[e] == f.synapse[e - 1] + 1) ++e;
+        runs.push_back({f.synapse[k], f.target[k], index_t(e - k)});
+        k = e;
+      }
+      ptr.push_back(runs.size());
+      receivers_.push_back(f.ptr[sc + 1] - f.ptr[sc]);
+    }
+    if (4 * runs.size() > f.target.size()) {
+      receivers_.clear();
+      return;
+    }
+    runs_ = std::move(runs);
+    run_ptr_ = std::move(ptr);
+  }
+
   // A shard_counted link's emission arrives once per delay class, all with the same
   // value: its row is added at the first of them.
   bool first_of_emission(unsigned shard, index_t source, tag_t tag) {
@@ -232,6 +355,13 @@ class error_input {
   feedback_link<Real>* link_ = nullptr;
   fan_in_gate gate_;
   std::vector<std::vector<tag_t>> added_;   // shard_counted: per shard and sender, the step last added
+  struct run {
+    std::uint64_t synapse;   // of its first receiver
+    index_t target, len;     // receivers target .. target + len - 1
+  };
+  std::vector<run> runs_;                   // by (source, class), ascending targets (find_runs)
+  std::vector<std::uint64_t> run_ptr_;      // (source, class) sc's runs: run_ptr_[sc] .. run_ptr_[sc + 1] - 1
+  std::vector<std::uint64_t> receivers_;    // (source, class) sc's receivers, all shards
 };
 
 }  // namespace phaseless::neurons

@@ -12,8 +12,10 @@
 //
 // Used by the event engine (one tie population per group) and by the synchronous
 // baselines, with the same arithmetic.
+#include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <utility>
 #include <vector>
 
 #include "sim/core/kernels.hpp"
@@ -43,14 +45,16 @@ class tie_group {
   // Registers the copies held by a projection's synapses; returns the buffer (one
   // entry per synapse, the synapse_matrix layout) its post-neurons add eps * x_pre to.
   Real* add_synapses(synapse_matrix<Real>& syn, const std::vector<std::uint32_t>& param) {
-    auto& m = synapses_.emplace_back(member{&syn.w, &param, std::vector<Real>(syn.size(), Real(0))});
+    auto& m = synapses_.emplace_back(member{&syn.w, &param, std::vector<Real>(syn.size(), Real(0)), {}});
+    m.find_runs();
     return m.contribution.data();
   }
   // Registers the copies held by a population's biases; returns its eps buffer.
   // The bias vector may be bound later (the event engine's populations own theirs
   // and need the buffer to be built): bind_bias(buffer, b).
   Real* add_bias(const std::vector<std::uint32_t>& param, std::vector<Real>* b = nullptr) {
-    auto& m = biases_.emplace_back(member{b, &param, std::vector<Real>(param.size(), Real(0))});
+    auto& m = biases_.emplace_back(member{b, &param, std::vector<Real>(param.size(), Real(0)), {}});
+    m.find_runs();
     return m.contribution.data();
   }
   void bind_bias(const Real* buffer, std::vector<Real>& b) {
@@ -69,11 +73,7 @@ class tie_group {
   void apply() {
     if (accumulated_ == 0) return;
     for (auto* group : {&synapses_, &biases_})
-      for (auto& m : *group) {
-        const auto& param = *m.param;
-        for (std::size_t s = 0; s < param.size(); ++s) sum_[param[s]] += m.contribution[s];
-        std::fill(m.contribution.begin(), m.contribution.end(), Real(0));
-      }
+      for (auto& m : *group) m.move_to(sum_.data());
     if (has_opt_) {
       opt_.step(0, 0, theta_.size(), theta_.data(), sum_.data(), static_cast<Real>(-1.0 / double(accumulated_)));
     } else {
@@ -88,10 +88,7 @@ class tie_group {
     }
     std::fill(sum_.begin(), sum_.end(), Real(0));
     for (auto* group : {&synapses_, &biases_})
-      for (auto& m : *group) {
-        const auto& param = *m.param;
-        for (std::size_t s = 0; s < param.size(); ++s) (*m.copies)[s] = theta_[param[s]];
-      }
+      for (auto& m : *group) m.copy_from(theta_.data());
     accumulated_ = 0;
   }
 
@@ -100,6 +97,53 @@ class tie_group {
     std::vector<Real>* copies;                 // the member's weights (or biases)
     const std::vector<std::uint32_t>* param;   // copy -> parameter index
     std::vector<Real> contribution;            // per copy: summed eps * x_pre since the last step
+    // Runs of copies s .. s + len - 1 of parameters param[s] .. param[s] + len - 1
+    // (a convolution row holds its output channel's whole kernel); empty when the runs
+    // are short (per-channel biases), then the copies go one by one.
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> runs;   // (s, len)
+
+    void find_runs() {
+      const auto& p = *param;
+      std::vector<std::pair<std::uint32_t, std::uint32_t>> r;
+      for (std::size_t s = 0; s < p.size();) {
+        std::size_t e = s + 1;
+        while (e < p.size() && p[e] == p[e - 1] + 1) ++e;
+        r.emplace_back(std::uint32_t(s), std::uint32_t(e - s));
+        s = e;
+      }
+      if (4 * r.size() <= p.size()) runs = std::move(r);
+    }
+    // sum[param[s]] += contribution[s], copies in order, and the contribution restarts
+    // at 0 in the same pass: each parameter still adds its copies' contributions in
+    // copy order (a run's parameters are distinct).
+    void move_to(Real* __restrict sum) {
+      const auto& p = *param;
+      Real* __restrict c = contribution.data();
+      if (runs.empty()) {
+        for (std::size_t s = 0; s < p.size(); ++s) {
+          sum[p[s]] += c[s];
+          c[s] = Real(0);
+        }
+        return;
+      }
+      for (const auto& [s, len] : runs) {
+        Real* __restrict to = sum + p[s];
+        Real* __restrict from = c + s;
+        for (std::uint32_t q = 0; q < len; ++q) {
+          to[q] += from[q];
+          from[q] = Real(0);
+        }
+      }
+    }
+    void copy_from(const Real* theta) {
+      const auto& p = *param;
+      Real* w = copies->data();
+      if (runs.empty()) {
+        for (std::size_t s = 0; s < p.size(); ++s) w[s] = theta[p[s]];
+        return;
+      }
+      for (const auto& [s, len] : runs) std::copy_n(theta + p[s], len, w + s);
+    }
   };
   const tie_spec* spec_ = nullptr;
   const learning_spec* learning_ = nullptr;

@@ -96,6 +96,7 @@ class zil_population final : public learning_population<Real> {
   void react_rows(shard_context& ctx, bool fwd_ready, bool bwd_ready);
   void forward_rows(index_t a, index_t b, shard_context& ctx);
   void backward_rows(index_t a, index_t b, shard_context& ctx);
+  void collect_rows(index_t a, index_t b, unsigned shard);
   [[noreturn]] void diverged(index_t i, const char* what, Real v) const;
   std::vector<forward_input<Real>> in_;
   std::vector<error_input<Real>> back_;

@@ -55,10 +55,13 @@ void zil_population<Real>::apply_rows(const std::vector<index_t>& rows, unsigned
     if (!own_update(k)) continue;
     auto& syn = *w_.in[k]->syn;
     const Real scale = static_cast<Real>(base * w_.in[k]->lr_scale);
+    // Dense rows share one input vector: fetched once, not per row.
+    const Real* shared_x = in_[k].direct() ? in_[k].pre_values(0, shard) : nullptr;
     for (index_t i : rows) {
       if (accumulated_[i] == 0) continue;
       const auto rb = syn.row_begin(i);
-      kernels::outer_update(scale, eps_[i], in_[k].pre_values(i, shard), syn.w.data() + rb, syn.row_end(i) - rb);
+      const Real* x = shared_x ? shared_x : in_[k].pre_values(i, shard);
+      kernels::outer_update(scale, eps_[i], x, syn.w.data() + rb, syn.row_end(i) - rb);
     }
   }
   const Real bias_scale = static_cast<Real>(base * (in_.empty() ? 1.0 : w_.in[0]->lr_scale));

@@ -130,23 +130,38 @@ void zil_population<Real>::backward_rows(index_t a, index_t b, shard_context& ct
     double* __restrict e = err_frames_[s].run(a, tag, b - a, w_.error_out, ctx.out);
     for (index_t i = a; i < b; ++i) e[i - a] = double(eps[i]);
   }
-  if (collects_) {   // some link collects eps * x_pre: learn() row by row
-    for (index_t i = a; i < b; ++i) {
-      bwd_done_[i] = 1;
-      learn(i, eps_[i], ctx);
-    }
-    return;
-  }
+  if (collects_) collect_rows(a, b, s);
   Real* __restrict G = w_.bias_tie_grad ? w_.bias_tie_grad : grad_b_.data();
   std::fill(bwd_done_.begin() + a, bwd_done_.begin() + b, 1);
   for (index_t i = a; i < b; ++i) G[i] += eps[i];
   learned(a, b, tag, ctx);
 }
 
+// learn()'s G += eps x_pre for rows [a, b), link by link. Each row writes its own
+// entries of G, so the order of rows and links changes nothing. A row whose eps is 0
+// is skipped: its terms are signed zeros, and G + 0 = G since G is never -0 (it starts
+// at +0, and a sum is -0 only when both terms are), with x_pre finite (checked as
+// predictions): a ReLU layer's inactive half.
+template <class Real>
+void zil_population<Real>::collect_rows(index_t a, index_t b, unsigned s) {
+  for (std::size_t k = 0; k < in_.size(); ++k) {
+    const auto& link = *w_.in[k];
+    Real* G = link.tie_grad ? link.tie_grad : learning_->batch > 1 && link.plastic ? grad_[k].data() : nullptr;
+    if (!G) continue;
+    const auto& syn = *link.syn;
+    for (index_t i = a; i < b; ++i) {
+      if (eps_[i] == Real(0)) continue;
+      const auto rb = syn.row_begin(i);
+      kernels::axpy(eps_[i], in_[k].pre_values(i, s), G + rb, syn.row_end(i) - rb);
+    }
+  }
+}
+
 #define PHASELESS_ZIL_ROWS(Real)                                                          \
   template void zil_population<Real>::react_rows(shard_context&, bool, bool);            \
   template void zil_population<Real>::forward_rows(index_t, index_t, shard_context&);    \
-  template void zil_population<Real>::backward_rows(index_t, index_t, shard_context&);
+  template void zil_population<Real>::backward_rows(index_t, index_t, shard_context&);   \
+  template void zil_population<Real>::collect_rows(index_t, index_t, unsigned);
 PHASELESS_ZIL_ROWS(float)
 PHASELESS_ZIL_ROWS(double)
 #undef PHASELESS_ZIL_ROWS

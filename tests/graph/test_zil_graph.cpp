@@ -10,8 +10,11 @@
 #include "sim/baseline/backprop.hpp"
 #include "sim/baseline/levelling.hpp"
 #include "sim/baseline/zil_schedule.hpp"
+#include "sim/io/model_loader.hpp"
+#include "sim/io/network_builder.hpp"
 #include "tests/support/graph_oracle.hpp"
 #include "tests/support/graph_specs.hpp"
+#include "tests/support/train.hpp"
 
 using namespace phaseless;
 using namespace phaseless::test;
@@ -129,4 +132,20 @@ TEST_CASE("Fixed biases keep their initial values and the weights still follow b
   CHECK(std::equal(before.begin() + weights, before.end(), ev.begin() + weights));     // biases untouched
   CHECK(std::equal(before.begin() + weights, before.end(), sync.begin() + weights));
   CHECK(!std::equal(before.begin(), before.begin() + weights, ev.begin()));           // weights moved
+}
+
+// The convolutions' fast paths (runs of consecutive inputs, rows with a zero error
+// skipped) change no bit: the event engine stays equal to its synchronous form over
+// many samples, on the Fashion-MNIST CNN (ReLU: half the errors are zero; unpadded
+// rows) and on the tiny padded CNN (tanh; runs cut short at the borders).
+TEST_CASE("Z-IL on CNNs equals its synchronous form bit for bit over many samples") {
+  for (const char* model : {"models/fmnist_cnn.textproto", "tests/models/good/graph_cnn.textproto"}) {
+    CAPTURE(model);
+    auto spec = io::build_network_spec(io::load_model(std::string(PHASELESS_SOURCE_DIR) + "/" + model).model);
+    const auto d = teacher_data(16, spec.populations[spec.input].size, spec.populations[spec.output].size, 5);
+    const auto [ev, sy] = train_both<float>(spec, d, 40);
+    CHECK(ev == sy);
+    const auto [ev2, sy2] = train_both<double>(spec, d, 12, 2);   // two shards
+    CHECK(ev2 == sy2);
+  }
 }
