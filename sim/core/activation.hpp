@@ -1,10 +1,25 @@
 #pragma once
 // Activation functions f and their derivatives, evaluated at the pre-activation.
 #include <cmath>
+#include <type_traits>
 
 namespace phaseless::core {
 
 enum class activation_kind { identity, relu, tanh, sigmoid };
+
+// Calls body(K) with the activation as a compile-time constant (std::integral_constant),
+// so that a loop over rows holds no switch per row and vectorizes; activate<Real>(K, x)
+// and activate_prime<Real>(K, x) are the same functions, so every value is unchanged.
+template <class Body>
+inline void with_activation(activation_kind f, Body&& body) {
+  using K = activation_kind;
+  switch (f) {
+    case K::identity: return body(std::integral_constant<K, K::identity>{});
+    case K::relu: return body(std::integral_constant<K, K::relu>{});
+    case K::tanh: return body(std::integral_constant<K, K::tanh>{});
+    case K::sigmoid: return body(std::integral_constant<K, K::sigmoid>{});
+  }
+}
 
 template <class Real>
 inline Real activate(activation_kind k, Real x) {

@@ -115,27 +115,17 @@ inline void hidden_update(const dp_params& p, activation_kind f, Real a, Real fb
 // hidden_update for n dyads, and the forward pass f(a) (round 0), with the activation
 // a constant of each loop: the same closed form per dyad, so the same values, in loops
 // that vectorize (ReLU, identity). Both engines step their rows through these.
-template <class Body>
-inline void with_activation_const(activation_kind f, Body&& body) {
-  using K = activation_kind;
-  switch (f) {
-    case K::identity: return body(std::integral_constant<K, K::identity>{});
-    case K::relu: return body(std::integral_constant<K, K::relu>{});
-    case K::tanh: return body(std::integral_constant<K, K::tanh>{});
-    case K::sigmoid: return body(std::integral_constant<K, K::sigmoid>{});
-  }
-}
 template <class Real>
 inline void hidden_update_rows(const dp_params& p, activation_kind f, const Real* a, const Real* fb, Real damping,
                                Real* sp, Real* sm, std::size_t n) {
   const dp_params q = p;   // a local copy: its variant is plainly the same for every dyad of the loop
-  with_activation_const(f, [&](auto F) {
+  with_activation(f, [&](auto F) {
     for (std::size_t k = 0; k < n; ++k) hidden_update<Real>(q, F, a[k], fb[k], damping, sp[k], sm[k]);
   });
 }
 template <class Real>
 inline void forward_rows(activation_kind f, const Real* a, Real* sp, Real* sm, std::size_t n) {
-  with_activation_const(f, [&](auto F) {
+  with_activation(f, [&](auto F) {
     for (std::size_t k = 0; k < n; ++k) sp[k] = sm[k] = activate<Real>(F, a[k]);
   });
 }

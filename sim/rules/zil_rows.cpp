@@ -21,20 +21,6 @@ inline index_t find_flag(const char* flags, index_t a, index_t hi, char v) {
   return p ? index_t(static_cast<const char*>(p) - flags) : hi;
 }
 
-// Calls body(K) with the activation as a compile-time constant, so that the loops over
-// a run of rows hold no switch per row and vectorize; activate<Real>(K, x) and
-// activate_prime<Real>(K, x) are the same functions, so every value is unchanged.
-template <class Body>
-void with_activation(activation_kind f, Body&& body) {
-  using K = activation_kind;
-  switch (f) {
-    case K::identity: return body(std::integral_constant<K, K::identity>{});
-    case K::relu: return body(std::integral_constant<K, K::relu>{});
-    case K::tanh: return body(std::integral_constant<K, K::tanh>{});
-    case K::sigmoid: return body(std::integral_constant<K, K::sigmoid>{});
-  }
-}
-
 // The first row of [a, b) whose value is not finite, or b (one pass that vectorizes;
 // the search runs only when something diverged).
 template <class Real>
