@@ -21,6 +21,7 @@
 #include "sim/io/trace_writer.hpp"
 #include "sim/io/trainers.hpp"
 #include "sim/io/version.hpp"
+#include "sim/rules/registry.hpp"
 
 namespace phaseless::io {
 
@@ -154,7 +155,7 @@ class training_run {
   void plan_recording() {
     if (test_.target_cols) res_.extra_columns.push_back("test_nse");   // regression error
     // Rules that relax (IL, IL-prox) report their energy per sample at the end of inference.
-    relaxes_ = spec_.learning.rule == "il" || spec_.learning.rule == "il_prox";
+    relaxes_ = rules::find_rule<double>(spec_.learning.rule).reports_energy;
     if (relaxes_) res_.extra_columns.push_back("energy");
     for (const auto& p : spec_.projections)   // feedback alignment per random-feedback projection
       if (p.feedback == feedback_kind::random) {

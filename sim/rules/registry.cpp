@@ -16,14 +16,15 @@ namespace phaseless::rules {
 namespace {
 template <class Real>
 const std::map<std::string, rule_entry<Real>>& table() {
-  // One line per rule: its neurons, its critical path, its synchronous form.
+  // One line per rule: its neurons, its critical path, its synchronous form, and
+  // whether it reports an energy.
   static const std::map<std::string, rule_entry<Real>> t = {
       {"zil", {[](const auto& w) { return std::make_unique<zil_population<Real>>(w); }, wave_critical_path,
                [](const auto& s) { return std::make_unique<baseline::backprop<Real>>(s); }}},
       {"il", {[](const auto& w) { return std::make_unique<il_population<Real>>(w); }, il_critical_path,
-              [](const auto& s) { return std::make_unique<baseline::il_sync<Real>>(s); }}},
+              [](const auto& s) { return std::make_unique<baseline::il_sync<Real>>(s); }, true}},
       {"il_prox", {[](const auto& w) { return std::make_unique<il_population<Real>>(w); }, il_critical_path,
-                   [](const auto& s) { return std::make_unique<baseline::il_sync<Real>>(s); }}},
+                   [](const auto& s) { return std::make_unique<baseline::il_sync<Real>>(s); }, true}},
       {"dp", {[](const auto& w) { return std::make_unique<dyad_population<Real>>(w); }, dyad::critical_path,
               [](const auto& s) { return std::make_unique<baseline::dual_prop<Real>>(s); }}},
   };

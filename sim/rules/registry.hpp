@@ -25,6 +25,8 @@ struct rule_entry {
   std::function<core::tick_t(const core::network_spec&)> critical_path;
   // The rule's synchronous form (baseline and oracle).
   std::function<std::unique_ptr<baseline::sync_engine<Real>>(const core::network_spec&)> make_sync;
+  // The rule relaxes to an equilibrium and reports its energy per sample (metric "energy").
+  bool reports_energy = false;
 };
 
 // Throws core::user_error listing the known rules when `rule` is not one of them.
