@@ -113,14 +113,15 @@ inline void hidden_update(const dp_params& p, activation_kind f, Real a, Real fb
 }
 
 // hidden_update for n dyads, and the forward pass f(a) (round 0), with the activation
-// a constant of each loop: the same closed form per dyad, so the same values, in loops
-// that vectorize (ReLU, identity). Both engines step their rows through these.
+// a constant of each loop: the same closed form per dyad, so the same values (the
+// forward loop vectorizes for ReLU and identity). Both engines step their rows through these.
 template <class Real>
 inline void hidden_update_rows(const dp_params& p, activation_kind f, const Real* a, const Real* fb, Real damping,
                                Real* sp, Real* sm, std::size_t n) {
-  const dp_params q = p;   // a local copy: its variant is plainly the same for every dyad of the loop
+  // The loop does not vectorize (hidden_update branches on p's variant per dyad); it
+  // saves the activation switch per dyad.
   with_activation(f, [&](auto F) {
-    for (std::size_t k = 0; k < n; ++k) hidden_update<Real>(q, F, a[k], fb[k], damping, sp[k], sm[k]);
+    for (std::size_t k = 0; k < n; ++k) hidden_update<Real>(p, F, a[k], fb[k], damping, sp[k], sm[k]);
   });
 }
 template <class Real>
