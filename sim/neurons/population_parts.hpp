@@ -67,7 +67,10 @@ class ready_set {
 
 class timer_queue {
  public:
-  void init(unsigned shards) { due_.assign(shards, std::vector<armed>{}); }
+  void init(unsigned shards) {
+    due_.assign(shards, std::vector<armed>{});
+    fired_.assign(shards, std::vector<index_t>{});
+  }
   // Neuron i wants its timer: fires after the port's route delay.
   void arm(shard_context& ctx, out_t timer_out, index_t i, tag_t tag) { arm_rows(ctx, timer_out, i, i + 1, tag); }
   // Neurons lo .. hi - 1 want theirs (consecutive neurons of one tick share an entry).
@@ -94,6 +97,13 @@ class timer_queue {
       due.erase(due.begin(), due.begin() + static_cast<std::ptrdiff_t>(k));
     }
   }
+  // The same neurons, gathered for a step over rows (valid until the shard's next call).
+  const std::vector<index_t>& fired(std::span<const event> events, const shard_context& ctx) {
+    auto& rows = fired_[ctx.shard];
+    rows.clear();
+    fire(events, ctx, [&](index_t i) { rows.push_back(i); });
+    return rows;
+  }
 
  private:
   struct armed {
@@ -101,6 +111,7 @@ class timer_queue {
     index_t lo, hi;
   };
   per_shard<std::vector<armed>> due_;   // per shard: (tick armed, neurons)
+  per_shard<std::vector<index_t>> fired_;   // per shard: fired()'s neurons
 };
 
 // The messages a shard's neurons send on one port in one tick, gathered into frames

@@ -107,7 +107,6 @@ dyad_population<Real>::dyad_population(const population_wiring<Real>& w)
   timers_.init(w_.shards);
   damping_.assign(w_.shards, Real(0));
   damping_sample_.assign(w_.shards, ~std::uint64_t{0});
-  fired_.assign(w_.shards, {});
   std::size_t widest = 0;
   for (auto* l : w_.in) widest = std::max<std::size_t>(widest, l->syn->n_pre);
   scratch_.assign(w_.shards, std::vector<Real>(widest));
@@ -245,10 +244,7 @@ void dyad_population<Real>::deliver(std::uint32_t port, std::span<const event> e
       timers_.fire(events, ctx, [&](index_t i) { apply(i, s); });
       return;
     }
-    auto& rows = fired_[s];
-    timers_.fire(events, ctx, [&](index_t i) { rows.push_back(i); });
-    apply_rows(rows, s);
-    rows.clear();
+    apply_rows(timers_.fired(events, ctx), s);
     return;
   }
   if (port == w_.lateral_port && eager_)

@@ -247,7 +247,6 @@ class dyad_population final : public learning_population<Real> {
   void send_up_rows(std::uint32_t round, shard_context& ctx);
   void check_rows(index_t lo, index_t hi) const;
   void apply_rows(const std::vector<index_t>& rows, unsigned shard);
-  per_shard<std::vector<index_t>> fired_;   // the dyads whose timers fire in this tick (rows_)
   void send_up(index_t i, std::uint32_t round, shard_context& ctx);
   bool parents_ready(index_t i, unsigned shard, std::uint32_t round) const;
   bool children_ready(index_t i, unsigned shard, std::uint32_t round) const;

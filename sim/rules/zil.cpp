@@ -55,7 +55,6 @@ zil_population<Real>::zil_population(const population_wiring<Real>& w)
   framing_.assign(w_.shards, 0);
   act_frames_.assign(w_.shards, frame_buffer{});
   err_frames_.assign(w_.shards, frame_buffer{});
-  fired_.assign(w_.shards, {});
   plain_batch1_ = learning_->batch == 1 && opt_.empty() && !product();
   for (auto* l : w_.in) plain_batch1_ = plain_batch1_ && l->weight_decay == 0;
   collects_ = false;
@@ -144,10 +143,7 @@ void zil_population<Real>::deliver(std::uint32_t port, std::span<const event> ev
       timers_.fire(events, ctx, [&](index_t i) { apply(i, s); });
       return;
     }
-    auto& rows = fired_[s];
-    timers_.fire(events, ctx, [&](index_t i) { rows.push_back(i); });
-    apply_rows(rows, s);
-    rows.clear();
+    apply_rows(timers_.fired(events, ctx), s);
     return;
   }
   if (out_.deliver(port, events, s, ready_)) return;

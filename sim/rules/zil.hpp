@@ -73,7 +73,6 @@ class zil_population final : public learning_population<Real> {
   void apply_rows(const std::vector<index_t>& rows, unsigned shard);
   bool plain_batch1_ = false;            // batch 1, plain SGD, no decay, sum vertex: apply_rows
   bool collects_ = true;                 // some in-link accumulates eps * x_pre at learn()
-  per_shard<std::vector<index_t>> fired_;   // the neurons whose timers fire in this tick
   void apply_optimizer(index_t i, unsigned shard);   // learning.optimizer set (SGD+momentum/decay, Adam)
   bool product() const { return spec_->combine == combine_kind::product; }
   Real link_error(std::size_t k, index_t i) const;   // the error in-link k carries back and learns from
