@@ -235,8 +235,7 @@ void il_sync<Real>::apply() {
     for (index_t i = 0; i < s.n_post; ++i) {
       const auto rb = s.row_begin(i), n = s.row_end(i) - rb;
       if (L.batch > 1) {
-        opt_[k].step(i, rb, n, s.w.data() + rb, grad_[k].data() + rb, scale_of(p.post, i));
-        std::fill_n(grad_[k].data() + rb, n, Real(0));
+        opt_[k].step_and_clear(i, rb, n, s.w.data() + rb, grad_[k].data() + rb, scale_of(p.post, i));
       } else if (const Real* g = rules::batch1_gradient_row(opt_[k], -down_[p.post][i],
                                                         row_inputs(s, i, up_[p.pre], tmp_), row_.data(), n)) {
         opt_[k].step(i, rb, n, s.w.data() + rb, g, scale_of(p.post, i));

@@ -211,8 +211,7 @@ void dyad_population<Real>::apply(index_t i, unsigned shard) {
     auto& syn = *w_.in[k]->syn;
     const auto rb = syn.row_begin(i), n = syn.row_end(i) - rb;
     if (learning_->batch > 1) {
-      opt_[k].step(i, rb, n, syn.w.data() + rb, grad_[k].data() + rb, scale);
-      std::fill_n(grad_[k].data() + rb, n, Real(0));
+      opt_[k].step_and_clear(i, rb, n, syn.w.data() + rb, grad_[k].data() + rb, scale);
     } else {
       dyad::step_row(opt_[k], i, rb, n, syn.w.data() + rb, delta, in_[k].pre_values(i, shard), scratch_[shard].data(),
                      scale);

@@ -213,8 +213,7 @@ void il_population<Real>::apply(index_t i, unsigned shard) {
     auto& syn = *w_.in[k]->syn;
     const auto rb = syn.row_begin(i), n = syn.row_end(i) - rb;
     if (!batch1_) {
-      opt_[k].step(i, rb, n, syn.w.data() + rb, grad_[k].data() + rb, scale);
-      std::fill_n(grad_[k].data() + rb, n, Real(0));
+      opt_[k].step_and_clear(i, rb, n, syn.w.data() + rb, grad_[k].data() + rb, scale);
     } else if (const Real* g =
                    batch1_gradient_row(opt_[k], -delta_[i], in_[k].pre_values(i, shard), row_[shard].data(), n)) {
       opt_[k].step(i, rb, n, syn.w.data() + rb, g, scale);

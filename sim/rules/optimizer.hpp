@@ -5,6 +5,7 @@
 // (decay added to the gradient), and Adam with bias correction.
 //
 // Rules hand in the *gradient* g of the loss (descent: w <- w - lr * step(g)).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -82,6 +83,11 @@ class optimizer {
       v[k] = flush(b2 * v[k] + (Real(1) - b2) * d * d);
       w[k] -= lr * (m[k] / c1) / (std::sqrt(v[k] / c2) + eps);
     }
+  }
+  // A step with an accumulated gradient row, which then starts the next batch from 0.
+  void step_and_clear(std::size_t row, std::size_t offset, std::size_t n, Real* w, Real* g, Real scale) {
+    step(row, offset, n, w, g, scale);
+    std::fill_n(g, n, Real(0));
   }
 
  private:
