@@ -211,10 +211,14 @@ class Trace:
             return {k: v[:n] for k, v in cols.items()}
         return _read(self.path, read)
 
+    def _require(self, what, name, allowed, none=""):
+        """ModelError naming the trace, what was asked and what it holds, unless `name` is in `allowed`."""
+        if name not in allowed:
+            raise ModelError(f"trace '{self.path}' has no {what} '{name}'; allowed: {', '.join(allowed) or none}")
+
     def metric(self, name):
         m = self.metrics
-        if name not in m:
-            raise ModelError(f"trace '{self.path}' has no metric '{name}'; allowed: {', '.join(sorted(m))}")
+        self._require("metric", name, sorted(m))
         return m[name]
 
     @property
@@ -223,8 +227,7 @@ class Trace:
 
     # --- weights ---
     def snapshots(self, name):
-        if name not in self.weight_names:
-            raise ModelError(f"trace '{self.path}' has no projection '{name}'; allowed: {', '.join(self.weight_names)}")
+        self._require("projection", name, self.weight_names)
 
         def read(f):
             g = f["weights"][name]
@@ -248,9 +251,7 @@ class Trace:
 
     # --- reports ---
     def report(self, population):
-        if population not in self.report_names:
-            raise ModelError(f"trace '{self.path}' has no report of '{population}'; "
-                             f"allowed: {', '.join(self.report_names) or 'none recorded'}")
+        self._require("report of", population, self.report_names, "none recorded")
 
         def read(f):
             g = f["report"][population]
@@ -270,9 +271,7 @@ class Trace:
 
     # --- inside samples (record.events) ---
     def events(self, population):
-        if population not in self.event_names:
-            raise ModelError(f"trace '{self.path}' has no events of '{population}'; "
-                             f"allowed: {', '.join(self.event_names) or 'none recorded (record.events)'}")
+        self._require("events of", population, self.event_names, "none recorded (record.events)")
 
         def read(f):
             g = f["events"][population]
