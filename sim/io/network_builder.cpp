@@ -1,12 +1,11 @@
 #include "sim/io/network_builder.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <map>
-#include <set>
 
 #include "sim/core/errors.hpp"
 #include "sim/core/rng.hpp"
+#include "sim/io/weight_draws.hpp"
 #include "sim/rules/event_network.hpp"
 
 namespace phaseless::io {
@@ -29,52 +28,8 @@ role_kind to_role(pb::Role r) {
   return r == pb::INPUT ? role_kind::input : r == pb::OUTPUT ? role_kind::output : role_kind::hidden;
 }
 
-std::uint64_t stream_seed(const pb::WeightInit& init, std::uint64_t model_seed, const std::string& what) {
-  return init.seed() ? init.seed() : mix64(model_seed ^ hash_name(what));
-}
-
-double draw(const pb::WeightInit& init, counter_rng& rng, double fan_in, double fan_out) {
-  switch (init.law()) {
-    case pb::NORMAL: return init.scale() * rng.normal();
-    case pb::UNIFORM: return rng.uniform(-init.scale(), init.scale());
-    case pb::CONSTANT: return init.scale();
-    case pb::XAVIER_UNIFORM: {
-      const double a = (init.scale() == 0 ? 1.0 : init.scale()) * std::sqrt(6.0 / (fan_in + fan_out));
-      return rng.uniform(-a, a);
-    }
-    default: {   // UNIFORM_FAN_IN, the PyTorch nn.Linear default
-      const double a = 1.0 / std::sqrt(std::max(fan_in, 1.0));
-      return rng.uniform(-a, a);
-    }
-  }
-}
-
 fixed_point to_fixed_point(const pb::MessageFormat& f) {
   return {f.bits(), f.scale(), f.rounding() == pb::MessageFormat::STOCHASTIC};
-}
-
-// Per-synapse delays in synapse order; distinct values become delay classes.
-delay_spec draw_delays(const pb::Delay& d, std::uint64_t n, std::uint64_t seed) {
-  delay_spec out;
-  out.jitter = d.jitter_max();
-  out.drop = d.drop_probability();
-  out.stream = mix64(seed ^ 0x6a09e667f3bcc908ull);   // its own stream, apart from the delays' draws
-  if (!d.has_uniform() || d.uniform().min() == d.uniform().max()) {
-    out.class_delay = {static_cast<tick_t>(d.has_uniform() ? d.uniform().min() : d.constant().ticks())};
-    return out;
-  }
-  counter_rng rng(seed, 0);
-  const std::uint64_t lo = d.uniform().min(), span = d.uniform().max() - lo + 1;
-  std::vector<std::uint32_t> raw(n);
-  std::set<std::uint32_t> seen;
-  for (auto& r : raw) seen.insert(r = static_cast<std::uint32_t>(lo + rng.below(span)));
-  out.class_delay.assign(seen.begin(), seen.end());
-  std::map<std::uint32_t, std::uint8_t> klass;
-  for (auto v : seen) klass[v] = static_cast<std::uint8_t>(klass.size());
-  out.klass.resize(n);
-  for (std::uint64_t k = 0; k < n; ++k) out.klass[k] = klass[raw[k]];
-  if (out.class_delay.size() == 1) out.klass.clear();
-  return out;
 }
 
 feedback_kind to_feedback(pb::FeedbackKind k) {
@@ -417,71 +372,7 @@ class builder {
 network_spec build_network_spec(const pb::Model& m) {
   network_spec spec;
   builder(m, spec).run();
-  auto& L = spec.learning;
-  L.loss = m.rule().loss() == pb::MSE ? loss_kind::mse : loss_kind::softmax_ce;
-  L.batch = m.schedule().batch_size();
-  L.threshold = m.execution().threshold();
-  if (m.rule().has_zil()) {
-    L.rule = "zil";
-    L.gamma = m.rule().zil().gamma();
-  }
-  // The relaxation IL and IL-prox share (defaults already applied by the loader, spec
-  // pc-family.md §5).
-  auto relaxation = [&L](const auto& r) {
-    L.il.iterations = r.iterations();
-    L.il.gamma_top = r.gamma_top();
-    L.il.gamma_bot = r.gamma_bot();
-    L.il.gamma_dec = r.gamma_dec();
-  };
-  if (m.rule().has_il()) {
-    const auto& r = m.rule().il();
-    L.rule = "il";
-    relaxation(r);
-    L.il.clamp = r.clamp();
-  }
-  if (m.rule().has_il_prox()) {
-    const auto& r = m.rule().il_prox();
-    L.rule = "il_prox";
-    L.il.alpha = r.alpha();
-    L.il.eps_n = r.eps_n();
-    relaxation(r);
-  }
-  // A rule's optimizer (shared by every rule; sim/rules/optimizer.hpp).
-  auto set_optimizer = [&L](const pb::Optimizer& o) {
-    L.optimizer.set = true;
-    L.optimizer.adam = o.kind() == pb::Optimizer::ADAM;
-    L.optimizer.lr = o.lr();
-    L.optimizer.momentum = o.momentum();
-    L.optimizer.weight_decay = o.weight_decay();
-    L.optimizer.beta1 = o.beta1();
-    L.optimizer.beta2 = o.beta2();
-    L.optimizer.eps = o.eps();
-    L.lr = o.lr();
-  };
-  // Z-IL and IL: plain SGD (no momentum, no decay) is the rules' own step w -= lr g, with
-  // no per-synapse optimizer state.
-  auto set_rate = [&](const pb::Optimizer& o) {
-    const bool plain = o.kind() != pb::Optimizer::ADAM && o.momentum() == 0 && o.weight_decay() == 0;
-    if (plain) L.lr = o.lr();
-    else set_optimizer(o);
-  };
-  if (m.rule().has_zil()) set_rate(m.rule().zil().optimizer());
-  if (m.rule().has_il()) set_rate(m.rule().il().optimizer());
-  if (m.rule().has_il_prox() && m.rule().il_prox().has_optimizer()) set_optimizer(m.rule().il_prox().optimizer());
-  if (m.rule().has_dp()) {
-    const auto& d = m.rule().dp();
-    L.rule = "dp";
-    set_optimizer(d.optimizer());
-    using vk = learning_spec::dp_params::variant_kind;
-    L.dp.variant = d.variant() == pb::DP::DP_TOP ? vk::dp_top : d.variant() == pb::DP::DAMPED ? vk::damped : vk::dp;
-    L.dp.beta = d.beta();
-    L.dp.alpha = d.alpha();
-    L.dp.rounds = d.rounds();
-    L.dp.output_error_at_forward = d.output_error_at_forward();
-    L.dp.symmetric_hidden = d.symmetric_hidden();
-    L.dp.power_iterations = d.power_iterations();
-    L.dp.max_state = d.max_state();
-  }
+  spec.learning = build_learning_spec(m);
   return spec;
 }
 

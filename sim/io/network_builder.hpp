@@ -31,6 +31,9 @@ namespace phaseless::io {
 // `m` must be validated and have defaults applied (load_model does both).
 core::network_spec build_network_spec(const phaseless::v1::Model& m);
 
+// The learning part of build_network_spec (learning_builder.cpp).
+core::learning_spec build_learning_spec(const phaseless::v1::Model& m);
+
 // The presentation interval a run uses: the model's, or the critical path + 1 when
 // it is 0. Throws core::user_error naming schedule.presentation_interval when the
 // model's is too short for samples not to overlap.
